@@ -1,0 +1,5 @@
+export * from './alert';
+export * from './config';
+export * from './errors';
+export * from './ports';
+export * from './transaction';

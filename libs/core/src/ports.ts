@@ -1,0 +1,77 @@
+import type { Readable } from 'node:stream';
+import type { Alert } from './alert';
+
+/**
+ * Object store port: S3 in AWS, a local directory with the same key layout on a laptop.
+ * Keys are `/`-separated and never start with `/` (e.g. `curated/transactions/dt=2021-01-01/a.parquet`).
+ */
+export interface ObjectStore {
+  /** Human-readable root, e.g. `s3://bucket` or `/home/me/.splitwatch`; only for messages and manifests. */
+  readonly location: string;
+  getText(key: string): Promise<string>;
+  /** Reads a whole object; throws ObjectNotFoundError when the key is absent. */
+  getBytes(key: string): Promise<Uint8Array>;
+  getStream(key: string): Promise<Readable>;
+  putText(key: string, body: string, contentType?: string): Promise<void>;
+  putBytes(key: string, body: Uint8Array, contentType?: string): Promise<void>;
+  /** Uploads a local file (streamed) under `key`. */
+  putFile(key: string, localPath: string, contentType?: string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  /** Lists every key under a prefix (all pages), sorted, with sizes. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  copy(fromKey: string, toKey: string): Promise<void>;
+  delete(keys: string[]): Promise<void>;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+/** Column of a table registered in the SQL engine. Types are in the subset shared by Athena and DuckDB. */
+export interface ColumnDef {
+  name: string;
+  type: 'VARCHAR' | 'BIGINT' | 'DOUBLE' | 'DECIMAL(24,8)' | 'DECIMAL(38,8)' | 'TIMESTAMP' | 'DATE' | 'BOOLEAN';
+}
+
+/** A table over objects under a key prefix (Glue table in AWS, a DuckDB view locally). */
+export interface TableDef {
+  name: string;
+  /** Key prefix holding the data, e.g. `curated/transactions/`. */
+  prefix: string;
+  format: 'parquet' | 'csv';
+  columns: ColumnDef[];
+  /** Hive-style partition columns encoded in the keys (`dt=2021-01-01/`). They are not listed in `columns`. */
+  partitionedBy?: ColumnDef[];
+}
+
+/**
+ * SQL engine port: Athena in AWS, DuckDB locally. SQL text handed to it must stay in the dialect
+ * subset the two share (see libs/use-cases/src/sql); only table registration differs per engine.
+ */
+export interface SqlEngine {
+  readonly name: 'athena' | 'duckdb';
+  /** Makes `def.name` queryable. A prefix with no objects yet yields an empty table with the declared columns. */
+  registerTable(def: TableDef): Promise<void>;
+  /** Runs a query and returns all rows (use for small results). Values: string, number, bigint-as-string, boolean, null; timestamps as ISO-like `YYYY-MM-DD HH:MM:SS` strings. */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  /** Streams the rows of a query in batches (for large results). */
+  stream(sql: string, batchSize?: number): AsyncIterable<Record<string, unknown>[]>;
+  /**
+   * Writes the result of `selectSql` as Parquet files under `destPrefix` (which must be empty or absent),
+   * optionally Hive-partitioned by the given columns, and returns the keys written.
+   */
+  unload(selectSql: string, destPrefix: string, options?: { partitionBy?: string[] }): Promise<string[]>;
+}
+
+/** Results store port: Redshift (Data API) in AWS, PGlite or any PostgreSQL locally. */
+export interface ResultsStore {
+  readonly name: string;
+  /** Creates the schema when absent; safe to call on every run. */
+  ensureSchema(): Promise<void>;
+  /** Inserts or replaces alerts by `alert_id`, so re-running the same input never duplicates them. Returns rows written. */
+  upsertAlerts(alerts: Alert[]): Promise<number>;
+  /** Lists alerts ordered by score descending, then alert_id. */
+  listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,62 @@
+import type { ColumnDef } from './ports';
+
+/** The eight columns of the input contract (the Nequi transaction log), any order in a file. */
+export const INPUT_COLUMNS = [
+  '_id',
+  'merchant_id',
+  'subsidiary',
+  'transaction_date',
+  'account_number',
+  'user_id',
+  'transaction_amount',
+  'transaction_type',
+] as const;
+export type InputColumn = (typeof INPUT_COLUMNS)[number];
+
+/**
+ * Curated transaction row. `transaction_amount` is DECIMAL(24,8) in Parquet and kept as exact decimal
+ * text in TypeScript; `transaction_date` is local time without zone, `YYYY-MM-DD HH:MM:SS`.
+ */
+export interface Transaction {
+  tx_id: string;
+  merchant_id: string;
+  subsidiary: string;
+  transaction_date: string;
+  account_number: string;
+  user_id: string;
+  transaction_amount: string;
+  transaction_type: 'DEBITO' | 'CREDITO';
+}
+
+/** Columns of the staging CSV written by ingest (validated rows with their provenance). */
+export const STAGED_COLUMNS: ColumnDef[] = [
+  { name: 'tx_id', type: 'VARCHAR' },
+  { name: 'merchant_id', type: 'VARCHAR' },
+  { name: 'subsidiary', type: 'VARCHAR' },
+  { name: 'transaction_date', type: 'TIMESTAMP' },
+  { name: 'account_number', type: 'VARCHAR' },
+  { name: 'user_id', type: 'VARCHAR' },
+  { name: 'transaction_amount', type: 'DECIMAL(24,8)' },
+  { name: 'transaction_type', type: 'VARCHAR' },
+  { name: 'source_key', type: 'VARCHAR' },
+  { name: 'source_line', type: 'BIGINT' },
+];
+
+/** Columns of curated Parquet (`curated/transactions/dt=YYYY-MM-DD/`), partition column `dt` aside. */
+export const CURATED_COLUMNS: ColumnDef[] = STAGED_COLUMNS;
+export const CURATED_PARTITION: ColumnDef[] = [{ name: 'dt', type: 'VARCHAR' }];
+
+/** Object-store layout shared by S3 and the local directory. */
+export const Keys = {
+  raw: 'raw/',
+  curated: 'curated/transactions/',
+  quarantine: (runId: string) => `quarantine/run=${runId}/`,
+  staging: (runId: string) => `staging/run=${runId}/`,
+  features: 'features/windows/',
+  candidates: (runId: string) => `scores/run=${runId}/`,
+  alerts: (runId: string) => `alerts/run=${runId}/alerts.json`,
+  report: (runId: string) => `reports/run=${runId}/index.html`,
+  reportLatest: 'reports/latest/index.html',
+  manifest: (runId: string) => `runs/${runId}/manifest.json`,
+  stepRecord: (runId: string, step: string) => `runs/${runId}/steps/${step}.json`,
+} as const;
