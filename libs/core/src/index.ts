@@ -3,3 +3,4 @@ export * from './config';
 export * from './errors';
 export * from './ports';
 export * from './transaction';
+export * from './alerts-sql';

@@ -1,0 +1,124 @@
+import { ALERT_COLUMNS, type Alert } from './alert';
+
+/**
+ * SQL shared by every results store (PostgreSQL, PGlite, Redshift): the statements are plain enough for all
+ * three, so the alert table looks the same wherever analysts query it.
+ */
+export const ALERTS_TABLE = 'splitwatch_alerts';
+
+export const ALERTS_DDL = `CREATE TABLE IF NOT EXISTS ${ALERTS_TABLE} (
+  alert_id VARCHAR(64) NOT NULL PRIMARY KEY,
+  run_id VARCHAR(64) NOT NULL,
+  method VARCHAR(64) NOT NULL,
+  entity_type VARCHAR(32) NOT NULL,
+  user_id VARCHAR(64) NOT NULL,
+  account_number VARCHAR(64),
+  merchant_id VARCHAR(64),
+  direction VARCHAR(16) NOT NULL,
+  window_start TIMESTAMP NOT NULL,
+  window_end TIMESTAMP NOT NULL,
+  n_tx INTEGER NOT NULL,
+  total_amount DECIMAL(24,8) NOT NULL,
+  score DOUBLE PRECISION NOT NULL,
+  threshold DOUBLE PRECISION NOT NULL,
+  reasons VARCHAR(4096) NOT NULL,
+  transaction_ids VARCHAR(65535) NOT NULL
+)`;
+
+/** Quotes a value as a SQL literal (standard SQL: single quotes doubled). */
+export function sqlLiteral(value: string | number | null): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new RangeError(`Cannot write non-finite number ${value} to SQL`);
+    return String(value);
+  }
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** One alert as a parenthesised VALUES tuple in ALERT_COLUMNS order. */
+export function alertValuesTuple(a: Alert): string {
+  const values: (string | number | null)[] = [
+    a.alert_id,
+    a.run_id,
+    a.method,
+    a.entity_type,
+    a.user_id,
+    a.account_number,
+    a.merchant_id,
+    a.direction,
+    a.window_start,
+    a.window_end,
+    a.n_tx,
+    a.total_amount,
+    a.score,
+    a.threshold,
+    a.reasons,
+    a.transaction_ids.join(';'),
+  ];
+  return `(${values.map(sqlLiteral).join(', ')})`;
+}
+
+/**
+ * Statements that replace `alerts` by alert_id (delete, then insert), to run inside one transaction.
+ * Batches keep each statement under `maxChars` (Redshift Data API caps SQL text at 100 kB).
+ */
+export function upsertAlertStatements(alerts: Alert[], maxChars = 90_000): string[] {
+  const statements: string[] = [];
+  let ids: string[] = [];
+  let tuples: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (tuples.length === 0) return;
+    statements.push(`DELETE FROM ${ALERTS_TABLE} WHERE alert_id IN (${ids.join(', ')})`);
+    statements.push(`INSERT INTO ${ALERTS_TABLE} (${ALERT_COLUMNS.join(', ')}) VALUES ${tuples.join(',\n')}`);
+    ids = [];
+    tuples = [];
+    size = 0;
+  };
+  for (const a of alerts) {
+    const tuple = alertValuesTuple(a);
+    if (size + tuple.length > maxChars) flush();
+    ids.push(sqlLiteral(a.alert_id));
+    tuples.push(tuple);
+    size += tuple.length + a.alert_id.length + 4;
+  }
+  flush();
+  return statements;
+}
+
+/** SELECT returning ALERT_COLUMNS with timestamps and decimals as text, so every store maps rows alike. */
+export function selectAlertsSql(filter?: { runId?: string; limit?: number }): string {
+  const where = filter?.runId ? ` WHERE run_id = ${sqlLiteral(filter.runId)}` : '';
+  const limit = filter?.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : '';
+  return (
+    `SELECT alert_id, run_id, method, entity_type, user_id, account_number, merchant_id, direction, ` +
+    `TO_CHAR(window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_start, ` +
+    `TO_CHAR(window_end, 'YYYY-MM-DD HH24:MI:SS') AS window_end, n_tx, ` +
+    `CAST(total_amount AS VARCHAR(40)) AS total_amount, score, threshold, reasons, transaction_ids ` +
+    `FROM ${ALERTS_TABLE}${where} ORDER BY score DESC, alert_id${limit}`
+  );
+}
+
+/** Maps a row of selectAlertsSql (values may arrive as strings or numbers) back to an Alert. */
+export function rowToAlert(row: Record<string, unknown>): Alert {
+  const str = (k: string) => (row[k] === null || row[k] === undefined ? null : String(row[k]));
+  const ids = str('transaction_ids');
+  return {
+    alert_id: String(row.alert_id),
+    run_id: String(row.run_id),
+    method: String(row.method),
+    entity_type: String(row.entity_type) as Alert['entity_type'],
+    user_id: String(row.user_id),
+    account_number: str('account_number'),
+    merchant_id: str('merchant_id'),
+    direction: String(row.direction) as Alert['direction'],
+    window_start: String(row.window_start),
+    window_end: String(row.window_end),
+    n_tx: Number(row.n_tx),
+    total_amount: String(row.total_amount),
+    score: Number(row.score),
+    threshold: Number(row.threshold),
+    reasons: String(row.reasons),
+    transaction_ids: ids ? ids.split(';') : [],
+  };
+}
