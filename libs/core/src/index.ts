@@ -4,3 +4,4 @@ export * from './errors';
 export * from './ports';
 export * from './transaction';
 export * from './alerts-sql';
+export * from './decimal';

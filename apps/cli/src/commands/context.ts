@@ -1,0 +1,33 @@
+import { openLocalAdapters, type Adapters, type LocalAdapterConfig } from '@splitwatch/handlers';
+import { resolve } from 'node:path';
+import { DEFAULT_DATA_DIR } from '../paths';
+
+export interface StoreOptions {
+  dataDir?: string;
+  resultsStore?: string;
+  databaseUrl?: string;
+}
+
+/** Turns the shared CLI options into the local adapter configuration, with clear errors. */
+export function localConfig(opts: StoreOptions): LocalAdapterConfig {
+  const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  const kind = opts.resultsStore ?? 'pglite';
+  if (kind === 'pglite') return { dataDir, results: { kind } };
+  if (kind === 'postgres') {
+    const url = opts.databaseUrl ?? process.env.DATABASE_URL;
+    if (!url) throw new Error('--results-store postgres needs --database-url or DATABASE_URL');
+    return { dataDir, results: { kind, url } };
+  }
+  throw new Error(`--results-store must be "pglite" or "postgres", got "${kind}"`);
+}
+
+/** Opens the embedded adapters for a command and closes them afterwards, whatever happens. */
+export async function withAdapters<T>(opts: StoreOptions, fn: (a: Adapters, cfg: LocalAdapterConfig) => Promise<T>): Promise<T> {
+  const cfg = localConfig(opts);
+  const adapters = await openLocalAdapters(cfg);
+  try {
+    return await fn(adapters, cfg);
+  } finally {
+    await adapters.close();
+  }
+}

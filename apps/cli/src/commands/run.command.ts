@@ -1,0 +1,106 @@
+import { copyFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
+import { resolveConfig } from '@splitwatch/core';
+import { newRunId, type PipelineState } from '@splitwatch/handlers';
+import { runPipelineLocally } from '../local-runner';
+import { PIPELINE_ASL } from '../paths';
+import { withAdapters, type StoreOptions } from './context';
+
+export interface RunOptions extends StoreOptions {
+  input: string;
+  config?: string;
+  quiet?: boolean;
+}
+
+const SUPPORTED = /\.(csv|csv\.gz|parquet)$/i;
+
+/** Copies the input file(s) into `<dataDir>/raw/` (the same key layout as the S3 bucket) and returns their keys. */
+export async function stageInput(input: string, dataDir: string): Promise<string[]> {
+  const abs = resolve(input);
+  const info = await stat(abs).catch(() => {
+    throw new Error(`--input ${input}: no such file or directory`);
+  });
+  const files: string[] = [];
+  if (info.isDirectory()) {
+    for (const e of await readdir(abs, { recursive: true, withFileTypes: true })) {
+      if (e.isFile() && SUPPORTED.test(e.name)) files.push(join(e.parentPath, e.name));
+    }
+    if (files.length === 0) throw new Error(`--input ${input}: no .csv, .csv.gz or .parquet files in this directory`);
+  } else {
+    if (!SUPPORTED.test(abs)) throw new Error(`--input ${input}: expected a .csv, .csv.gz or .parquet file`);
+    files.push(abs);
+  }
+  const keys: string[] = [];
+  for (const f of files.sort()) {
+    const rel = info.isDirectory() ? `${basename(abs)}/${relative(abs, f).split('\\').join('/')}` : basename(f);
+    const key = `raw/${rel}`;
+    await mkdir(resolve(dataDir, key, '..'), { recursive: true });
+    await copyFile(f, resolve(dataDir, key));
+    keys.push(key);
+  }
+  return keys;
+}
+
+export interface RunSummary {
+  runId: string;
+  dataDir: string;
+  output: PipelineState;
+  stepSeconds: Record<string, number>;
+  totalSeconds: number;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** `splitwatch run`: stage the input, execute the pipeline ASL locally, print a summary. */
+export async function runCommand(opts: RunOptions, log: (s: string) => void = console.log): Promise<RunSummary> {
+  const config = opts.config ? JSON.parse(await readFile(opts.config, 'utf8')) : undefined;
+  resolveConfig(config); // fail before any work on a bad config file
+  return withAdapters(opts, async (adapters, cfg) => {
+    const started = Date.now();
+    const sources = await stageInput(opts.input, cfg.dataDir);
+    const runId = newRunId();
+    log(`splitwatch run ${runId}: ${sources.length} input file(s) → ${cfg.dataDir}`);
+    const entered = new Map<string, number>();
+    const stepSeconds: Record<string, number> = {};
+    const output = await runPipelineLocally({
+      aslPath: PIPELINE_ASL,
+      input: { runId, sources, ...(config ? { config } : {}) },
+      adapters: async () => adapters,
+      logger: () => undefined,
+      onProgress: opts.quiet ? undefined : (m) => log(`    ${m}`),
+      onState: (e) => {
+        if (e.event === 'entered') {
+          entered.set(e.state, e.at);
+          if (!opts.quiet) log(`  ▶ ${e.state}`);
+        } else if (e.event === 'exited') {
+          const s = (e.at - (entered.get(e.state) ?? e.at)) / 1000;
+          stepSeconds[e.state] = s;
+          if (!opts.quiet) log(`  ✓ ${e.state} ${s.toFixed(1)} s`);
+        } else if (e.event === 'retried') log(`  ↻ ${e.state} retrying`);
+        else log(`  ✗ ${e.state} failed`);
+      },
+    });
+    const totalSeconds = (Date.now() - started) / 1000;
+    const t = output.ingest?.totals;
+    log('');
+    log('Summary');
+    if (t) {
+      log(`  rows read       ${fmt(t.read)} in ${t.files} file(s)`);
+      log(`  accepted        ${fmt(t.accepted)}`);
+      log(`  duplicates      ${fmt(t.duplicates)} (retries of the same _id)`);
+      log(`  rejected        ${fmt(t.rejected)}${t.rejected ? ` → ${cfg.dataDir}/quarantine/run=${runId}/` : ''}`);
+    }
+    if (output.features) log(`  windows         ${fmt(output.features.rows)} (${fmt(output.features.multiTxWindows)} with ≥ 2 transactions)`);
+    if (output.detect) {
+      const by = Object.entries(output.detect.byMethod)
+        .map(([m, n]) => `${m} ${n}`)
+        .join(', ');
+      log(`  alerts          ${fmt(output.detect.alerts)}${by ? ` (${by})` : ''}`);
+    }
+    if (output.sink) log(`  results store   ${output.sink.written} alert(s) upserted into ${output.sink.store}`);
+    log(`  time            ${Object.entries(stepSeconds).map(([s, v]) => `${s} ${v.toFixed(1)} s`).join(', ')}; total ${totalSeconds.toFixed(1)} s`);
+    if (output.report) log(`  report          ${cfg.dataDir}/${output.report.reportKey}`);
+    log(`  audit trail     ${cfg.dataDir}/runs/${runId}/manifest.json`);
+    return { runId, dataDir: cfg.dataDir, output, stepSeconds, totalSeconds };
+  });
+}

@@ -1,0 +1,127 @@
+import './polyfills';
+import { readFile } from 'node:fs/promises';
+import { ExecutionError, StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { parse } from 'yaml';
+import type { Context } from 'aws-lambda';
+import { TASK_HANDLERS, type AdapterProvider, type PipelineState, type StepLogger } from '@splitwatch/handlers';
+
+type StateName = keyof typeof TASK_HANDLERS;
+
+/** A failed pipeline execution, with the state that failed and the error it caught. */
+export class PipelineFailedError extends Error {
+  constructor(
+    message: string,
+    readonly failedState: string | undefined,
+    readonly stepError: string | undefined,
+  ) {
+    super(message);
+    this.name = 'PipelineFailedError';
+  }
+}
+
+/**
+ * Makes the deployed ASL runnable locally: every Task `Resource` written as a CloudFormation intrinsic
+ * (`Fn::ImportValue`, `Fn::GetAtt`) becomes a placeholder Lambda ARN; the local executor then routes each
+ * Task, by state name, to the same handler code the Lambda runs.
+ */
+export function localizeDefinition(def: unknown): StateMachineDefinition {
+  const visitStates = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task' && typeof state.Resource !== 'string') {
+        state.Resource = `arn:aws:lambda:us-east-1:000000000000:function:splitwatch-local-${name}`;
+      }
+      const nested = [state.Iterator, state.ItemProcessor, ...((state.Branches as unknown[]) ?? [])];
+      for (const n of nested) if (n && typeof n === 'object') visitStates((n as { States: never }).States);
+    }
+  };
+  const copy = JSON.parse(JSON.stringify(def)) as { States: Record<string, Record<string, unknown>> };
+  visitStates(copy.States);
+  return copy as unknown as StateMachineDefinition;
+}
+
+export async function loadDefinition(aslPath: string): Promise<StateMachineDefinition> {
+  return localizeDefinition(parse(await readFile(aslPath, 'utf8')));
+}
+
+export interface LocalRunOptions {
+  aslPath: string;
+  input: PipelineState;
+  adapters: AdapterProvider;
+  logger?: StepLogger;
+  onProgress?: (message: string) => void;
+  /** Called when a state is entered and left, for progress and timings. */
+  onState?: (e: { state: string; event: 'entered' | 'exited' | 'failed' | 'retried'; at: number }) => void;
+}
+
+function fakeContext(state: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `splitwatch-local-${state}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:splitwatch-local-${state}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: `local-${Date.now()}`,
+    logGroupName: 'local',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 900_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Executes the pipeline ASL with aws-local-stepfunctions, each Task served by its handler. */
+export async function runPipelineLocally(opts: LocalRunOptions): Promise<PipelineState> {
+  const definition = await loadDefinition(opts.aslPath);
+  const handlers: NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']> = {};
+  const retryIntervalOverrides: Record<string, number> = {};
+  for (const [name, state] of Object.entries(definition.States)) {
+    if (state.Type !== 'Task') continue;
+    const factory = TASK_HANDLERS[name as StateName];
+    if (!factory) throw new Error(`The ASL Task "${name}" has no local handler; known: ${Object.keys(TASK_HANDLERS).join(', ')}`);
+    const handler = factory({ adapters: opts.adapters, logger: opts.logger, onProgress: opts.onProgress }) as unknown as (
+      e: unknown,
+      c: Context,
+    ) => Promise<unknown>;
+    handlers[name] = async (input) => (await handler(input, fakeContext(name))) as never;
+    retryIntervalOverrides[name] = 0;
+  }
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
+  const execution = machine.run(opts.input as never, {
+    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
+  });
+  let failedState: string | undefined;
+  let stepError: string | undefined;
+  const events = (async () => {
+    for await (const e of execution.eventLogs) {
+      const ev = e as { type: string; state?: { name: string }; Error?: string; Cause?: string; timestamp?: number };
+      const at = ev.timestamp ?? Date.now();
+      if (!ev.state) continue;
+      if (ev.type === 'StateEntered') opts.onState?.({ state: ev.state.name, event: 'entered', at });
+      else if (ev.type === 'StateExited') opts.onState?.({ state: ev.state.name, event: 'exited', at });
+      else if (ev.type === 'StateRetried') opts.onState?.({ state: ev.state.name, event: 'retried', at });
+      else if (ev.type === 'StateFailed' || ev.type === 'StateCaught') {
+        if (!failedState && ev.state.name !== 'RecordFailure') {
+          failedState = ev.state.name;
+          stepError = [ev.Error, ev.Cause].filter(Boolean).join(': ');
+        }
+        opts.onState?.({ state: ev.state.name, event: 'failed', at });
+      }
+    }
+  })();
+  try {
+    const output = (await execution.result) as PipelineState;
+    await events;
+    return output;
+  } catch (err) {
+    await events.catch(() => undefined);
+    if (err instanceof ExecutionError) {
+      throw new PipelineFailedError(
+        `The pipeline failed${failedState ? ` in ${failedState}` : ''}: ${stepError ?? err.message}`,
+        failedState,
+        stepError,
+      );
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,85 @@
+import { tmpdir } from 'node:os';
+import { ConfigError, requireEnv, type ObjectStore, type ResultsStore, type SqlEngine } from '@splitwatch/core';
+
+/**
+ * The adapters a step needs. The SQL engine and the results store are opened on first use: a step that
+ * does not need PGlite or DuckDB never pays for starting them.
+ */
+export interface Adapters {
+  objectStore: ObjectStore;
+  sqlEngine(): Promise<SqlEngine>;
+  resultsStore(): Promise<ResultsStore>;
+  tmpDir: string;
+  close(): Promise<void>;
+}
+
+export type AdapterProvider = () => Promise<Adapters>;
+
+/** Runs `open` once and hands the same promise to every caller. */
+export function once<T>(open: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= open());
+}
+
+/** Local adapter settings: everything under one data directory, results in PGlite or a PostgreSQL server. */
+export interface LocalAdapterConfig {
+  dataDir: string;
+  results: { kind: 'pglite' } | { kind: 'postgres'; url: string };
+}
+
+/** Reads the adapter choice from the environment once, failing fast on anything missing or unknown. */
+export function adapterConfigFromEnv(env: NodeJS.ProcessEnv): { mode: 'aws' } | ({ mode: 'local' } & LocalAdapterConfig) {
+  const mode = requireEnv(env, 'SPLITWATCH_MODE');
+  if (mode === 'aws') return { mode };
+  if (mode !== 'local') throw new ConfigError(`SPLITWATCH_MODE must be "aws" or "local", got ${JSON.stringify(mode)}`);
+  const dataDir = requireEnv(env, 'SPLITWATCH_DATA_DIR');
+  const kind = (env.SPLITWATCH_RESULTS_STORE ?? 'pglite').trim();
+  if (kind === 'pglite') return { mode, dataDir, results: { kind } };
+  if (kind === 'postgres') return { mode, dataDir, results: { kind, url: requireEnv(env, 'DATABASE_URL') } };
+  throw new ConfigError(`SPLITWATCH_RESULTS_STORE must be "pglite" or "postgres", got ${JSON.stringify(kind)}`);
+}
+
+/** Opens the embedded adapters (local directory, DuckDB, PGlite or PostgreSQL). Loaded lazily: never bundled for Lambda. */
+export async function openLocalAdapters(config: LocalAdapterConfig): Promise<Adapters> {
+  const local = await import('@splitwatch/adapters-local');
+  const { join } = await import('node:path');
+  const objectStore = new local.LocalObjectStore({ root: config.dataDir });
+  const sqlEngine = once(() => local.DuckDbSqlEngine.open({ root: config.dataDir }));
+  const results = config.results;
+  const resultsStore = once(() =>
+    results.kind === 'pglite'
+      ? local.PostgresResultsStore.openPglite(join(config.dataDir, 'pglite'))
+      : local.PostgresResultsStore.connect(results.url),
+  );
+  let engineUsed = false;
+  let storeUsed = false;
+  return {
+    objectStore,
+    sqlEngine: () => ((engineUsed = true), sqlEngine()),
+    resultsStore: () => ((storeUsed = true), resultsStore()),
+    tmpDir: tmpdir(),
+    async close() {
+      if (engineUsed) await (await sqlEngine()).close();
+      if (storeUsed) await (await resultsStore()).close();
+    },
+  };
+}
+
+/** The AWS adapters (S3, Athena, Redshift Data API) from the Lambda's environment. */
+export async function openAwsAdapters(env: NodeJS.ProcessEnv): Promise<Adapters> {
+  const aws = await import('@splitwatch/adapters-aws');
+  const a = aws.createAwsAdapters(env);
+  return {
+    objectStore: a.objectStore,
+    sqlEngine: async () => a.sqlEngine,
+    resultsStore: async () => a.resultsStore,
+    tmpDir: tmpdir(),
+    async close() {},
+  };
+}
+
+/** Picks the adapters named by SPLITWATCH_MODE. */
+export async function openAdaptersFromEnv(env: NodeJS.ProcessEnv): Promise<Adapters> {
+  const cfg = adapterConfigFromEnv(env);
+  return cfg.mode === 'aws' ? openAwsAdapters(env) : openLocalAdapters(cfg);
+}

@@ -1,0 +1,3 @@
+export * from './adapters';
+export * from './handlers';
+export * from './pipeline-state';

@@ -1,0 +1,47 @@
+import { SplitwatchError } from '@splitwatch/core';
+import type { BuildFeaturesResult, DetectResult, IngestResult } from '@splitwatch/use-cases';
+
+/**
+ * The state passed between the pipeline's Tasks (ASL ResultPath keeps each step's result under its name).
+ * Only keys and counts travel here, never data: Step Functions caps a payload at 256 KB.
+ */
+export interface PipelineState {
+  runId?: string;
+  sources?: string[];
+  config?: unknown;
+  ingest?: IngestResult;
+  features?: BuildFeaturesResult;
+  detect?: DetectResult;
+  sink?: { runId: string; written: number; store: string };
+  report?: { runId: string; reportKey: string; alerts: number; manifestKey: string };
+  error?: { Error?: string; Cause?: string };
+}
+
+/** The event a step received is not what the state machine sends. */
+export class InvalidEventError extends SplitwatchError {}
+
+const RUN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+
+/** A new run id, sortable by time: `YYYYMMDDTHHMMSSZ-xxxxxx`. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${Math.random().toString(16).slice(2, 8)}`;
+}
+
+/** The run id a step works on: set by ingest (or given in the execution input). */
+export function runIdOf(state: PipelineState): string {
+  const id = state.ingest?.runId ?? state.runId;
+  if (!id) throw new InvalidEventError('The pipeline state has no runId (ingest has not run and none was given)');
+  if (!RUN_ID_RE.test(id)) throw new InvalidEventError(`Invalid runId ${JSON.stringify(id)}: letters, digits, . _ - only`);
+  return id;
+}
+
+/** Validates the execution input for ingest: `sources` must be a non-empty list of object keys or prefixes. */
+export function decodeIngestInput(state: PipelineState): { runId: string; sources: string[] } {
+  if (typeof state !== 'object' || state === null) throw new InvalidEventError('The ingest event must be a JSON object');
+  const { sources } = state;
+  if (!Array.isArray(sources) || sources.length === 0 || !sources.every((s) => typeof s === 'string' && s.length > 0)) {
+    throw new InvalidEventError('The ingest event needs "sources": a non-empty list of object keys or prefixes (e.g. ["raw/"])');
+  }
+  return { runId: runIdOf({ ...state, runId: state.runId ?? newRunId() }), sources };
+}

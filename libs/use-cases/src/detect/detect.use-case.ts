@@ -1,0 +1,88 @@
+import { Keys, type Alert, type DetectionConfig, type Direction, type ObjectStore, type SqlEngine } from '@splitwatch/core';
+import { startStep } from '../audit/step-record';
+import { registerFeatures } from '../features/build-features.use-case';
+import { buildEpisodes } from './episodes';
+import type { WindowRow } from './rules';
+
+export interface DetectDeps {
+  objectStore: ObjectStore;
+  sqlEngine: SqlEngine;
+}
+
+export interface DetectResult {
+  runId: string;
+  alertsKey: string;
+  alerts: number;
+  byMethod: Record<string, number>;
+  candidateRows: number;
+}
+
+/** Rows of every key that has at least one multi-transaction window, in key then time order. */
+export const CANDIDATES_SQL = `
+SELECT f.tx_id, f.user_id, f.account_number, f.merchant_id, f.subsidiary, f.direction,
+       f.transaction_date, date_diff('second', TIMESTAMP '1970-01-01 00:00:00', f.transaction_date) AS ts,
+       CAST(f.amount AS VARCHAR) AS amount, f.n_tx, CAST(f.sum_amount AS VARCHAR) AS sum_amount,
+       f.z_sum, f.hist_days, f.base_mean_daily_sum
+FROM features f
+JOIN (SELECT account_number, direction FROM features WHERE n_tx >= 2 GROUP BY account_number, direction) k
+  ON k.account_number = f.account_number AND k.direction = f.direction
+ORDER BY f.account_number, f.direction, f.transaction_date, f.tx_id
+`;
+
+function toWindowRow(r: Record<string, unknown>): WindowRow {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    tx_id: String(r.tx_id),
+    user_id: String(r.user_id),
+    account_number: String(r.account_number),
+    merchant_id: String(r.merchant_id),
+    subsidiary: String(r.subsidiary),
+    direction: String(r.direction) as Direction,
+    transaction_date: String(r.transaction_date),
+    ts: Number(r.ts),
+    amount: String(r.amount),
+    n_tx: Number(r.n_tx),
+    sum_amount: String(r.sum_amount),
+    z_sum: num(r.z_sum),
+    hist_days: Number(r.hist_days ?? 0),
+    base_mean_daily_sum: num(r.base_mean_daily_sum),
+  };
+}
+
+/**
+ * Runs the rule detectors over the window features, streaming key by key, and writes the alert episodes to
+ * `alerts/run=<runId>/alerts.json` for the sink.
+ */
+export async function detect(deps: DetectDeps, input: { runId: string; config: DetectionConfig }): Promise<DetectResult> {
+  const { objectStore, sqlEngine } = deps;
+  const step = startStep(objectStore, input.runId, 'detect');
+  await registerFeatures(sqlEngine);
+  const alerts: Alert[] = [];
+  let keyRows: WindowRow[] = [];
+  let candidateRows = 0;
+  const flush = () => {
+    if (keyRows.length > 0) alerts.push(...buildEpisodes(keyRows, input.config, input.runId));
+    keyRows = [];
+  };
+  for await (const batch of sqlEngine.stream(CANDIDATES_SQL, 50_000)) {
+    for (const raw of batch) {
+      const row = toWindowRow(raw);
+      candidateRows++;
+      const prev = keyRows[keyRows.length - 1];
+      if (prev && (prev.account_number !== row.account_number || prev.direction !== row.direction)) flush();
+      keyRows.push(row);
+    }
+  }
+  flush();
+  alerts.sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
+  const alertsKey = Keys.alerts(input.runId);
+  await objectStore.putText(alertsKey, JSON.stringify(alerts), 'application/json');
+  const byMethod: Record<string, number> = {};
+  for (const a of alerts) byMethod[a.method] = (byMethod[a.method] ?? 0) + 1;
+  step.record.reads.push({ key: Keys.features, rows: candidateRows });
+  step.record.writes.push({ key: alertsKey, rows: alerts.length });
+  Object.assign(step.record.counts, { candidateRows, alerts: alerts.length });
+  step.record.details = { byMethod, configVersion: input.config.version, rules: input.config.rules };
+  await step.finish();
+  return { runId: input.runId, alertsKey, alerts: alerts.length, byMethod, candidateRows };
+}

@@ -1,0 +1,168 @@
+import type { Readable } from 'node:stream';
+
+/** One parsed CSV record: its fields, the physical line it starts on (1-based), or why it is unreadable. */
+export interface CsvRecord {
+  line: number;
+  fields: string[];
+  error?: string;
+}
+
+export interface CsvParserOptions {
+  delimiter?: string;
+  /** A record longer than this many characters is reported as an error and skipped to the next line. */
+  maxRecordChars?: number;
+}
+
+const QUOTE = 34;
+const LF = 10;
+const CR = 13;
+
+/**
+ * Streams RFC 4180 CSV records from a byte stream: quoted fields (with `""` escapes and line breaks
+ * inside), CRLF or LF, a UTF-8 byte-order mark. Bytes that are not valid UTF-8 mark their record with
+ * an error instead of being silently replaced.
+ */
+export async function* parseCsv(input: Readable | AsyncIterable<Buffer | string>, options: CsvParserOptions = {}): AsyncGenerator<CsvRecord> {
+  const delim = (options.delimiter ?? ',').charCodeAt(0);
+  const maxChars = options.maxRecordChars ?? 1 << 20;
+  const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
+
+  let fields: string[] = [];
+  let field = '';
+  let inQuotes = false;
+  let afterQuote = false; // just closed a quoted field; only a delimiter or line end may follow
+  let line = 1;
+  let recordLine = 1;
+  let recordChars = 0;
+  let recordError: string | undefined;
+  let skipping = false; // an over-long record: drop characters until the next line break
+  let pendingCR = false;
+  let started = false; // any character seen in the current record
+
+  const endRecord = (): CsvRecord => {
+    fields.push(field);
+    const rec: CsvRecord = { line: recordLine, fields };
+    if (recordError) rec.error = recordError;
+    fields = [];
+    field = '';
+    afterQuote = false;
+    recordError = undefined;
+    recordChars = 0;
+    started = false;
+    return rec;
+  };
+
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    if (line === 1 && recordChars === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const out: CsvRecord[] = [];
+    let segStart = 0; // start of the pending unquoted slice of `text` for the current field
+    const flushSeg = (end: number) => {
+      if (end > segStart) field += text.slice(segStart, end);
+    };
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (pendingCR) {
+        pendingCR = false;
+        if (c === LF) {
+          segStart = i + 1;
+          continue;
+        }
+      }
+      if (skipping) {
+        if (c === LF || c === CR) {
+          skipping = false;
+          pendingCR = c === CR;
+          line++;
+          out.push({ line: recordLine, fields: [], error: `record longer than ${maxChars} characters` });
+          fields = [];
+          field = '';
+          recordError = undefined;
+          recordChars = 0;
+          started = false;
+          inQuotes = false;
+          afterQuote = false;
+          recordLine = line;
+        }
+        segStart = i + 1;
+        continue;
+      }
+      if (++recordChars > maxChars) {
+        skipping = true;
+        segStart = i + 1;
+        continue;
+      }
+      if (c === 0xfffd && !recordError) recordError = 'invalid UTF-8 byte sequence';
+      if (inQuotes) {
+        if (c === QUOTE) {
+          flushSeg(i);
+          if (text.charCodeAt(i + 1) === QUOTE) {
+            field += '"';
+            i++;
+            recordChars++;
+          } else {
+            // At a chunk's end this may be the first half of an escaped quote; the next chunk decides.
+            inQuotes = false;
+            afterQuote = true;
+          }
+          segStart = i + 1;
+        } else if (c === LF) {
+          line++;
+        }
+        continue;
+      }
+      if (c === QUOTE) {
+        if (afterQuote) {
+          // `""` split across two chunks: the previous quote was an escape, not a close.
+          field += '"';
+          inQuotes = true;
+          afterQuote = false;
+          segStart = i + 1;
+          continue;
+        }
+        flushSeg(i);
+        if (field.length === 0 && segStart === i) {
+          inQuotes = true;
+        } else if (!recordError) {
+          recordError = 'quote inside an unquoted field';
+        }
+        segStart = i + 1;
+        started = true;
+        continue;
+      }
+      if (c === delim) {
+        flushSeg(i);
+        fields.push(field);
+        field = '';
+        afterQuote = false;
+        segStart = i + 1;
+        started = true;
+        continue;
+      }
+      if (c === LF || c === CR) {
+        flushSeg(i);
+        if (started || fields.length > 0 || field.length > 0) out.push(endRecord());
+        else afterQuote = false;
+        line++;
+        recordLine = line;
+        pendingCR = c === CR;
+        segStart = i + 1;
+        continue;
+      }
+      if (afterQuote && !recordError) recordError = 'characters after a closing quote';
+      started = true;
+    }
+    if (!skipping) flushSeg(text.length);
+    for (const r of out) yield r;
+  }
+  const tail = decoder.decode();
+  if (tail) field += tail;
+  if (inQuotes) {
+    recordError = recordError ?? 'unterminated quoted field at end of file';
+    yield endRecord();
+  } else if (skipping) {
+    yield { line: recordLine, fields: [], error: `record longer than ${maxChars} characters` };
+  } else if (started || fields.length > 0 || field.length > 0) {
+    yield endRecord();
+  }
+}

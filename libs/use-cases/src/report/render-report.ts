@@ -1,0 +1,118 @@
+import type { Alert } from '@splitwatch/core';
+import type { StepRecord } from '../audit/step-record';
+
+export interface ReportData {
+  title: string;
+  generatedAt: string;
+  runId: string | null;
+  alerts: Alert[];
+  steps: StepRecord[];
+  topN?: number;
+}
+
+const esc = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** Counts alerts by a key, sorted by count descending then key. */
+export function countBy(alerts: Alert[], key: (a: Alert) => string): [string, number][] {
+  const m = new Map<string, number>();
+  for (const a of alerts) m.set(key(a), (m.get(key(a)) ?? 0) + 1);
+  return [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+}
+
+function barChart(title: string, rows: [string, number][], id: string): string {
+  const max = Math.max(1, ...rows.map((r) => r[1]));
+  const rowH = 22;
+  const labelW = 150;
+  const barW = 360;
+  const h = rows.length * rowH + 10;
+  const bars = rows
+    .map(([label, n], i) => {
+      const w = Math.max(1, Math.round((n / max) * barW));
+      const y = i * rowH + 5;
+      const short = label.length > 20 ? `${label.slice(0, 8)}…${label.slice(-8)}` : label;
+      return (
+        `<text x="${labelW - 6}" y="${y + 15}" text-anchor="end"><title>${esc(label)}</title>${esc(short)}</text>` +
+        `<rect x="${labelW}" y="${y + 2}" width="${w}" height="${rowH - 6}" rx="2"></rect>` +
+        `<text x="${labelW + w + 6}" y="${y + 15}">${n}</text>`
+      );
+    })
+    .join('');
+  return (
+    `<section class="chart" id="${id}"><h2>${esc(title)}</h2>` +
+    (rows.length === 0
+      ? '<p class="empty">No alerts.</p>'
+      : `<svg role="img" aria-label="${esc(title)}" width="${labelW + barW + 60}" height="${h}">${bars}</svg>`) +
+    `</section>`
+  );
+}
+
+/**
+ * Renders the analysts' dashboard as one self-contained HTML page (no scripts, no external assets):
+ * run summary, alert counts by method, merchant and hour of day, and the top alerts with their reasons
+ * and member transactions.
+ */
+export function renderReport(data: ReportData): string {
+  const { alerts } = data;
+  const topN = data.topN ?? 50;
+  const byMethod = countBy(alerts, (a) => a.method);
+  const byMerchant = countBy(alerts, (a) => a.merchant_id ?? '(none)').slice(0, 15);
+  const hours = new Map<string, number>();
+  for (let h = 0; h < 24; h++) hours.set(String(h).padStart(2, '0'), 0);
+  for (const a of alerts) {
+    const h = a.window_end.slice(11, 13);
+    hours.set(h, (hours.get(h) ?? 0) + 1);
+  }
+  const byHour = [...hours.entries()].map(([h, n]) => [`${h}:00`, n] as [string, number]);
+  const byDirection = countBy(alerts, (a) => a.direction);
+  const steps = data.steps
+    .map(
+      (s) =>
+        `<tr><td>${esc(s.step)}</td><td>${(s.durationMs / 1000).toFixed(1)} s</td><td>${esc(
+          Object.entries(s.counts)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        )}</td></tr>`,
+    )
+    .join('');
+  const top = alerts
+    .slice(0, topN)
+    .map(
+      (a, i) =>
+        `<tr><td>${i + 1}</td><td>${esc(a.method)}</td><td class="mono" title="${esc(a.user_id)}">${esc(a.account_number ?? a.user_id).slice(0, 12)}…</td>` +
+        `<td>${esc(a.direction)}</td><td>${esc(a.window_start)}<br>${esc(a.window_end)}</td><td class="num">${a.n_tx}</td>` +
+        `<td class="num">${esc(a.total_amount)}</td><td class="num">${a.score.toFixed(2)}</td><td>${esc(a.reasons)}</td>` +
+        `<td><details><summary>${a.transaction_ids.length} ids</summary><div class="mono">${a.transaction_ids.map(esc).join('<br>')}</div></details></td></tr>`,
+    )
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(data.title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1b1f24;background:#fafbfc}
+h1{margin:0 0 4px}h2{font-size:16px;margin:0 0 8px}.sub{color:#57606a;margin-bottom:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
+section{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:12px 16px;margin-bottom:16px}
+svg text{font-size:12px;fill:#1b1f24}svg rect{fill:#cf222e}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eaeef2;padding:4px 6px;text-align:left;vertical-align:top}
+.num{text-align:right;font-variant-numeric:tabular-nums}.mono{font-family:ui-monospace,monospace;font-size:12px}
+.kpi{display:inline-block;margin-right:24px}.kpi b{font-size:22px;display:block}.empty{color:#57606a}
+</style></head><body>
+<h1>${esc(data.title)}</h1>
+<div class="sub">Generated ${esc(data.generatedAt)}${data.runId ? ` · run ${esc(data.runId)}` : ''} · ${alerts.length} alerts</div>
+<section id="summary"><h2>Summary</h2>
+<div class="kpi"><b>${alerts.length}</b>alerts</div>
+${byDirection.map(([d, n]) => `<div class="kpi"><b>${n}</b>${esc(d)}</div>`).join('')}
+${steps ? `<table><thead><tr><th>step</th><th>time</th><th>counts</th></tr></thead><tbody>${steps}</tbody></table>` : ''}
+</section>
+<div class="grid">
+${barChart('Alerts by method', byMethod, 'by-method')}
+${barChart('Alerts by merchant (top 15)', byMerchant, 'by-merchant')}
+${barChart('Alerts by hour of day (window end)', byHour, 'by-hour')}
+</div>
+<section id="top-alerts"><h2>Top ${Math.min(topN, alerts.length)} alerts</h2>
+<table><thead><tr><th>#</th><th>method</th><th>account</th><th>direction</th><th>window</th><th>n</th><th>total</th><th>score</th><th>reasons</th><th>transactions</th></tr></thead>
+<tbody>${top || '<tr><td colspan="10" class="empty">No alerts.</td></tr>'}</tbody></table></section>
+</body></html>
+`;
+}
