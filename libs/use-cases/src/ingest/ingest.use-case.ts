@@ -338,26 +338,32 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       );
     }
 
-    // Replace this run's sources in the curated layout.
+    // Write every source's new curated files to staging first: the curated view reads the live layout,
+    // so nothing in it may change until all queries over it are done.
+    const unloaded = new Map<string, { prefix: string; keys: string[] }>();
+    for (const rep of reports) {
+      if (rep.accepted === 0) continue;
+      const outPrefix = `${Keys.staging(runId)}curated/${rep.sourceId}/`;
+      const keys = await sqlEngine.unload(
+        `SELECT ${CURATED_COLUMNS.map((c) => c.name).join(', ')}, CAST(CAST(transaction_date AS DATE) AS VARCHAR) AS dt ` +
+          `FROM (${classified}) c WHERE status = 'accepted' AND source_key = ${lit(rep.source)}`,
+        outPrefix,
+        { partitionBy: ['dt'] },
+      );
+      unloaded.set(rep.sourceId, { prefix: outPrefix, keys });
+    }
+    // Then replace each source's files in the curated layout (named after the source: re-runs replace, never add).
     const curatedNow = (await objectStore.list(Keys.curated)).map((o) => o.key);
     for (const rep of reports) {
       const stale = curatedNow.filter((k) => k.split('/').pop()!.startsWith(`${rep.sourceId}-`));
       await objectStore.delete(stale);
-      if (rep.accepted > 0) {
-        const outPrefix = `${Keys.staging(runId)}curated/${rep.sourceId}/`;
-        const written = await sqlEngine.unload(
-          `SELECT ${CURATED_COLUMNS.map((c) => c.name).join(', ')}, CAST(CAST(transaction_date AS DATE) AS VARCHAR) AS dt ` +
-            `FROM (${classified}) c WHERE status = 'accepted' AND source_key = ${lit(rep.source)}`,
-          outPrefix,
-          { partitionBy: ['dt'] },
-        );
-        for (const k of written) {
-          const rel = k.slice(outPrefix.length); // dt=YYYY-MM-DD/file.parquet
-          const [part, file] = [rel.slice(0, rel.lastIndexOf('/')), rel.slice(rel.lastIndexOf('/') + 1)];
-          const dest = `${Keys.curated}${part}/${rep.sourceId}-${file}`;
-          await objectStore.copy(k, dest);
-          step.record.writes.push({ key: dest });
-        }
+      const out = unloaded.get(rep.sourceId);
+      for (const k of out?.keys ?? []) {
+        const rel = k.slice(out!.prefix.length); // dt=YYYY-MM-DD/file.parquet
+        const cut = rel.lastIndexOf('/');
+        const dest = `${Keys.curated}${rel.slice(0, cut)}/${rep.sourceId}-${rel.slice(cut + 1)}`;
+        await objectStore.copy(k, dest);
+        step.record.writes.push({ key: dest });
       }
     }
 

@@ -1,0 +1,86 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ALERT_COLUMNS } from '@splitwatch/core';
+import { openLocalAdapters, type Adapters } from '@splitwatch/handlers';
+import { synthesize, SYNTH_PRESETS } from '@splitwatch/synth';
+import { alertsToCsv } from '../src/commands/export.command';
+import { stageInput } from '../src/commands/run.command';
+import { PipelineFailedError, runPipelineLocally } from '../src/local-runner';
+import { PIPELINE_ASL } from '../src/paths';
+
+describe('the pipeline ASL run locally with the embedded adapters', () => {
+  let dir: string;
+  let adapters: Adapters;
+  let transactionsCsv: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'splitwatch-e2e-'));
+    const synth = await synthesize({ ...SYNTH_PRESETS.tiny, seed: 7 }, join(dir, 'input'));
+    transactionsCsv = synth.files.transactions;
+    adapters = await openLocalAdapters({ dataDir: join(dir, 'data'), results: { kind: 'pglite' } });
+  });
+
+  afterAll(async () => {
+    await adapters.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = async (runId: string, input: string) =>
+    runPipelineLocally({
+      aslPath: PIPELINE_ASL,
+      input: { runId, sources: await stageInput(input, join(dir, 'data')) },
+      adapters: async () => adapters,
+      logger: () => undefined,
+    });
+
+  it('runs every stage, stores the alerts and writes the report and the audit trail', async () => {
+    const out = await run('run-1', transactionsCsv);
+    const t = out.ingest!.totals;
+    expect(t.read).toBeGreaterThan(1000);
+    expect(t.accepted + t.duplicates + t.rejected).toBe(t.read);
+    expect(t.duplicates).toBeGreaterThan(0);
+    expect(out.features!.rows).toBe(t.accepted);
+    expect(out.detect!.alerts).toBeGreaterThan(0);
+    expect(out.sink!.written).toBe(out.detect!.alerts);
+
+    const store = await adapters.resultsStore();
+    const alerts = await store.listAlerts();
+    expect(alerts).toHaveLength(out.detect!.alerts);
+    for (const a of alerts) {
+      expect(a.transaction_ids.length).toBe(a.n_tx);
+      expect(a.reasons.length).toBeGreaterThan(0);
+    }
+    const csv = alertsToCsv(alerts);
+    expect(csv.split('\n')[0]).toBe(ALERT_COLUMNS.join(','));
+    expect(csv.trim().split('\n')).toHaveLength(alerts.length + 1);
+
+    const html = await adapters.objectStore.getText(out.report!.reportKey);
+    expect(html).toContain('Alerts by method');
+    const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-1/manifest.json'));
+    expect(manifest.status).toBe('SUCCEEDED');
+    expect(manifest.steps.map((s: { step: string }) => s.step)).toEqual(['ingest', 'build-features', 'detect', 'sink', 'report']);
+  });
+
+  it('does not duplicate alerts when the same input runs again', async () => {
+    const store = await adapters.resultsStore();
+    const before = (await store.listAlerts()).map((a) => a.alert_id).sort();
+    const out = await run('run-2', transactionsCsv);
+    expect(out.ingest!.totals.accepted).toBeGreaterThan(0);
+    const after = (await store.listAlerts()).map((a) => a.alert_id).sort();
+    expect(after).toEqual(before);
+  });
+
+  it('records a failed step in the audit trail and fails the execution with the cause', async () => {
+    const bad = join(dir, 'bad.csv');
+    await writeFile(bad, '_id,amount\n1,2\n');
+    const err = await run('run-bad', bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineFailedError);
+    expect((err as PipelineFailedError).failedState).toBe('Ingest');
+    expect((err as Error).message).toMatch(/InputFormatError.*missing column/);
+    const failure = JSON.parse(await readFile(join(dir, 'data', 'runs', 'run-bad', 'failure.json'), 'utf8'));
+    expect(failure.error).toBe('InputFormatError');
+    const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-bad/manifest.json'));
+    expect(manifest.status).toBe('FAILED');
+  });
+});

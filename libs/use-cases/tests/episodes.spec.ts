@@ -1,0 +1,91 @@
+import { DEFAULT_CONFIG, resolveConfig } from '@splitwatch/core';
+import { buildEpisodes, evaluateRules, type WindowRow } from '../src';
+
+const base = Date.UTC(2021, 0, 10, 8, 0, 0) / 1000;
+function row(i: number, minutes: number, over: Partial<WindowRow> = {}): WindowRow {
+  const ts = base + minutes * 60;
+  const d = new Date(ts * 1000).toISOString();
+  return {
+    tx_id: `tx${String(i).padStart(3, '0')}`,
+    user_id: 'u1',
+    account_number: 'acc1',
+    merchant_id: 'm1',
+    subsidiary: 's1',
+    direction: 'DEBITO',
+    transaction_date: `${d.slice(0, 10)} ${d.slice(11, 19)}`,
+    ts,
+    amount: '1000.00000000',
+    n_tx: 1,
+    sum_amount: '1000.00000000',
+    z_sum: null,
+    hist_days: 0,
+    base_mean_daily_sum: null,
+    ...over,
+  };
+}
+
+describe('evaluateRules', () => {
+  it('fires the sum rule only at or above its threshold and with enough parts', () => {
+    expect(evaluateRules(row(1, 0, { n_tx: 3, sum_amount: '3000' }), DEFAULT_CONFIG).map((h) => h.method)).toEqual(['rule:sum']);
+    expect(evaluateRules(row(1, 0, { n_tx: 3, sum_amount: '2999.99' }), DEFAULT_CONFIG)).toEqual([]);
+    expect(evaluateRules(row(1, 0, { n_tx: 1, sum_amount: '9000' }), DEFAULT_CONFIG)).toEqual([]);
+  });
+
+  it('needs history for the z-score rule and explains the baseline', () => {
+    const r = row(1, 0, { n_tx: 2, sum_amount: '800', z_sum: 6.5, hist_days: 10, base_mean_daily_sum: 40 });
+    const [hit] = evaluateRules(r, DEFAULT_CONFIG);
+    expect(hit).toMatchObject({ method: 'rule:zscore', score: 6.5, threshold: 4 });
+    expect(hit.reason).toContain('6.5 std above');
+    expect(evaluateRules({ ...r, hist_days: 3 }, DEFAULT_CONFIG)).toEqual([]);
+  });
+
+  it('respects disabled rules', () => {
+    const cfg = resolveConfig({ rules: { sum: { enabled: false } } });
+    expect(evaluateRules(row(1, 0, { n_tx: 3, sum_amount: '5000' }), cfg)).toEqual([]);
+  });
+});
+
+describe('buildEpisodes', () => {
+  it('merges overlapping firing windows into one episode with every member and an exact total', () => {
+    const rows = [
+      row(1, 0, { amount: '1500.10000001', n_tx: 1, sum_amount: '1500.10000001' }),
+      row(2, 10, { amount: '1500.10000001', n_tx: 2, sum_amount: '3000.20000002' }),
+      row(3, 20, { amount: '1500.10000001', n_tx: 3, sum_amount: '4500.30000003' }),
+    ];
+    const alerts = buildEpisodes(rows, DEFAULT_CONFIG, 'run1');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      method: 'rule:sum',
+      n_tx: 3,
+      total_amount: '4500.30000003',
+      transaction_ids: ['tx001', 'tx002', 'tx003'],
+      window_start: '2021-01-10 08:00:00',
+      window_end: '2021-01-10 08:20:00',
+    });
+    expect(alerts[0].score).toBeCloseTo(4500.30000003 / 3000, 6);
+  });
+
+  it('opens a new episode when the next firing window no longer overlaps', () => {
+    const day = 24 * 60;
+    const rows = [
+      row(1, 0, { n_tx: 1, sum_amount: '2000' }),
+      row(2, 5, { n_tx: 2, sum_amount: '4000' }),
+      row(3, 2 * day, { n_tx: 1, sum_amount: '2000' }),
+      row(4, 2 * day + 5, { n_tx: 2, sum_amount: '4000' }),
+    ];
+    const alerts = buildEpisodes(rows, DEFAULT_CONFIG, 'run1');
+    expect(alerts.map((a) => a.transaction_ids)).toEqual([
+      ['tx001', 'tx002'],
+      ['tx003', 'tx004'],
+    ]);
+    expect(new Set(alerts.map((a) => a.alert_id)).size).toBe(2);
+  });
+
+  it('gives the same alert id to the same episode in another run', () => {
+    const rows = [row(1, 0), row(2, 1, { n_tx: 2, sum_amount: '4000' })];
+    const [a] = buildEpisodes(rows, DEFAULT_CONFIG, 'run1');
+    const [b] = buildEpisodes(rows, DEFAULT_CONFIG, 'run2');
+    expect(a.alert_id).toBe(b.alert_id);
+    expect(b.run_id).toBe('run2');
+  });
+});

@@ -1,0 +1,44 @@
+import type { Alert } from '@splitwatch/core';
+import { countBy, renderReport } from '../src';
+
+const alert = (i: number, over: Partial<Alert> = {}): Alert => ({
+  alert_id: `a${i}`,
+  run_id: 'r1',
+  method: 'rule:sum',
+  entity_type: 'account',
+  user_id: 'u',
+  account_number: `acc${i}`,
+  merchant_id: 'm1',
+  direction: 'DEBITO',
+  window_start: '2021-01-01 09:00:00',
+  window_end: '2021-01-01 10:30:00',
+  n_tx: 3,
+  total_amount: '3000.00000000',
+  score: 1.5,
+  threshold: 3000,
+  reasons: '3 parts <script>',
+  transaction_ids: ['t1', 't2', 't3'],
+  ...over,
+});
+
+describe('renderReport', () => {
+  it('shows counts by method, merchant and hour, and the top alerts, escaping text', () => {
+    const alerts = [alert(1), alert(2, { method: 'rule:count', window_end: '2021-01-01 23:10:00' }), alert(3)];
+    const html = renderReport({ title: 'T', generatedAt: 'now', runId: 'r1', alerts, steps: [] });
+    expect(countBy(alerts, (a) => a.method)).toEqual([
+      ['rule:sum', 2],
+      ['rule:count', 1],
+    ]);
+    expect(html).toContain('Alerts by method');
+    expect(html).toContain('Alerts by merchant');
+    expect(html).toContain('Alerts by hour of day');
+    expect(html).toContain('3 parts &lt;script&gt;');
+    expect(html).not.toContain('<script>');
+    expect(html.match(/<tr><td>\d+<\/td><td>rule:/g)).toHaveLength(3);
+  });
+
+  it('says so when there are no alerts', () => {
+    const html = renderReport({ title: 'T', generatedAt: 'now', runId: null, alerts: [], steps: [] });
+    expect(html).toContain('No alerts.');
+  });
+});

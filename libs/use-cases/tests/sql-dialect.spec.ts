@@ -1,0 +1,24 @@
+import { DEFAULT_CONFIG } from '@splitwatch/core';
+import { CANDIDATES_SQL, featuresSql, findEngineOnlySql, renderSql } from '../src';
+import { CLASSIFY_STAGED_SQL } from '../src/ingest/dedupe.sql';
+
+describe('shared SQL dialect', () => {
+  it.each([
+    ['features', featuresSql(DEFAULT_CONFIG)],
+    ['ingest classification', CLASSIFY_STAGED_SQL],
+    ['detector candidates', CANDIDATES_SQL],
+  ])('keeps the %s SQL in the subset Athena and DuckDB share', (_name, sql) => {
+    expect(findEngineOnlySql(sql)).toEqual([]);
+  });
+
+  it('catches engine-only constructs', () => {
+    expect(findEngineOnlySql('SELECT epoch(ts), x::int FROM read_parquet(\'a\') QUALIFY 1')).toHaveLength(4);
+    expect(findEngineOnlySql('SELECT date_add(\'day\', 1, d), approx_percentile(x, 0.5)')).toHaveLength(2);
+  });
+
+  it('fills every placeholder and refuses unknown ones', () => {
+    expect(featuresSql({ ...DEFAULT_CONFIG, windowHours: 6 })).toContain('RANGE BETWEEN 21600 PRECEDING AND CURRENT ROW');
+    expect(featuresSql(DEFAULT_CONFIG)).not.toMatch(/\{\{/);
+    expect(() => renderSql('SELECT {{x}}', {})).toThrow('placeholder {{x}} has no value');
+  });
+});
