@@ -361,7 +361,9 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       for (const k of out?.keys ?? []) {
         const rel = k.slice(out!.prefix.length); // dt=YYYY-MM-DD/file.parquet
         const cut = rel.lastIndexOf('/');
-        const dest = `${Keys.curated}${rel.slice(0, cut)}/${rep.sourceId}-${rel.slice(cut + 1)}`;
+        const file = rel.slice(cut + 1);
+        // Athena's UNLOAD names files without an extension; keep the curated layout uniform.
+        const dest = `${Keys.curated}${rel.slice(0, cut)}/${rep.sourceId}-${file}${file.endsWith('.parquet') ? '' : '.parquet'}`;
         await objectStore.copy(k, dest);
         step.record.writes.push({ key: dest });
       }
