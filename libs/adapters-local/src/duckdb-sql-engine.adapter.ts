@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import {
+  ConfigError,
+  QueryFailedError,
+  type ColumnDef,
+  type SqlEngine,
+  type TableDef,
+} from '@splitwatch/core';
+import { toPlainRow } from './duckdb-values';
+import { folderPrefixToDir, pathToKey, resolveRoot, TEMP_DIR, walkFiles } from './local-keys';
+
+/** Options of {@link DuckDbSqlEngine.open}. */
+export interface DuckDbSqlEngineOptions {
+  /** Directory holding the object-store layout (the LocalObjectStore root). */
+  root: string;
+  /** Worker threads (DuckDB default: all cores). */
+  threads?: number;
+  /** DuckDB memory limit, e.g. `'2GB'` (DuckDB default: 80% of RAM). */
+  memoryLimit?: string;
+  /** Where DuckDB spills when over the memory limit. */
+  tempDirectory?: string;
+}
+
+const COLUMN_TYPES: ReadonlySet<string> = new Set<ColumnDef['type']>([
+  'VARCHAR',
+  'BIGINT',
+  'DOUBLE',
+  'DECIMAL(24,8)',
+  'DECIMAL(38,8)',
+  'TIMESTAMP',
+  'DATE',
+  'BOOLEAN',
+]);
+
+const DEFAULT_BATCH_SIZE = 10_000;
+const SQL_SNIPPET_CHARS = 200;
+
+/** Quotes an identifier for DuckDB (`"a""b"`). */
+function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quotes a string literal for DuckDB (`'it''s'`). */
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Local paths in SQL use `/`, which DuckDB accepts on every platform. */
+function sqlPath(file: string): string {
+  return literal(file.split(path.sep).join('/'));
+}
+
+function snippet(sql: string): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length > SQL_SNIPPET_CHARS ? `${flat.slice(0, SQL_SNIPPET_CHARS)}…` : flat;
+}
+
+// Not `instanceof Error`: errors raised by the native addon may come from another realm (e.g. under Jest).
+function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
+/**
+ * SQL engine over the local object-store directory, backed by an in-memory DuckDB: tables are views over the same
+ * Parquet/CSV layout Athena reads in S3, typed like the Glue tables, so the shared SQL behaves alike.
+ *
+ * @example
+ * const engine = await DuckDbSqlEngine.open({ root: '.splitwatch', memoryLimit: '2GB' });
+ * await engine.registerTable({ name: 'curated_transactions', prefix: 'curated/transactions/', format: 'parquet',
+ *   columns: CURATED_COLUMNS, partitionedBy: CURATED_PARTITION });
+ * const rows = await engine.query('SELECT COUNT(*) AS n FROM curated_transactions');
+ * await engine.close();
+ */
+export class DuckDbSqlEngine implements SqlEngine {
+  readonly name = 'duckdb' as const;
+  private closed = false;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    /** Absolute root directory the table prefixes and unload destinations are relative to. */
+    readonly root: string,
+  ) {}
+
+  /** Starts an in-memory DuckDB over `options.root`. */
+  static async open(options: DuckDbSqlEngineOptions): Promise<DuckDbSqlEngine> {
+    const root = resolveRoot(options.root);
+    const config: Record<string, string> = {};
+    if (options.threads !== undefined) {
+      if (!Number.isInteger(options.threads) || options.threads < 1) {
+        throw new ConfigError(`DuckDB threads must be a positive integer, got ${options.threads}`);
+      }
+      config.threads = String(options.threads);
+    }
+    if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+    if (options.tempDirectory !== undefined) config.temp_directory = options.tempDirectory;
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(':memory:', config);
+    } catch (error) {
+      throw new ConfigError(`Cannot start DuckDB with ${JSON.stringify(config)}: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+    const engine = new DuckDbSqlEngine(instance, root);
+    // Zone-aware Parquet timestamps cast to TIMESTAMP must keep their wall-clock value, never the laptop's zone.
+    await engine.execute(`SET GLOBAL TimeZone = 'UTC'`, 'configuring the session');
+    return engine;
+  }
+
+  /**
+   * Creates (or replaces) a view `def.name` reading every `*.parquet` / `*.csv` under `def.prefix`, with each
+   * column cast to its declared type (CSV is read as text first, as the Athena typed view does). When no file
+   * exists yet, the view is an empty relation with the declared columns; register again once data is written.
+   */
+  async registerTable(def: TableDef): Promise<void> {
+    const columns = [...def.columns, ...(def.partitionedBy ?? [])];
+    if (!def.name) throw new QueryFailedError('Cannot register a table without a name');
+    if (columns.length === 0) throw new QueryFailedError(`Cannot register table ${def.name} without columns`);
+    for (const c of columns) {
+      if (!COLUMN_TYPES.has(c.type)) {
+        throw new QueryFailedError(
+          `Table ${def.name}: column ${c.name} has unsupported type ${String(c.type)}`,
+        );
+      }
+    }
+    if (def.format !== 'parquet' && def.format !== 'csv') {
+      throw new QueryFailedError(`Table ${def.name}: unsupported format ${String(def.format)}`);
+    }
+    const dir = folderPrefixToDir(this.root, def.prefix, `location of table ${def.name}`);
+    const extension = `.${def.format}`;
+    let hasFiles = false;
+    for await (const { file } of walkFiles(dir)) {
+      if (file.endsWith(extension)) {
+        hasFiles = true;
+        break;
+      }
+    }
+
+    let select: string;
+    if (!hasFiles) {
+      select = `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${ident(c.name)}`).join(', ')} WHERE false`;
+    } else {
+      const glob = sqlPath(path.join(dir, `**/*${extension}`));
+      const hive = def.partitionedBy?.length
+        ? 'hive_partitioning = true, hive_types_autocast = false'
+        : 'hive_partitioning = false';
+      const source =
+        def.format === 'csv'
+          ? `read_csv(${glob}, header = true, all_varchar = true, union_by_name = true, ${hive})`
+          : `read_parquet(${glob}, union_by_name = true, ${hive})`;
+      select = `SELECT ${columns.map((c) => `CAST(${ident(c.name)} AS ${c.type}) AS ${ident(c.name)}`).join(', ')} FROM ${source}`;
+    }
+    await this.execute(
+      `CREATE OR REPLACE VIEW ${ident(def.name)} AS ${select}`,
+      `registering table ${def.name}`,
+    );
+  }
+
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    return this.withConnection(async (connection) => {
+      try {
+        const reader = await connection.runAndReadAll(sql);
+        const names = reader.deduplicatedColumnNames();
+        return reader.getRows().map((values) => toPlainRow(names, values));
+      } catch (error) {
+        throw this.queryFailed(error, sql);
+      }
+    });
+  }
+
+  /**
+   * Streams the rows of `sql` in batches of `batchSize` from DuckDB's streaming result, one chunk at a time, on a
+   * connection of its own (so it never holds the whole result). Stopping the iteration early releases the query.
+   */
+  async *stream(sql: string, batchSize = DEFAULT_BATCH_SIZE): AsyncGenerator<Record<string, unknown>[]> {
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new QueryFailedError(`Stream batch size must be a positive integer, got ${batchSize}`);
+    }
+    const connection = await this.connect();
+    try {
+      let names: string[];
+      let result;
+      try {
+        result = await connection.stream(sql);
+        names = result.deduplicatedColumnNames();
+      } catch (error) {
+        throw this.queryFailed(error, sql);
+      }
+      let batch: Record<string, unknown>[] = [];
+      for (;;) {
+        let chunk;
+        try {
+          chunk = await result.fetchChunk();
+        } catch (error) {
+          throw this.queryFailed(error, sql);
+        }
+        if (!chunk || chunk.rowCount === 0) break;
+        for (const values of chunk.getRows()) {
+          batch.push(toPlainRow(names, values));
+          if (batch.length === batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+      if (batch.length > 0) yield batch;
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  /**
+   * Writes the result of `selectSql` as zstd Parquet under `destPrefix` (a folder prefix that must hold no files):
+   * `<destPrefix>data_0.parquet`, or `<destPrefix><col>=<value>/data_0.parquet` with `partitionBy`. The output is
+   * assembled in the root's temp folder and moved into place at the end, so a failed unload leaves nothing behind
+   * and can simply be retried. Returns the keys written, sorted.
+   */
+  async unload(
+    selectSql: string,
+    destPrefix: string,
+    options?: { partitionBy?: string[] },
+  ): Promise<string[]> {
+    if (destPrefix === '') throw new QueryFailedError('Refusing to unload into the root of the object store');
+    const destDir = folderPrefixToDir(this.root, destPrefix, 'unload destination');
+    for await (const { file } of walkFiles(destDir)) {
+      throw new QueryFailedError(
+        `Refusing to unload into ${destPrefix}: it already holds objects (e.g. ${pathToKey(this.root, file)}); ` +
+          'unload destinations must be empty',
+      );
+    }
+    const partitionBy = options?.partitionBy ?? [];
+    const work = path.join(this.root, TEMP_DIR, `unload-${randomUUID()}`);
+    await fsp.mkdir(work, { recursive: true });
+    try {
+      const target = partitionBy.length > 0 ? work : path.join(work, 'data_0.parquet');
+      const partition = partitionBy.length > 0 ? `, PARTITION_BY (${partitionBy.map(ident).join(', ')})` : '';
+      const body = selectSql.trim().replace(/;+\s*$/, '');
+      await this.execute(
+        `COPY (${body}) TO ${sqlPath(target)} (FORMAT parquet, COMPRESSION zstd${partition})`,
+        `unloading to ${destPrefix}`,
+        selectSql,
+      );
+      const written: string[] = [];
+      for await (const { file } of walkFiles(work)) written.push(path.relative(work, file));
+      await this.moveInto(work, destDir, written);
+      return written.map((rel) => destPrefix + rel.split(path.sep).join('/')).sort();
+    } finally {
+      await fsp.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Releases DuckDB; the engine cannot be used afterwards. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.instance.closeSync();
+  }
+
+  private async moveInto(work: string, destDir: string, files: string[]): Promise<void> {
+    await fsp.mkdir(path.dirname(destDir), { recursive: true });
+    try {
+      await fsp.rename(work, destDir); // one step when the destination is absent or an empty folder
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+    }
+    // The destination has (empty) subfolders: move file by file.
+    for (const rel of files) {
+      const to = path.join(destDir, rel);
+      await fsp.mkdir(path.dirname(to), { recursive: true });
+      await fsp.rename(path.join(work, rel), to);
+    }
+  }
+
+  private async connect(): Promise<DuckDBConnection> {
+    if (this.closed) throw new QueryFailedError('The DuckDB engine is closed');
+    return this.instance.connect();
+  }
+
+  // One connection per call: a DuckDB connection runs one query at a time, and concurrent callers must not
+  // invalidate each other's (streaming) results. Views live in the shared in-memory catalog.
+  private async withConnection<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const connection = await this.connect();
+    try {
+      return await fn(connection);
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  private async execute(sql: string, context: string, shownSql = sql): Promise<void> {
+    await this.withConnection(async (connection) => {
+      try {
+        await connection.run(sql);
+      } catch (error) {
+        throw this.queryFailed(error, shownSql, context);
+      }
+    });
+  }
+
+  private queryFailed(error: unknown, sql: string, context?: string): QueryFailedError {
+    const what = context ? `DuckDB failed ${context}` : 'DuckDB query failed';
+    return new QueryFailedError(`${what}: ${messageOf(error)} [SQL: ${snippet(sql)}]`, { cause: error });
+  }
+}

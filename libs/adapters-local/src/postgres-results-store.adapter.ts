@@ -1,0 +1,114 @@
+import {
+  ALERTS_DDL,
+  ResultsStoreError,
+  rowToAlert,
+  selectAlertsSql,
+  upsertAlertStatements,
+  type Alert,
+  type ResultsStore,
+} from '@splitwatch/core';
+import { PgClient, type PgClientOptions } from './pg-client.adapter';
+import { PgliteClient } from './pglite-client.adapter';
+import type { SqlClient } from './sql-client';
+
+const SQL_SNIPPET_CHARS = 200;
+
+/** Keeps the last alert of each alert_id: one INSERT cannot hold the same primary key twice. */
+function lastPerId(alerts: Alert[]): Alert[] {
+  const byId = new Map<string, Alert>();
+  for (const alert of alerts) {
+    byId.delete(alert.alert_id);
+    byId.set(alert.alert_id, alert);
+  }
+  return [...byId.values()];
+}
+
+/**
+ * Results store over PostgreSQL or PGlite, using the alert SQL shared with Redshift (`ALERTS_DDL`,
+ * `upsertAlertStatements`, `selectAlertsSql`), so the table looks the same wherever analysts query it.
+ *
+ * @example
+ * const store = await PostgresResultsStore.openPglite('.splitwatch/pglite');
+ * await store.ensureSchema();
+ * await store.upsertAlerts(alerts);
+ */
+export class PostgresResultsStore implements ResultsStore {
+  /**
+   * @param client where the statements run; the store owns it and closes it in {@link close}.
+   * @param name `'pglite'` or `'postgresql'`, shown in messages and manifests.
+   */
+  constructor(
+    private readonly client: SqlClient,
+    readonly name: 'pglite' | 'postgresql',
+  ) {}
+
+  /** A store on an embedded PGlite, persisted in `dataDir` or in memory when it is undefined. */
+  static async openPglite(dataDir?: string): Promise<PostgresResultsStore> {
+    try {
+      return new PostgresResultsStore(await PgliteClient.open(dataDir), 'pglite');
+    } catch (error) {
+      throw new ResultsStoreError(
+        `Cannot open PGlite ${dataDir === undefined ? 'in memory' : `in ${dataDir}`}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** A store on a PostgreSQL server; fails fast when the server does not answer. */
+  static async connect(connectionString: string, options?: PgClientOptions): Promise<PostgresResultsStore> {
+    try {
+      return new PostgresResultsStore(await PgClient.connect(connectionString, options), 'postgresql');
+    } catch (error) {
+      const where = connectionString.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'); // never echo a password
+      throw new ResultsStoreError(`Cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async ensureSchema(): Promise<void> {
+    await this.run(this.client, ALERTS_DDL);
+  }
+
+  /** Replaces alerts by alert_id in one transaction (a duplicate id in `alerts` keeps its last occurrence). */
+  async upsertAlerts(alerts: Alert[]): Promise<number> {
+    const unique = lastPerId(alerts);
+    if (unique.length === 0) return 0;
+    const statements = upsertAlertStatements(unique);
+    try {
+      await this.client.transaction(async (tx) => {
+        for (const sql of statements) await this.run(tx, sql);
+      });
+    } catch (error) {
+      if (error instanceof ResultsStoreError) throw error;
+      throw new ResultsStoreError(
+        `${this.name}: upserting ${unique.length} alerts failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return unique.length;
+  }
+
+  async listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]> {
+    const rows = await this.run(this.client, selectAlertsSql(filter));
+    return rows.map(rowToAlert);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async run(client: SqlClient, sql: string): Promise<Record<string, unknown>[]> {
+    try {
+      return (await client.query(sql)).rows;
+    } catch (error) {
+      const flat = sql.replace(/\s+/g, ' ').trim();
+      const shown = flat.length > SQL_SNIPPET_CHARS ? `${flat.slice(0, SQL_SNIPPET_CHARS)}…` : flat;
+      throw new ResultsStoreError(`${this.name}: ${(error as Error).message} [SQL: ${shown}]`, {
+        cause: error,
+      });
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import { ALERTS_TABLE, ResultsStoreError } from '@splitwatch/core';
+import { PgClient, PgliteClient, PostgresResultsStore, type SqlClient } from '../src';
+import { makeAlert } from './helpers/alerts';
+import { isPostgresReachable, TEST_POSTGRES_URL } from './helpers/postgres-probe';
+import { makeTempDir, removeTempDir } from './helpers/temp-dir';
+
+interface Target {
+  name: 'pglite' | 'postgresql';
+  open(): Promise<SqlClient>;
+}
+
+const targets: Target[] = [{ name: 'pglite', open: () => PgliteClient.open() }];
+if (isPostgresReachable(TEST_POSTGRES_URL)) {
+  targets.push({ name: 'postgresql', open: () => PgClient.connect(TEST_POSTGRES_URL) });
+} else {
+  console.info(
+    `PostgreSQL at ${TEST_POSTGRES_URL} is not reachable: the results-store suite runs on PGlite only`,
+  );
+}
+
+describe.each(targets)('PostgresResultsStore on $name', (target) => {
+  let client: SqlClient;
+  let store: PostgresResultsStore;
+
+  beforeAll(async () => {
+    client = await target.open();
+    store = new PostgresResultsStore(client, target.name);
+  });
+
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  beforeEach(async () => {
+    await client.query(`DROP TABLE IF EXISTS ${ALERTS_TABLE}`);
+    await store.ensureSchema();
+  });
+
+  it('creates the schema idempotently', async () => {
+    await store.ensureSchema();
+
+    expect(store.name).toBe(target.name);
+    expect(await store.listAlerts()).toEqual([]);
+  });
+
+  it('round-trips every field of an alert exactly', async () => {
+    const alert = makeAlert({
+      total_amount: '1234.56789012',
+      transaction_ids: ['f'.repeat(32), 'e'.repeat(32), 'd'.repeat(32)],
+      score: 0.123456789012345,
+    });
+
+    expect(await store.upsertAlerts([alert])).toBe(1);
+    expect(await store.listAlerts()).toEqual([alert]);
+  });
+
+  it('does not duplicate alerts when the same input is upserted twice', async () => {
+    const alerts = [makeAlert({ alert_id: 'a1' }), makeAlert({ alert_id: 'a2', score: 0.9 })];
+
+    await store.upsertAlerts(alerts);
+    await store.upsertAlerts(alerts);
+
+    expect((await store.listAlerts()).map((a) => a.alert_id)).toEqual(['a2', 'a1']);
+  });
+
+  it('replaces an alert that comes back with new values', async () => {
+    await store.upsertAlerts([makeAlert({ alert_id: 'a1', run_id: 'run-1', score: 0.5, n_tx: 3 })]);
+    const updated = makeAlert({
+      alert_id: 'a1',
+      run_id: 'run-2',
+      score: 0.8,
+      n_tx: 4,
+      reasons: 'now 4 parts',
+    });
+
+    await store.upsertAlerts([updated]);
+
+    expect(await store.listAlerts()).toEqual([updated]);
+  });
+
+  it('keeps the last occurrence when one batch repeats an alert_id', async () => {
+    const last = makeAlert({ alert_id: 'a1', score: 0.7 });
+
+    expect(await store.upsertAlerts([makeAlert({ alert_id: 'a1', score: 0.1 }), last])).toBe(1);
+    expect(await store.listAlerts()).toEqual([last]);
+  });
+
+  it('lists by score descending, then alert_id, with a limit', async () => {
+    await store.upsertAlerts([
+      makeAlert({ alert_id: 'c', score: 0.3 }),
+      makeAlert({ alert_id: 'b', score: 0.9 }),
+      makeAlert({ alert_id: 'd', score: 0.5 }),
+      makeAlert({ alert_id: 'a', score: 0.9 }),
+    ]);
+
+    expect((await store.listAlerts()).map((a) => a.alert_id)).toEqual(['a', 'b', 'd', 'c']);
+    expect((await store.listAlerts({ limit: 2 })).map((a) => a.alert_id)).toEqual(['a', 'b']);
+  });
+
+  it('filters by run id', async () => {
+    await store.upsertAlerts([
+      makeAlert({ alert_id: 'x1', run_id: 'run-1' }),
+      makeAlert({ alert_id: 'x2', run_id: 'run-2' }),
+      makeAlert({ alert_id: 'x3', run_id: 'run-1', score: 0.99 }),
+    ]);
+
+    expect((await store.listAlerts({ runId: 'run-1' })).map((a) => a.alert_id)).toEqual(['x3', 'x1']);
+    expect(await store.listAlerts({ runId: "run-'none" })).toEqual([]);
+  });
+
+  it('keeps decimal amounts exact as text', async () => {
+    const amounts = ['1234.56789012', '0.00000001', '9999999999999999.99999999', '5.94445501'];
+    await store.upsertAlerts(
+      amounts.map((total_amount, i) => makeAlert({ alert_id: `d${i}`, total_amount })),
+    );
+
+    const listed = await store.listAlerts();
+
+    expect(listed.map((a) => a.total_amount).sort()).toEqual([...amounts].sort());
+  });
+
+  it('round-trips quotes and other awkward text in reasons and ids', async () => {
+    const alert = makeAlert({
+      reasons: `it's "split"; O'Brien's cap = 500 \\ 100% -- ; DROP TABLE x; ñandú ✓`,
+      user_id: "u'1",
+      account_number: null,
+      merchant_id: null,
+      transaction_ids: ["t'1", 't"2'],
+    });
+
+    await store.upsertAlerts([alert]);
+
+    expect(await store.listAlerts()).toEqual([alert]);
+  });
+
+  it('round-trips an empty member list and many member ids', async () => {
+    const many = Array.from({ length: 400 }, (_, i) => i.toString(16).padStart(32, '0'));
+    await store.upsertAlerts([
+      makeAlert({ alert_id: 'none', transaction_ids: [] }),
+      makeAlert({ alert_id: 'many', transaction_ids: many }),
+    ]);
+
+    const byId = new Map((await store.listAlerts()).map((a) => [a.alert_id, a]));
+
+    expect(byId.get('none')?.transaction_ids).toEqual([]);
+    expect(byId.get('many')?.transaction_ids).toEqual(many);
+  });
+
+  it('writes large batches spread over several statements in one go', async () => {
+    const alerts = Array.from({ length: 1500 }, (_, i) =>
+      makeAlert({ alert_id: `bulk-${String(i).padStart(5, '0')}`, score: i / 1500 }),
+    );
+
+    expect(await store.upsertAlerts(alerts)).toBe(1500);
+    expect(await store.upsertAlerts(alerts)).toBe(1500);
+    expect(await store.listAlerts()).toHaveLength(1500);
+  });
+
+  it('writes nothing for an empty list', async () => {
+    expect(await store.upsertAlerts([])).toBe(0);
+  });
+
+  it('rolls the whole upsert back when a statement fails', async () => {
+    await store.upsertAlerts([makeAlert({ alert_id: 'keep', reasons: 'original' })]);
+
+    const error = await store
+      .upsertAlerts([
+        makeAlert({ alert_id: 'keep', reasons: 'changed' }),
+        makeAlert({ alert_id: 'bad', window_start: 'not a timestamp' }),
+      ])
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ResultsStoreError);
+    expect((error as Error).message).toMatch(/not a timestamp/);
+    expect((await store.listAlerts()).map((a) => [a.alert_id, a.reasons])).toEqual([['keep', 'original']]);
+  });
+
+  it('reports database errors as ResultsStoreError with the database message', async () => {
+    await client.query(`DROP TABLE ${ALERTS_TABLE}`);
+
+    const error = (await store.listAlerts().catch((e: unknown) => e)) as Error;
+
+    expect(error).toBeInstanceOf(ResultsStoreError);
+    expect(error.name).toBe('ResultsStoreError');
+    expect(error.message).toContain(`${target.name}: relation "${ALERTS_TABLE}" does not exist`);
+    expect(error.message).toContain('[SQL: SELECT alert_id');
+  });
+});
+
+describe('PostgresResultsStore factories', () => {
+  it('keeps alerts in a PGlite data folder across restarts', async () => {
+    const dir = makeTempDir('pglite');
+    const alert = makeAlert({ alert_id: 'persisted' });
+    try {
+      const first = await PostgresResultsStore.openPglite(dir);
+      await first.ensureSchema();
+      await first.upsertAlerts([alert]);
+      await first.close();
+
+      const second = await PostgresResultsStore.openPglite(dir);
+      const listed = await second.listAlerts();
+      await second.close();
+
+      expect(second.name).toBe('pglite');
+      expect(listed).toEqual([alert]);
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+
+  it('fails fast with ResultsStoreError when the server does not answer, without echoing the password', async () => {
+    const error = (await PostgresResultsStore.connect('postgresql://me:s3cret@127.0.0.1:1/none', {
+      connectionTimeoutMillis: 2000,
+    }).catch((e: unknown) => e)) as Error;
+
+    expect(error).toBeInstanceOf(ResultsStoreError);
+    expect(error.message).toMatch(
+      /^Cannot connect to PostgreSQL at postgresql:\/\/me:\*\*\*@127\.0\.0\.1:1\/none: /,
+    );
+    expect(error.message).not.toContain('s3cret');
+  });
+});
