@@ -1,0 +1,6 @@
+module.exports = {
+  ...require('../../jest.preset.cjs'),
+  displayName: 'pipeline',
+  rootDir: __dirname,
+  passWithNoTests: true,
+};

@@ -1,0 +1,69 @@
+import validateAsl from 'asl-validator';
+import { importedName, loadAsl, reachableStates, withLambdaArns } from './helpers/asl';
+
+const TASK_EXPORTS: Record<string, string> = {
+  Ingest: 'splitwatch-test-IngestFunctionArn',
+  BuildFeatures: 'splitwatch-test-BuildFeaturesFunctionArn',
+  Detect: 'splitwatch-test-DetectFunctionArn',
+  Sink: 'splitwatch-test-SinkFunctionArn',
+  Report: 'splitwatch-test-ReportFunctionArn',
+  RecordFailure: 'splitwatch-test-RecordFailureFunctionArn',
+};
+
+describe('the pipeline state machine definition (statemachines/pipeline.asl.yaml)', () => {
+  const definition = loadAsl('test');
+  const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+
+  it('is valid Amazon States Language once the imported function ARNs are filled in', () => {
+    const result = validateAsl(withLambdaArns(definition));
+
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('invokes, state by state, the function each service exports for the stage', () => {
+    const imported = Object.fromEntries(tasks.map(([name, s]) => [name, importedName(s.Resource)]));
+
+    expect(imported).toEqual(TASK_EXPORTS);
+  });
+
+  it('retries every Task on TransientError and on Lambda service errors', () => {
+    for (const [name, state] of tasks) {
+      const retried = (state.Retry ?? []).flatMap((r) => r.ErrorEquals);
+      expect({ name, retried }).toEqual({
+        name,
+        retried: expect.arrayContaining([
+          'TransientError',
+          'Lambda.ServiceException',
+          'Lambda.TooManyRequestsException',
+        ]),
+      });
+    }
+  });
+
+  it('catches every error of every step into RecordFailure, keeping the input next to the error', () => {
+    for (const [name, state] of tasks.filter(([n]) => n !== 'RecordFailure')) {
+      expect({ name, catch: state.Catch }).toEqual({
+        name,
+        catch: [
+          expect.objectContaining({
+            ErrorEquals: ['States.ALL'],
+            Next: 'RecordFailure',
+            ResultPath: '$.error',
+          }),
+        ],
+      });
+    }
+  });
+
+  it('ends a failed run in a Fail state after RecordFailure, without catching its own errors', () => {
+    const recordFailure = definition.States.RecordFailure;
+
+    expect(recordFailure.Catch).toBeUndefined();
+    expect(definition.States[recordFailure.Next!].Type).toBe('Fail');
+  });
+
+  it('reaches every state from StartAt', () => {
+    expect([...reachableStates(definition)].sort()).toEqual(Object.keys(definition.States).sort());
+  });
+});
