@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { demoCommand } from './commands/demo.command';
+import { evalCommand } from './commands/eval.command';
 import { exportAlertsCommand } from './commands/export.command';
 import { queryCommand } from './commands/query.command';
 import { reportCommand } from './commands/report.command';
@@ -81,6 +82,18 @@ export function buildCli(): Command {
     .action(async (o) => {
       await synthCommand(o);
     });
+
+  storeOptions(
+    program
+      .command('eval')
+      .description('precision and recall of every detector (and the ensemble) against labels.csv of a synthetic world')
+      .requiredOption('--labels <file>', 'labels.csv (_id,episode_id,scenario)')
+      .option('--run-id <id>', 'only alerts last written by this run')
+      .option('--json <file>', 'also write the metrics as JSON')
+      .option('--format <format>', 'table or json', 'table'),
+  ).action(async (o) => {
+    await evalCommand(o);
+  });
 
   program
     .command('demo')

@@ -11,3 +11,5 @@ export * from './report/render-report';
 export * from './report/report.use-case';
 export * from './sink/sink.use-case';
 export * from './sql-text';
+export * from './eval/evaluate';
+export * from './report/render-eval';

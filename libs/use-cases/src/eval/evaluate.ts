@@ -1,0 +1,174 @@
+import type { Alert } from '@splitwatch/core';
+
+/** Ground truth of a labelled world: which transactions belong to which split episode. */
+export interface Labels {
+  /** `_id` → episode id. */
+  episodeOf: Map<string, string>;
+  /** episode id → its member `_id`s and scenario tags. */
+  episodes: Map<string, { parts: Set<string>; tags: string[] }>;
+}
+
+/** Builds Labels from `labels.csv` rows (`_id,episode_id,scenario`, scenario tags `|`-separated). */
+export function labelsFromRows(rows: { _id: string; episode_id: string; scenario: string }[]): Labels {
+  const episodeOf = new Map<string, string>();
+  const episodes = new Map<string, { parts: Set<string>; tags: string[] }>();
+  for (const r of rows) {
+    episodeOf.set(r._id, r.episode_id);
+    let ep = episodes.get(r.episode_id);
+    if (!ep) {
+      ep = { parts: new Set(), tags: r.scenario ? r.scenario.split('|').filter(Boolean) : [] };
+      episodes.set(r.episode_id, ep);
+    }
+    ep.parts.add(r._id);
+  }
+  return { episodeOf, episodes };
+}
+
+export interface PrPoint {
+  k: number;
+  precision: number;
+  recall: number;
+  score: number;
+}
+
+export interface MethodMetrics {
+  method: string;
+  alerts: number;
+  truePositives: number;
+  precision: number;
+  episodesFound: number;
+  recall: number;
+  f1: number;
+  /** Precision and recall of the top-k alerts by score. */
+  atBudget: { k: number; precision: number; recall: number }[];
+  recallByTag: Record<string, { episodes: number; found: number; recall: number }>;
+  curve: PrPoint[];
+}
+
+export interface Evaluation {
+  episodes: number;
+  labelledTransactions: number;
+  methods: MethodMetrics[];
+}
+
+/**
+ * The episode an alert points at: the labelled episode holding the most of its transactions, if that is at
+ * least half of them (the alert is then a true positive).
+ */
+export function matchAlert(alert: Alert, labels: Labels): { episode: string | null; count: number } {
+  const counts = new Map<string, number>();
+  for (const id of alert.transaction_ids) {
+    const ep = labels.episodeOf.get(id);
+    if (ep) counts.set(ep, (counts.get(ep) ?? 0) + 1);
+  }
+  let best: string | null = null;
+  let n = 0;
+  for (const [ep, c] of counts) if (c > n || (c === n && best !== null && ep < best)) [best, n] = [ep, c];
+  return n * 2 >= alert.transaction_ids.length && n > 0 ? { episode: best, count: n } : { episode: null, count: n };
+}
+
+/** Episodes found by an alert: it holds at least half of the episode's parts, and at least two. */
+export function episodesFoundBy(alert: Alert, labels: Labels): string[] {
+  const counts = new Map<string, number>();
+  for (const id of alert.transaction_ids) {
+    const ep = labels.episodeOf.get(id);
+    if (ep) counts.set(ep, (counts.get(ep) ?? 0) + 1);
+  }
+  const found: string[] = [];
+  for (const [ep, c] of counts) {
+    const parts = labels.episodes.get(ep)!.parts.size;
+    if (c >= 2 && c * 2 >= parts) found.push(ep);
+  }
+  return found;
+}
+
+const f1 = (p: number, r: number) => (p + r === 0 ? 0 : (2 * p * r) / (p + r));
+
+/** Precision, recall, F1, top-k budgets, recall per scenario tag and the PR curve of one ranked alert list. */
+export function evaluateAlerts(method: string, alerts: Alert[], labels: Labels, budgets: number[] = [10, 50, 100, 500, 1000]): MethodMetrics {
+  const ranked = [...alerts].sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
+  const total = labels.episodes.size;
+  const found = new Set<string>();
+  let tp = 0;
+  const curve: PrPoint[] = [];
+  const atBudget: MethodMetrics['atBudget'] = [];
+  ranked.forEach((a, i) => {
+    if (matchAlert(a, labels).episode !== null) tp++;
+    for (const ep of episodesFoundBy(a, labels)) found.add(ep);
+    const k = i + 1;
+    curve.push({ k, precision: tp / k, recall: total ? found.size / total : 0, score: a.score });
+    if (budgets.includes(k)) atBudget.push({ k, precision: tp / k, recall: total ? found.size / total : 0 });
+  });
+  for (const k of budgets) if (k > ranked.length && !atBudget.some((b) => b.k === k)) {
+    atBudget.push({ k, precision: ranked.length ? tp / ranked.length : 0, recall: total ? found.size / total : 0 });
+  }
+  const recallByTag: MethodMetrics['recallByTag'] = {};
+  for (const [id, ep] of labels.episodes) {
+    for (const tag of ep.tags) {
+      const t = (recallByTag[tag] ??= { episodes: 0, found: 0, recall: 0 });
+      t.episodes++;
+      if (found.has(id)) t.found++;
+    }
+  }
+  for (const t of Object.values(recallByTag)) t.recall = t.episodes ? t.found / t.episodes : 0;
+  const precision = ranked.length ? tp / ranked.length : 0;
+  const recall = total ? found.size / total : 0;
+  return {
+    method,
+    alerts: ranked.length,
+    truePositives: tp,
+    precision,
+    episodesFound: found.size,
+    recall,
+    f1: f1(precision, recall),
+    atBudget: atBudget.sort((a, b) => a.k - b.k),
+    recallByTag,
+    curve,
+  };
+}
+
+/**
+ * Merges every method's alerts into one ranked list: alerts on the same account and direction whose member
+ * sets overlap become one, scored by the strongest method's normalised score (score / threshold for ratio
+ * rules, z / threshold for z-scores) plus a bonus per agreeing method.
+ */
+export function ensembleAlerts(alerts: Alert[]): Alert[] {
+  const groups: { alert: Alert; ids: Set<string>; methods: Set<string>; best: number }[] = [];
+  const byKey = new Map<string, typeof groups>();
+  const sorted = [...alerts].sort((a, b) => (a.window_start < b.window_start ? -1 : a.window_start > b.window_start ? 1 : 0));
+  for (const a of sorted) {
+    const key = `${a.account_number ?? a.user_id}|${a.direction}`;
+    const list = byKey.get(key) ?? [];
+    byKey.set(key, list);
+    const norm = a.method === 'rule:zscore' ? a.score / Math.max(a.threshold, 1e-9) : a.score;
+    const hit = list.find((g) => a.transaction_ids.some((id) => g.ids.has(id)));
+    if (hit) {
+      for (const id of a.transaction_ids) hit.ids.add(id);
+      hit.methods.add(a.method);
+      if (norm > hit.best) {
+        hit.best = norm;
+        hit.alert = { ...hit.alert, reasons: a.reasons, threshold: a.threshold };
+      }
+    } else {
+      const g = { alert: a, ids: new Set(a.transaction_ids), methods: new Set([a.method]), best: norm };
+      list.push(g);
+      groups.push(g);
+    }
+  }
+  return groups.map((g) => ({
+    ...g.alert,
+    method: 'ensemble',
+    transaction_ids: [...g.ids],
+    n_tx: g.ids.size,
+    score: g.best + 0.5 * (g.methods.size - 1),
+    reasons: `${[...g.methods].sort().join(' + ')}: ${g.alert.reasons}`,
+  }));
+}
+
+/** Evaluates each method's alerts and the ensemble of all of them. */
+export function evaluate(alerts: Alert[], labels: Labels, budgets?: number[]): Evaluation {
+  const methods = [...new Set(alerts.map((a) => a.method))].sort();
+  const results = methods.map((m) => evaluateAlerts(m, alerts.filter((a) => a.method === m), labels, budgets));
+  results.push(evaluateAlerts('ensemble', ensembleAlerts(alerts), labels, budgets));
+  return { episodes: labels.episodes.size, labelledTransactions: labels.episodeOf.size, methods: results };
+}
