@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { ExecutionError, StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { parse } from 'yaml';
 import type { Context } from 'aws-lambda';
-import { TASK_HANDLERS, type AdapterProvider, type PipelineState, type StepLogger } from '@splitwatch/handlers';
+import { newRunId, TASK_HANDLERS, type AdapterProvider, type PipelineState, type StepLogger } from '@splitwatch/handlers';
 
 type StateName = keyof typeof TASK_HANDLERS;
 
@@ -89,6 +89,8 @@ export async function runPipelineLocally(opts: LocalRunOptions): Promise<Pipelin
   const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
   const execution = machine.run(opts.input as never, {
     overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
+    // As in AWS, the Prepare state takes the run id from the execution name unless the input has one.
+    context: { Execution: { Name: opts.input.runId ?? newRunId() } } as never,
   });
   let failedState: string | undefined;
   let stepError: string | undefined;
