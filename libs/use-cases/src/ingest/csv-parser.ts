@@ -23,7 +23,8 @@ const CR = 13;
  * an error instead of being silently replaced.
  */
 export async function* parseCsv(input: Readable | AsyncIterable<Buffer | string>, options: CsvParserOptions = {}): AsyncGenerator<CsvRecord> {
-  const delim = (options.delimiter ?? ',').charCodeAt(0);
+  const delimChar = options.delimiter ?? ',';
+  const delim = delimChar.charCodeAt(0);
   const maxChars = options.maxRecordChars ?? 1 << 20;
   const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
 
@@ -61,6 +62,21 @@ export async function* parseCsv(input: Readable | AsyncIterable<Buffer | string>
       if (end > segStart) field += text.slice(segStart, end);
     };
     for (let i = 0; i < text.length; i++) {
+      // Fast path: a whole plain line (no quotes, no CR, no replacement char) at a record start is split at once.
+      if (!started && !inQuotes && !afterQuote && !skipping && !pendingCR && segStart === i && field.length === 0 && fields.length === 0) {
+        const nl = text.indexOf('\n', i);
+        if (nl > i && nl - i <= maxChars) {
+          const lineText = text.slice(i, nl);
+          if (lineText.indexOf('"') < 0 && lineText.indexOf('\r') < 0 && lineText.indexOf('\ufffd') < 0) {
+            out.push({ line, fields: lineText.split(delimChar) });
+            line++;
+            recordLine = line;
+            i = nl;
+            segStart = nl + 1;
+            continue;
+          }
+        }
+      }
       const c = text.charCodeAt(i);
       if (pendingCR) {
         pendingCR = false;

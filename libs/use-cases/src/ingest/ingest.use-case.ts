@@ -79,6 +79,25 @@ async function write(stream: WriteStream, text: string): Promise<void> {
   if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', resolve));
 }
 
+/** Collects lines and writes them in blocks: one write (and one await) per ~64 kB, not per row. */
+class BufferedLines {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly stream: WriteStream) {}
+  async push(line: string): Promise<void> {
+    this.parts.push(line);
+    this.size += line.length;
+    if (this.size >= 1 << 16) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const text = this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    await write(this.stream, text);
+  }
+}
+
 async function closeStream(stream: WriteStream): Promise<void> {
   await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
@@ -106,21 +125,29 @@ class SourceStager {
   minDate: string | null = null;
   maxDate: string | null = null;
 
+  private readonly staged: BufferedLines;
+  private readonly quarantine: BufferedLines;
+
   constructor(
     private readonly source: string,
-    private readonly staged: WriteStream,
-    private readonly quarantine: WriteStream,
-  ) {}
+    staged: WriteStream,
+    quarantine: WriteStream,
+  ) {
+    this.staged = new BufferedLines(staged);
+    this.quarantine = new BufferedLines(quarantine);
+  }
+
+  async flush(): Promise<void> {
+    await this.staged.flush();
+    await this.quarantine.flush();
+  }
 
   async reject(line: number, column: string, reason: string, txId: string, record: string): Promise<void> {
     this.rejected++;
     const bucket = `${column}: ${reason.replace(/:.*$/, '')}`;
     this.rejectedByReason[bucket] = (this.rejectedByReason[bucket] ?? 0) + 1;
     const clipped = record.length > 2000 ? `${record.slice(0, 2000)}…` : record;
-    await write(
-      this.quarantine,
-      [this.source, String(line), column, reason, txId, clipped].map(csvField).join(',') + '\n',
-    );
+    await this.quarantine.push([this.source, String(line), column, reason, txId, clipped].map(csvField).join(',') + '\n');
   }
 
   async accept(row: ValidRow, line: number): Promise<void> {
@@ -139,7 +166,7 @@ class SourceStager {
       this.source,
       String(line),
     ];
-    await write(this.staged, values.map(csvField).join(',') + '\n');
+    await this.staged.push(values.map(csvField).join(',') + '\n');
   }
 }
 
@@ -157,19 +184,19 @@ async function stageCsv(body: Readable, key: string, stager: SourceStager): Prom
         continue;
       }
       stager.read++;
-      const raw = rec.fields.join(',');
+      const raw = () => rec.fields.join(',');
       if (rec.error) {
-        await stager.reject(rec.line, '*', rec.error, '', raw);
+        await stager.reject(rec.line, '*', rec.error, '', raw());
         continue;
       }
       if (rec.fields.length !== header.width) {
-        await stager.reject(rec.line, '*', `expected ${header.width} fields, found ${rec.fields.length}`, '', raw);
+        await stager.reject(rec.line, '*', `expected ${header.width} fields, found ${rec.fields.length}`, '', raw());
         continue;
       }
       const pos = header.positions;
       const result = validateRow((col) => rec.fields[pos[col]]);
       if (isRejection(result)) {
-        await stager.reject(rec.line, result.column, result.reason, rec.fields[pos._id] ?? '', raw);
+        await stager.reject(rec.line, result.column, result.reason, rec.fields[pos._id] ?? '', raw());
       } else {
         await stager.accept(result, rec.line);
       }
@@ -266,6 +293,7 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
         bytes = data.length;
         await stageParquet(deps, runId, key, stager);
       }
+      await stager.flush();
       await closeStream(staged);
       await objectStore.putFile(`${Keys.staging(runId)}accepted/${sid}.csv`, stagedPath, 'text/csv');
       quarantines.set(key, { path: quarantinePath, stream: quarantine, stager });
@@ -302,13 +330,29 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       columns: CURATED_COLUMNS,
       partitionedBy: CURATED_PARTITION,
     });
-    const classified = renderSql(CLASSIFY_STAGED_SQL, {
-      staged: stagedTable,
-      curated: 'transactions',
-      minDt: lit(minDate ? shiftDay(minDate, -1) : '1970-01-01'),
-      maxDt: lit(maxDate ? shiftDay(maxDate, 1) : '1970-01-01'),
-      runSources: keys.map(lit).join(', '),
+    // Classify once and keep the result as Parquet in staging: the counts, the conflicts and the curated
+    // output below all read it instead of re-running the classification.
+    const classifyPrefix = `${Keys.staging(runId)}classified/`;
+    deps.onProgress?.('classifying retries and conflicts');
+    await sqlEngine.unload(
+      renderSql(CLASSIFY_STAGED_SQL, {
+        staged: stagedTable,
+        curated: 'transactions',
+        minDt: lit(minDate ? shiftDay(minDate, -1) : '1970-01-01'),
+        maxDt: lit(maxDate ? shiftDay(maxDate, 1) : '1970-01-01'),
+        runSources: keys.map(lit).join(', '),
+      }),
+      classifyPrefix,
+    );
+    const classifiedTable = safeIdent(`classified_${runId}`);
+    await sqlEngine.registerTable({
+      name: classifiedTable,
+      prefix: classifyPrefix,
+      format: 'parquet',
+      columns: [...STAGED_COLUMNS, { name: 'status', type: 'VARCHAR' }, { name: 'dt', type: 'VARCHAR' }],
     });
+    const classified = `SELECT * FROM ${classifiedTable}`;
+    deps.onProgress?.('counting');
     const statusRows = await sqlEngine.query(
       `SELECT source_key, status, COUNT(*) AS n FROM (${classified}) c GROUP BY source_key, status`,
     );
@@ -341,12 +385,13 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
     // Write every source's new curated files to staging first: the curated view reads the live layout,
     // so nothing in it may change until all queries over it are done.
     const unloaded = new Map<string, { prefix: string; keys: string[] }>();
+    deps.onProgress?.('writing curated Parquet');
     for (const rep of reports) {
       if (rep.accepted === 0) continue;
       const outPrefix = `${Keys.staging(runId)}curated/${rep.sourceId}/`;
       const keys = await sqlEngine.unload(
-        `SELECT ${CURATED_COLUMNS.map((c) => c.name).join(', ')}, CAST(CAST(transaction_date AS DATE) AS VARCHAR) AS dt ` +
-          `FROM (${classified}) c WHERE status = 'accepted' AND source_key = ${lit(rep.source)}`,
+        `SELECT ${CURATED_COLUMNS.map((c) => c.name).join(', ')}, dt ` +
+          `FROM ${classifiedTable} WHERE status = 'accepted' AND source_key = ${lit(rep.source)}`,
         outPrefix,
         { partitionBy: ['dt'] },
       );
@@ -371,6 +416,7 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
 
     for (const rep of reports) {
       const q = quarantines.get(rep.source)!;
+      await q.stager.flush();
       await closeStream(q.stream);
       if (rep.rejected > 0) {
         rep.quarantineKey = `${Keys.quarantine(runId)}${rep.sourceId}.csv`;
@@ -386,6 +432,7 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       await objectStore.putText(`runs/${runId}/ingest/${rep.sourceId}.json`, JSON.stringify(manifest, null, 2), 'application/json');
       step.record.reads.push({ key: rep.source, sha256: rep.sha256, rows: rep.read });
     }
+    deps.onProgress?.('cleaning up staging');
     const staging = (await objectStore.list(Keys.staging(runId))).map((o) => o.key);
     await objectStore.delete(staging);
   } finally {

@@ -1,0 +1,35 @@
+import { ConfigError } from '@splitwatch/core';
+import { adapterConfigFromEnv, decodeIngestInput, InvalidEventError, newRunId, runIdOf } from '../src';
+
+describe('adapter configuration from the environment', () => {
+  it('requires SPLITWATCH_MODE and names it', () => {
+    expect(() => adapterConfigFromEnv({})).toThrow(new ConfigError('Environment variable SPLITWATCH_MODE is required'));
+    expect(() => adapterConfigFromEnv({ SPLITWATCH_MODE: 'cloud' })).toThrow(/must be "aws" or "local", got "cloud"/);
+  });
+
+  it('selects the embedded adapters with PGlite by default and PostgreSQL on request', () => {
+    expect(adapterConfigFromEnv({ SPLITWATCH_MODE: 'local', SPLITWATCH_DATA_DIR: '/d' })).toEqual({
+      mode: 'local',
+      dataDir: '/d',
+      results: { kind: 'pglite' },
+    });
+    expect(() => adapterConfigFromEnv({ SPLITWATCH_MODE: 'local' })).toThrow(/SPLITWATCH_DATA_DIR is required/);
+    expect(() =>
+      adapterConfigFromEnv({ SPLITWATCH_MODE: 'local', SPLITWATCH_DATA_DIR: '/d', SPLITWATCH_RESULTS_STORE: 'postgres' }),
+    ).toThrow(/DATABASE_URL is required/);
+  });
+});
+
+describe('pipeline state decoding', () => {
+  it('rejects an ingest event without sources', () => {
+    expect(() => decodeIngestInput({})).toThrow(InvalidEventError);
+    expect(() => decodeIngestInput({ sources: [] })).toThrow(/non-empty list/);
+  });
+
+  it('keeps a given run id, creates one otherwise, and refuses unsafe ids', () => {
+    expect(decodeIngestInput({ runId: 'r-1', sources: ['raw/'] })).toEqual({ runId: 'r-1', sources: ['raw/'] });
+    expect(decodeIngestInput({ sources: ['raw/'] }).runId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{1,6}$/);
+    expect(() => runIdOf({ runId: '../etc' })).toThrow(/Invalid runId/);
+    expect(newRunId(new Date('2021-01-02T03:04:05.678Z'))).toMatch(/^20210102T030405Z-/);
+  });
+});
