@@ -13,7 +13,9 @@ const env = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 const steps = [
-  ['lint', ['npx', 'eslint', '.']],
+  // ESLint's module-boundary rule reads Nx's project graph and silently skips itself without one.
+  ['project graph', ['npx', 'nx', 'show', 'projects']],
+  ['lint', ['npx', 'eslint', '.', '--max-warnings=0']],
   ['typecheck', ['npx', 'tsc', '-p', 'tsconfig.json', '--noEmit']],
   ['tests', ['npx', 'nx', 'run-many', '-t', 'test', '--parallel=2', '--output-style=stream-without-prefixes']],
 ];
