@@ -9,6 +9,25 @@ export interface DetectionConfig {
   /** Trailing window length in hours. */
   windowHours: number;
   rules: {
+    /**
+     * Split pattern: 2..maxParts parts on one key inside the window whose total is `minRatio` times the key's
+     * typical active-day total (median over the past `historyDays`, before the window), or the segment's
+     * typical day when the key has fewer than `minHistoryDays` active days, and at least `minSum` in absolute terms.
+     * Its score adds evidence points to log2(ratio / minRatio): parts minutes apart (median gap ≤ `fastGapSeconds`)
+     * +2, three or more parts +1, similar sizes (cv ≤ 0.2) +1, a part equal to the key's past maximum (a cap) +0.5,
+     * one part holding ≥ 60% of the total −1. It fires at `minScore`.
+     */
+    split: {
+      enabled: boolean;
+      minParts: number;
+      maxParts: number;
+      minRatio: number;
+      minSum: number;
+      historyDays: number;
+      minHistoryDays: number;
+      fastGapSeconds: number;
+      minScore: number;
+    };
     count: { enabled: boolean; minCount: number };
     sum: { enabled: boolean; minSum: number; minCount: number };
     zscore: { enabled: boolean; minZ: number; minCount: number; minSum: number; minHistoryDays: number };
@@ -16,9 +35,10 @@ export interface DetectionConfig {
 }
 
 export const DEFAULT_CONFIG: DetectionConfig = {
-  version: '2026-11-29.1',
+  version: '2026-11-29.2',
   windowHours: 24,
   rules: {
+    split: { enabled: true, minParts: 2, maxParts: 12, minRatio: 3, minSum: 60, historyDays: 30, minHistoryDays: 3, fastGapSeconds: 900, minScore: 2.5 },
     count: { enabled: true, minCount: 6 },
     sum: { enabled: true, minSum: 3000, minCount: 2 },
     zscore: { enabled: true, minZ: 4, minCount: 2, minSum: 600, minHistoryDays: 7 },

@@ -89,3 +89,42 @@ describe('buildEpisodes', () => {
     expect(b.run_id).toBe('run2');
   });
 });
+
+describe('rule:split', () => {
+  const day = 24 * 60;
+  /** Ten quiet days of one ~50 purchase a day, then the rows given. */
+  const history = () => Array.from({ length: 10 }, (_, d) => row(100 + d, d * day, { amount: '50.00000000' }));
+  const splitCfg = resolveConfig({ rules: { count: { enabled: false }, sum: { enabled: false }, zscore: { enabled: false } } });
+
+  it('fires on quick, similar parts that are material against the key typical day, with readable evidence', () => {
+    const parts = [0, 3, 7].map((m, i) => row(200 + i, 11 * day + m, { amount: '200.00000000' }));
+    const alerts = buildEpisodes([...history(), ...parts], splitCfg, 'r');
+    expect(alerts).toHaveLength(1);
+    const [a] = alerts;
+    expect(a.method).toBe('rule:split');
+    expect(a.transaction_ids).toEqual(['tx200', 'tx201', 'tx202']);
+    expect(a.total_amount).toBe('600.00000000');
+    expect(a.reasons).toContain('12.0× the key\'s typical day 50.00');
+    expect(a.reasons).toMatch(/parts \d+ min apart/);
+    expect(a.reasons).toContain('parts of similar size');
+    expect(a.score).toBeGreaterThanOrEqual(splitCfg.rules.split.minScore);
+  });
+
+  it('stays quiet on an ordinary day with one big purchase and a small one, hours apart', () => {
+    const day11 = [row(300, 11 * day, { amount: '400.00000000' }), row(301, 11 * day + 300, { amount: '20.00000000' })];
+    expect(buildEpisodes([...history(), ...day11], splitCfg, 'r')).toEqual([]);
+  });
+
+  it('does not fire beyond maxParts (bursts of hundreds are not classic splitting)', () => {
+    const burst = Array.from({ length: 40 }, (_, i) => row(400 + i, 11 * day + i, { amount: '100.00000000' }));
+    const alerts = buildEpisodes([...history(), ...burst], splitCfg, 'r');
+    for (const a of alerts) expect(a.n_tx).toBeLessThanOrEqual(splitCfg.rules.split.maxParts);
+  });
+
+  it('uses the segment typical day when the key has no history', () => {
+    const parts = [0, 2].map((m, i) => row(500 + i, m, { amount: '300.00000000' }));
+    const alerts = buildEpisodes(parts, splitCfg, 'r', () => 40);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].reasons).toContain("segment's typical day 40.00 (key has 0 past active days)");
+  });
+});

@@ -29,6 +29,21 @@ JOIN (SELECT account_number, direction FROM features WHERE n_tx >= 2 GROUP BY ac
 ORDER BY f.account_number, f.direction, f.transaction_date, f.tx_id
 `;
 
+/**
+ * Typical active-day total per segment (merchant, direction): the geometric mean of account-day totals,
+ * robust to a few huge days. Used for keys with too little history of their own.
+ */
+export const SEGMENT_TYPICAL_DAY_SQL = `
+SELECT merchant_id, direction, exp(avg(ln(day_sum))) AS typical_day, COUNT(*) AS account_days
+FROM (
+  SELECT account_number, merchant_id, direction, CAST(transaction_date AS DATE) AS d,
+         SUM(CAST(amount AS DOUBLE)) AS day_sum
+  FROM features
+  GROUP BY account_number, merchant_id, direction, CAST(transaction_date AS DATE)
+) x
+GROUP BY merchant_id, direction
+`;
+
 function toWindowRow(r: Record<string, unknown>): WindowRow {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return {
@@ -57,11 +72,16 @@ export async function detect(deps: DetectDeps, input: { runId: string; config: D
   const { objectStore, sqlEngine } = deps;
   const step = startStep(objectStore, input.runId, 'detect');
   await registerFeatures(sqlEngine);
+  const segments = new Map<string, number>();
+  for (const s of await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL)) {
+    segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(s.typical_day));
+  }
+  const segmentDay = (r: WindowRow) => segments.get(`${r.merchant_id}|${r.direction}`) ?? Number.POSITIVE_INFINITY;
   const alerts: Alert[] = [];
   let keyRows: WindowRow[] = [];
   let candidateRows = 0;
   const flush = () => {
-    if (keyRows.length > 0) alerts.push(...buildEpisodes(keyRows, input.config, input.runId));
+    if (keyRows.length > 0) alerts.push(...buildEpisodes(keyRows, input.config, input.runId, segmentDay));
     keyRows = [];
   };
   for await (const batch of sqlEngine.stream(CANDIDATES_SQL, 50_000)) {

@@ -128,9 +128,18 @@ export function evaluateAlerts(method: string, alerts: Alert[], labels: Labels, 
 }
 
 /**
+ * A method's score on one comparable scale, in "evidence points" as rule:split reports them: the split
+ * score as is, log2 of how far past its threshold a ratio or z-score rule fired, plus one.
+ */
+export function normalisedScore(a: Alert): number {
+  if (a.method === 'rule:split') return a.score;
+  const ratio = a.method === 'rule:zscore' ? a.score / Math.max(a.threshold, 1e-9) : a.score;
+  return Math.log2(Math.max(ratio, 1e-9)) + 1;
+}
+
+/**
  * Merges every method's alerts into one ranked list: alerts on the same account and direction whose member
- * sets overlap become one, scored by the strongest method's normalised score (score / threshold for ratio
- * rules, z / threshold for z-scores) plus a bonus per agreeing method.
+ * sets overlap become one, scored by the strongest method's normalised score plus a bonus per agreeing method.
  */
 export function ensembleAlerts(alerts: Alert[]): Alert[] {
   const groups: { alert: Alert; ids: Set<string>; methods: Set<string>; best: number }[] = [];
@@ -140,7 +149,7 @@ export function ensembleAlerts(alerts: Alert[]): Alert[] {
     const key = `${a.account_number ?? a.user_id}|${a.direction}`;
     const list = byKey.get(key) ?? [];
     byKey.set(key, list);
-    const norm = a.method === 'rule:zscore' ? a.score / Math.max(a.threshold, 1e-9) : a.score;
+    const norm = normalisedScore(a);
     const hit = list.find((g) => a.transaction_ids.some((id) => g.ids.has(id)));
     if (hit) {
       for (const id of a.transaction_ids) hit.ids.add(id);

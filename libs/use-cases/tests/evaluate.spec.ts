@@ -1,0 +1,56 @@
+import type { Alert } from '@splitwatch/core';
+import { ensembleAlerts, evaluate, evaluateAlerts, labelsFromRows, matchAlert } from '../src';
+
+const labels = labelsFromRows([
+  { _id: 'a1', episode_id: 'E1', scenario: 'equal|fast' },
+  { _id: 'a2', episode_id: 'E1', scenario: 'equal|fast' },
+  { _id: 'a3', episode_id: 'E1', scenario: 'equal|fast' },
+  { _id: 'b1', episode_id: 'E2', scenario: 'random|slow' },
+  { _id: 'b2', episode_id: 'E2', scenario: 'random|slow' },
+]);
+const alert = (id: string, method: string, score: number, ids: string[], account = 'acc'): Alert => ({
+  alert_id: id,
+  run_id: 'r',
+  method,
+  entity_type: 'account',
+  user_id: 'u',
+  account_number: account,
+  merchant_id: 'm',
+  direction: 'DEBITO',
+  window_start: '2021-01-01 00:00:00',
+  window_end: '2021-01-01 01:00:00',
+  n_tx: ids.length,
+  total_amount: '1.00000000',
+  score,
+  threshold: 1,
+  reasons: 'r',
+  transaction_ids: ids,
+});
+
+describe('evaluation against labels', () => {
+  it('counts an alert as true when at least half of its transactions belong to one episode', () => {
+    expect(matchAlert(alert('x', 'm', 1, ['a1', 'z1']), labels).episode).toBe('E1');
+    expect(matchAlert(alert('x', 'm', 1, ['a1', 'z1', 'z2']), labels).episode).toBeNull();
+  });
+
+  it('finds an episode only with at least half of its parts, and at least two', () => {
+    const m = evaluateAlerts('m', [alert('x', 'm', 2, ['a1', 'a2', 'z']), alert('y', 'm', 1, ['b1'])], labels, [1, 2]);
+    expect(m).toMatchObject({ alerts: 2, truePositives: 2, precision: 1, episodesFound: 1, recall: 0.5 });
+    expect(m.atBudget).toEqual([
+      { k: 1, precision: 1, recall: 0.5 },
+      { k: 2, precision: 1, recall: 0.5 },
+    ]);
+    expect(m.recallByTag.fast).toEqual({ episodes: 1, found: 1, recall: 1 });
+    expect(m.recallByTag.slow).toEqual({ episodes: 1, found: 0, recall: 0 });
+    expect(m.curve.map((p) => p.k)).toEqual([1, 2]);
+  });
+
+  it('merges overlapping alerts of several methods into one ensemble alert', () => {
+    const merged = ensembleAlerts([alert('x', 'rule:sum', 2, ['a1', 'a2']), alert('y', 'rule:count', 1.5, ['a2', 'a3'])]);
+    expect(merged).toHaveLength(1);
+    expect(merged[0].transaction_ids.sort()).toEqual(['a1', 'a2', 'a3']);
+    expect(merged[0].reasons).toMatch(/^rule:count \+ rule:sum/);
+    const ev = evaluate([alert('x', 'rule:sum', 2, ['a1', 'a2'])], labels);
+    expect(ev.methods.map((m) => m.method)).toEqual(['rule:sum', 'ensemble']);
+  });
+});
