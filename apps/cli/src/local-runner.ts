@@ -39,6 +39,18 @@ export function localizeDefinition(def: unknown): StateMachineDefinition {
   return copy as unknown as StateMachineDefinition;
 }
 
+/** Every state, including those inside Map and Parallel states, with its name. */
+function allStates(states: StateMachineDefinition['States']): [string, { Type: string }][] {
+  const out: [string, { Type: string }][] = [];
+  for (const [name, state] of Object.entries(states)) {
+    out.push([name, state]);
+    const s = state as unknown as Record<string, unknown>;
+    const nested = [s.Iterator, s.ItemProcessor, ...((s.Branches as unknown[]) ?? [])];
+    for (const n of nested) if (n && typeof n === 'object') out.push(...allStates((n as StateMachineDefinition).States));
+  }
+  return out;
+}
+
 export async function loadDefinition(aslPath: string): Promise<StateMachineDefinition> {
   return localizeDefinition(parse(await readFile(aslPath, 'utf8')));
 }
@@ -75,7 +87,7 @@ export async function runPipelineLocally(opts: LocalRunOptions): Promise<Pipelin
   const definition = await loadDefinition(opts.aslPath);
   const handlers: NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']> = {};
   const retryIntervalOverrides: Record<string, number> = {};
-  for (const [name, state] of Object.entries(definition.States)) {
+  for (const [name, state] of allStates(definition.States)) {
     if (state.Type !== 'Task') continue;
     const factory = TASK_HANDLERS[name as StateName];
     if (!factory) throw new Error(`The ASL Task "${name}" has no local handler; known: ${Object.keys(TASK_HANDLERS).join(', ')}`);

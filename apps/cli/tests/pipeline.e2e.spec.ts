@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALERT_COLUMNS } from '@splitwatch/core';
+import type { DetectResult } from '@splitwatch/use-cases';
 import { openLocalAdapters, type Adapters } from '@splitwatch/handlers';
 import { synthesize, SYNTH_PRESETS } from '@splitwatch/synth';
 import { alertsToCsv } from '../src/commands/export.command';
@@ -41,12 +42,16 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(t.accepted + t.duplicates + t.rejected).toBe(t.read);
     expect(t.duplicates).toBeGreaterThan(0);
     expect(out.features!.rows).toBe(t.accepted);
-    expect(out.detect!.alerts).toBeGreaterThan(0);
-    expect(out.sink!.written).toBe(out.detect!.alerts);
+    const slices = out.detect as DetectResult[];
+    expect(slices.map((d) => d.partition)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    const detected = slices.reduce((n, d) => n + d.alerts, 0);
+    expect(detected).toBeGreaterThan(0);
+    expect(out.sink!.written).toBe(detected);
 
     const store = await adapters.resultsStore();
     const alerts = await store.listAlerts();
-    expect(alerts).toHaveLength(out.detect!.alerts);
+    expect(alerts).toHaveLength(detected);
+    expect(new Set(alerts.map((a) => a.alert_id)).size).toBe(alerts.length);
     for (const a of alerts) {
       expect(a.transaction_ids.length).toBe(a.n_tx);
       expect(a.reasons.length).toBeGreaterThan(0);
@@ -59,7 +64,13 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(html).toContain('Alerts by method');
     const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-1/manifest.json'));
     expect(manifest.status).toBe('SUCCEEDED');
-    expect(manifest.steps.map((s: { step: string }) => s.step)).toEqual(['ingest', 'build-features', 'detect', 'sink', 'report']);
+    expect(manifest.steps.map((s: { step: string }) => s.step)).toEqual([
+      'ingest',
+      'build-features',
+      ...[0, 1, 2, 3, 4, 5, 6, 7].map((p) => `detect-${p}`),
+      'sink',
+      'report',
+    ]);
   });
 
   it('does not duplicate alerts when the same input runs again', async () => {

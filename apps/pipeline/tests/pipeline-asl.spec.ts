@@ -1,10 +1,10 @@
 import validateAsl from 'asl-validator';
-import { importedName, loadAsl, reachableStates, withLambdaArns } from './helpers/asl';
+import { allStates, importedName, loadAsl, reachableStates, withLambdaArns } from './helpers/asl';
 
 const TASK_EXPORTS: Record<string, string> = {
   Ingest: 'splitwatch-test-IngestFunctionArn',
   BuildFeatures: 'splitwatch-test-BuildFeaturesFunctionArn',
-  Detect: 'splitwatch-test-DetectFunctionArn',
+  DetectPartition: 'splitwatch-test-DetectFunctionArn',
   Sink: 'splitwatch-test-SinkFunctionArn',
   Report: 'splitwatch-test-ReportFunctionArn',
   RecordFailure: 'splitwatch-test-RecordFailureFunctionArn',
@@ -12,7 +12,8 @@ const TASK_EXPORTS: Record<string, string> = {
 
 describe('the pipeline state machine definition (statemachines/pipeline.asl.yaml)', () => {
   const definition = loadAsl('test');
-  const tasks = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+  const tasks = allStates(definition.States).filter(([, s]) => s.Type === 'Task');
+  const topLevelWork = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task' || s.Type === 'Map');
 
   it('is valid Amazon States Language once the imported function ARNs are filled in', () => {
     const result = validateAsl(withLambdaArns(definition));
@@ -41,8 +42,8 @@ describe('the pipeline state machine definition (statemachines/pipeline.asl.yaml
     }
   });
 
-  it('catches every error of every step into RecordFailure, keeping the input next to the error', () => {
-    for (const [name, state] of tasks.filter(([n]) => n !== 'RecordFailure')) {
+  it('catches every error of every step (a Map for the Tasks inside it) into RecordFailure, keeping the input next to the error', () => {
+    for (const [name, state] of topLevelWork.filter(([n]) => n !== 'RecordFailure')) {
       expect({ name, catch: state.Catch }).toEqual({
         name,
         catch: [
@@ -61,6 +62,19 @@ describe('the pipeline state machine definition (statemachines/pipeline.asl.yaml
 
     expect(recordFailure.Catch).toBeUndefined();
     expect(definition.States[recordFailure.Next!].Type).toBe('Fail');
+  });
+
+  it('fans Detect out over the account slices, each slice one DetectPartition Task with its own Retry', () => {
+    const detect = definition.States.Detect;
+    expect(detect.Type).toBe('Map');
+    expect(detect.ItemsPath).toBe('$.partitions');
+    expect(definition.States.PlanPartitions.Result).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(detect.ItemSelector).toEqual({
+      'runId.$': '$.runId',
+      'config.$': '$.config',
+      'partition.$': '$$.Map.Item.Value',
+      partitions: 8,
+    });
   });
 
   it('reaches every state from StartAt', () => {

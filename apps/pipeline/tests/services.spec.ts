@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { parse } from 'yaml';
-import { importedName, loadAsl } from './helpers/asl';
+import { allStates, importedName, loadAsl } from './helpers/asl';
 import { loadInIsolation } from './helpers/isolated-lambda';
 import { appDir, WORKSPACE_ROOT } from './helpers/sls-package';
 
@@ -112,8 +112,8 @@ describe.each(FUNCTION_SERVICES)('apps/%s/serverless.yml', (app) => {
 describe('the names that tie the stacks together', () => {
   it('exports exactly the function ARNs the pipeline definition imports, each from one service', () => {
     const exported = FUNCTION_SERVICES.flatMap(exportedNames);
-    const imported = Object.values(loadAsl('${sls:stage}').States)
-      .map((s) => importedName(s.Resource))
+    const imported = allStates(loadAsl('${sls:stage}').States)
+      .map(([, s]) => importedName(s.Resource))
       .filter((n): n is string => n !== undefined);
 
     expect(new Set(exported).size).toBe(exported.length);

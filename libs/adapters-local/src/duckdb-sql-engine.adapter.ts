@@ -116,6 +116,8 @@ export class DuckDbSqlEngine implements SqlEngine {
    * column cast to its declared type (CSV is read as text first, as the Athena typed view does). When no file
    * exists yet, the view is an empty relation with the declared columns; register again once data is written.
    */
+  private ddlQueue: Promise<unknown> = Promise.resolve();
+
   async registerTable(def: TableDef): Promise<void> {
     const columns = [...def.columns, ...(def.partitionedBy ?? [])];
     if (!def.name) throw new QueryFailedError('Cannot register a table without a name');
@@ -154,10 +156,13 @@ export class DuckDbSqlEngine implements SqlEngine {
           : `read_parquet(${glob}, union_by_name = true, ${hive})`;
       select = `SELECT ${columns.map((c) => `CAST(${ident(c.name)} AS ${c.type}) AS ${ident(c.name)}`).join(', ')} FROM ${source}`;
     }
-    await this.execute(
-      `CREATE OR REPLACE VIEW ${ident(def.name)} AS ${select}`,
-      `registering table ${def.name}`,
+    // Concurrent steps sharing this engine (the Detect Map run locally) may register the same view at once;
+    // DuckDB rejects concurrent catalog writes, so DDL is serialised here.
+    const ddl = this.ddlQueue.then(() =>
+      this.execute(`CREATE OR REPLACE VIEW ${ident(def.name)} AS ${select}`, `registering table ${def.name}`),
     );
+    this.ddlQueue = ddl.catch(() => undefined);
+    await ddl;
   }
 
   async query(sql: string): Promise<Record<string, unknown>[]> {

@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { resolveConfig } from '@splitwatch/core';
 import { buildFeatures, detect, ingest, recordFailure, report, sink } from '@splitwatch/use-cases';
 import type { AdapterProvider } from './adapters';
-import { decodeIngestInput, runIdOf, type PipelineState } from './pipeline-state';
+import { decodeIngestInput, InvalidEventError, runIdOf, type PipelineState } from './pipeline-state';
 
 /** Where a handler reports start and end of its step; Lambda logs JSON lines, the CLI shows progress. */
 export interface StepLogger {
@@ -64,7 +64,11 @@ export function createDetectHandler(opts: HandlerOptions) {
     const runId = runIdOf(state);
     const config = resolveConfig(state.config);
     const a = await opts.adapters();
-    return detect({ objectStore: a.objectStore, sqlEngine: await a.sqlEngine() }, { runId, config });
+    const { partition, partitions } = state;
+    if (partition !== undefined && (typeof partition !== 'number' || typeof partitions !== 'number')) {
+      throw new InvalidEventError('A Detect event with "partition" needs numeric "partition" and "partitions"');
+    }
+    return detect({ objectStore: a.objectStore, sqlEngine: await a.sqlEngine() }, { runId, config, partition, partitions });
   });
 }
 
@@ -99,7 +103,7 @@ export function createRecordFailureHandler(opts: HandlerOptions) {
 export const TASK_HANDLERS = {
   Ingest: createIngestHandler,
   BuildFeatures: createBuildFeaturesHandler,
-  Detect: createDetectHandler,
+  DetectPartition: createDetectHandler,
   Sink: createSinkHandler,
   Report: createReportHandler,
   RecordFailure: createRecordFailureHandler,

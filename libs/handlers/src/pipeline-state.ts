@@ -9,9 +9,13 @@ export interface PipelineState {
   runId?: string;
   sources?: string[];
   config?: unknown;
+  /** Set inside the Detect Map: the account slice to score, and how many slices there are. */
+  partition?: number;
+  partitions?: number;
   ingest?: IngestResult;
   features?: BuildFeaturesResult;
-  detect?: DetectResult;
+  /** One result per account slice (the Detect Map), or one for the whole set. */
+  detect?: DetectResult[] | DetectResult;
   sink?: { runId: string; written: number; store: string };
   report?: { runId: string; reportKey: string; alerts: number; manifestKey: string };
   error?: { Error?: string; Cause?: string };

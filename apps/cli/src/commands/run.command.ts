@@ -92,10 +92,14 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
     }
     if (output.features) log(`  windows         ${fmt(output.features.rows)} (${fmt(output.features.multiTxWindows)} with ≥ 2 transactions)`);
     if (output.detect) {
-      const by = Object.entries(output.detect.byMethod)
+      const parts = Array.isArray(output.detect) ? output.detect : [output.detect];
+      const byMethod: Record<string, number> = {};
+      for (const p of parts) for (const [m, n] of Object.entries(p.byMethod)) byMethod[m] = (byMethod[m] ?? 0) + n;
+      const total = parts.reduce((a, p) => a + p.alerts, 0);
+      const by = Object.entries(byMethod)
         .map(([m, n]) => `${m} ${n}`)
         .join(', ');
-      log(`  alerts          ${fmt(output.detect.alerts)}${by ? ` (${by})` : ''}`);
+      log(`  alerts          ${fmt(total)}${by ? ` (${by})` : ''} from ${parts.length} account slice(s)`);
     }
     if (output.sink) log(`  results store   ${output.sink.written} alert(s) upserted into ${output.sink.store}`);
     log(`  time            ${Object.entries(stepSeconds).map(([s, v]) => `${s} ${v.toFixed(1)} s`).join(', ')}; total ${totalSeconds.toFixed(1)} s`);

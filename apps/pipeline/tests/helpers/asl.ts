@@ -28,6 +28,17 @@ export function loadAsl(stage = 'test'): AslDefinition {
   return parse(text) as AslDefinition;
 }
 
+/** Every state with its name, including the states inside Map (ItemProcessor/Iterator) and Parallel branches. */
+export function allStates(states: Record<string, AslState>): [string, AslState][] {
+  const out: [string, AslState][] = [];
+  for (const [name, state] of Object.entries(states)) {
+    out.push([name, state]);
+    const nested = [state.ItemProcessor, state.Iterator, ...((state.Branches as unknown[]) ?? [])] as (AslDefinition | undefined)[];
+    for (const n of nested) if (n && typeof n === 'object') out.push(...allStates(n.States));
+  }
+  return out;
+}
+
 /** The export name in `{ Fn::ImportValue: name }`, or undefined for anything else. */
 export function importedName(resource: unknown): string | undefined {
   if (typeof resource !== 'object' || resource === null) return undefined;
@@ -41,7 +52,7 @@ export function importedName(resource: unknown): string | undefined {
  */
 export function withLambdaArns(definition: AslDefinition): AslDefinition {
   const copy = structuredClone(definition);
-  for (const state of Object.values(copy.States)) {
+  for (const [, state] of allStates(copy.States)) {
     const name = importedName(state.Resource);
     if (name)
       state.Resource = `arn:aws:lambda:us-east-1:123456789012:function:${name.replace(/FunctionArn$/, '')}`;

@@ -64,7 +64,8 @@ export async function writeManifest(
   const keys = (await objectStore.list(`runs/${runId}/steps/`)).map((o) => o.key);
   const steps: StepRecord[] = [];
   for (const key of keys) steps.push(JSON.parse(await objectStore.getText(key)) as StepRecord);
-  steps.sort((a, b) => STEP_ORDER.indexOf(a.step) - STEP_ORDER.indexOf(b.step));
+  const order = (s: StepRecord) => STEP_ORDER.indexOf(s.step.replace(/-\d+$/, ''));
+  steps.sort((a, b) => order(a) - order(b) || (a.step < b.step ? -1 : a.step > b.step ? 1 : 0));
   const manifest: RunManifest = { runId, status, writtenAt: new Date().toISOString(), steps, failure };
   await objectStore.putText(Keys.manifest(runId), JSON.stringify(manifest, null, 2), 'application/json');
   return manifest;

@@ -1,6 +1,7 @@
 import { Keys, type Alert, type DetectionConfig, type Direction, type ObjectStore, type SqlEngine } from '@splitwatch/core';
 import { startStep } from '../audit/step-record';
 import { registerFeatures } from '../features/build-features.use-case';
+import { renderSql } from '../sql-text';
 import { buildEpisodes } from './episodes';
 import type { WindowRow } from './rules';
 
@@ -11,10 +12,34 @@ export interface DetectDeps {
 
 export interface DetectResult {
   runId: string;
+  /** Which slice of the accounts this call scored (`all` when not fanned out). */
+  partition: string;
   alertsKey: string;
   alerts: number;
   byMethod: Record<string, number>;
   candidateRows: number;
+}
+
+/**
+ * Accounts are split into `partitions` slices by ranges of their id's first character over the hex alphabet
+ * (ids are hex in the contract; any other text still falls in exactly one slice), so the state machine can score
+ * slices in parallel (a Map state) and every account's windows stay in one slice.
+ */
+export function partitionRange(partition: number, partitions: number): { lo: string | null; hi: string | null } {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 16) throw new RangeError(`partitions must be 1..16, got ${partitions}`);
+  if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+    throw new RangeError(`partition must be 0..${partitions - 1}, got ${partition}`);
+  }
+  const HEX = '0123456789abcdef';
+  const at = (k: number) => HEX[Math.floor((16 * k) / partitions)];
+  return { lo: partition === 0 ? null : at(partition), hi: partition === partitions - 1 ? null : at(partition + 1) };
+}
+
+function partitionFilter(partition: number | undefined, partitions: number | undefined): string {
+  if (partition === undefined) return '';
+  const { lo, hi } = partitionRange(partition, partitions ?? 1);
+  const conds = [lo !== null ? `account_number >= '${lo}'` : '', hi !== null ? `account_number < '${hi}'` : ''].filter(Boolean);
+  return conds.length ? ` AND ${conds.join(' AND ')}` : '';
 }
 
 /** Rows of every key that has at least one multi-transaction window, in key then time order. */
@@ -24,7 +49,7 @@ SELECT f.tx_id, f.user_id, f.account_number, f.merchant_id, f.subsidiary, f.dire
        CAST(f.amount AS VARCHAR) AS amount, f.n_tx, CAST(f.sum_amount AS VARCHAR) AS sum_amount,
        f.z_sum, f.hist_days, f.base_mean_daily_sum
 FROM features f
-JOIN (SELECT account_number, direction FROM features WHERE n_tx >= 2 GROUP BY account_number, direction) k
+JOIN (SELECT account_number, direction FROM features WHERE n_tx >= 2{{partitionFilter}} GROUP BY account_number, direction) k
   ON k.account_number = f.account_number AND k.direction = f.direction
 ORDER BY f.account_number, f.direction, f.transaction_date, f.tx_id
 `;
@@ -68,9 +93,12 @@ function toWindowRow(r: Record<string, unknown>): WindowRow {
  * Runs the rule detectors over the window features, streaming key by key, and writes the alert episodes to
  * `alerts/run=<runId>/alerts.json` for the sink.
  */
-export async function detect(deps: DetectDeps, input: { runId: string; config: DetectionConfig }): Promise<DetectResult> {
+export async function detect(
+  deps: DetectDeps,
+  input: { runId: string; config: DetectionConfig; partition?: number; partitions?: number },
+): Promise<DetectResult> {
   const { objectStore, sqlEngine } = deps;
-  const step = startStep(objectStore, input.runId, 'detect');
+  const step = startStep(objectStore, input.runId, input.partition === undefined ? 'detect' : `detect-${input.partition}`);
   await registerFeatures(sqlEngine);
   const segments = new Map<string, number>();
   for (const s of await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL)) {
@@ -84,7 +112,8 @@ export async function detect(deps: DetectDeps, input: { runId: string; config: D
     if (keyRows.length > 0) alerts.push(...buildEpisodes(keyRows, input.config, input.runId, segmentDay));
     keyRows = [];
   };
-  for await (const batch of sqlEngine.stream(CANDIDATES_SQL, 50_000)) {
+  const candidatesSql = renderSql(CANDIDATES_SQL, { partitionFilter: partitionFilter(input.partition, input.partitions) });
+  for await (const batch of sqlEngine.stream(candidatesSql, 50_000)) {
     for (const raw of batch) {
       const row = toWindowRow(raw);
       candidateRows++;
@@ -95,7 +124,8 @@ export async function detect(deps: DetectDeps, input: { runId: string; config: D
   }
   flush();
   alerts.sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
-  const alertsKey = Keys.alerts(input.runId);
+  const partition = input.partition === undefined ? 'all' : String(input.partition);
+  const alertsKey = Keys.alertsPart(input.runId, partition);
   await objectStore.putText(alertsKey, JSON.stringify(alerts), 'application/json');
   const byMethod: Record<string, number> = {};
   for (const a of alerts) byMethod[a.method] = (byMethod[a.method] ?? 0) + 1;
@@ -104,5 +134,5 @@ export async function detect(deps: DetectDeps, input: { runId: string; config: D
   Object.assign(step.record.counts, { candidateRows, alerts: alerts.length });
   step.record.details = { byMethod, configVersion: input.config.version, rules: input.config.rules };
   await step.finish();
-  return { runId: input.runId, alertsKey, alerts: alerts.length, byMethod, candidateRows };
+  return { runId: input.runId, partition, alertsKey, alerts: alerts.length, byMethod, candidateRows };
 }

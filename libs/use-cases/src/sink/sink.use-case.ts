@@ -10,7 +10,11 @@ export interface SinkDeps {
 export async function sink(deps: SinkDeps, input: { runId: string }): Promise<{ runId: string; written: number; store: string }> {
   const step = startStep(deps.objectStore, input.runId, 'sink');
   const key = Keys.alerts(input.runId);
-  const alerts = JSON.parse(await deps.objectStore.getText(key)) as Alert[];
+  // Every partition's alerts of the run (the Detect Map writes one file per partition).
+  const alerts: Alert[] = [];
+  for (const part of await deps.objectStore.list(key)) {
+    alerts.push(...(JSON.parse(await deps.objectStore.getText(part.key)) as Alert[]));
+  }
   await deps.resultsStore.ensureSchema();
   const written = await deps.resultsStore.upsertAlerts(alerts);
   step.record.reads.push({ key, rows: alerts.length });
