@@ -46,11 +46,13 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(slices.map((d) => d.partition)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
     const detected = slices.reduce((n, d) => n + d.alerts, 0);
     expect(detected).toBeGreaterThan(0);
-    expect(out.sink!.written).toBe(detected);
+    expect(out.sink!.ensemble).toBeGreaterThan(0);
+    expect(out.sink!.written).toBe(detected + out.sink!.ensemble);
 
     const store = await adapters.resultsStore();
     const alerts = await store.listAlerts();
-    expect(alerts).toHaveLength(detected);
+    expect(alerts).toHaveLength(detected + out.sink!.ensemble);
+    expect(alerts.filter((a) => a.method === 'ensemble')).toHaveLength(out.sink!.ensemble);
     expect(new Set(alerts.map((a) => a.alert_id)).size).toBe(alerts.length);
     for (const a of alerts) {
       expect(a.transaction_ids.length).toBe(a.n_tx);

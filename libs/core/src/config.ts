@@ -6,6 +6,8 @@ import { ConfigError } from './errors';
  */
 export interface DetectionConfig {
   version: string;
+  /** One ranked list across methods, with at most `budgetPerDay` alerts a day (stored as method `ensemble`). */
+  ensemble: { enabled: boolean; budgetPerDay: number };
   /** Trailing window length in hours. */
   windowHours: number;
   rules: {
@@ -35,7 +37,8 @@ export interface DetectionConfig {
 }
 
 export const DEFAULT_CONFIG: DetectionConfig = {
-  version: '2026-11-29.2',
+  version: '2026-11-29.3',
+  ensemble: { enabled: true, budgetPerDay: 25 },
   windowHours: 24,
   rules: {
     split: { enabled: true, minParts: 2, maxParts: 12, minRatio: 3, minSum: 60, historyDays: 30, minHistoryDays: 3, fastGapSeconds: 900, minScore: 2.5 },

@@ -76,8 +76,9 @@ export function createDetectHandler(opts: HandlerOptions) {
 export function createSinkHandler(opts: HandlerOptions) {
   return make('sink', opts, async (state) => {
     const runId = runIdOf(state);
+    const config = resolveConfig(state.config);
     const a = await opts.adapters();
-    return sink({ objectStore: a.objectStore, resultsStore: await a.resultsStore() }, { runId });
+    return sink({ objectStore: a.objectStore, resultsStore: await a.resultsStore() }, { runId, config });
   });
 }
 

@@ -1,5 +1,6 @@
 export * from './audit/step-record';
 export * from './detect/detect.use-case';
+export * from './detect/ensemble';
 export * from './detect/episodes';
 export * from './detect/rules';
 export * from './features/build-features.use-case';

@@ -1,5 +1,5 @@
 import type { Alert } from '@splitwatch/core';
-import { ensembleAlerts, evaluate, evaluateAlerts, labelsFromRows, matchAlert } from '../src';
+import { applyDailyBudget, ensembleAlerts, evaluate, evaluateAlerts, labelsFromRows, matchAlert } from '../src';
 
 const labels = labelsFromRows([
   { _id: 'a1', episode_id: 'E1', scenario: 'equal|fast' },
@@ -45,12 +45,20 @@ describe('evaluation against labels', () => {
     expect(m.curve.map((p) => p.k)).toEqual([1, 2]);
   });
 
-  it('merges overlapping alerts of several methods into one ensemble alert', () => {
-    const merged = ensembleAlerts([alert('x', 'rule:sum', 2, ['a1', 'a2']), alert('y', 'rule:count', 1.5, ['a2', 'a3'])]);
+  it('merges overlapping alerts of several methods into one ensemble alert with the strongest members', () => {
+    const merged = ensembleAlerts([alert('x', 'rule:sum', 4, ['a1', 'a2']), alert('y', 'rule:count', 1.5, ['a2', 'a3'])], 'r2');
     expect(merged).toHaveLength(1);
-    expect(merged[0].transaction_ids.sort()).toEqual(['a1', 'a2', 'a3']);
-    expect(merged[0].reasons).toMatch(/^rule:count \+ rule:sum/);
+    expect(merged[0]).toMatchObject({ method: 'ensemble', run_id: 'r2', transaction_ids: ['a1', 'a2'] });
+    // rule:sum 4× its threshold = log2(4) + 1 = 3 points, plus half a point for rule:count agreeing.
+    expect(merged[0].score).toBe(3.5);
+    expect(merged[0].reasons).toMatch(/^rule:count \+ rule:sum — /);
     const ev = evaluate([alert('x', 'rule:sum', 2, ['a1', 'a2'])], labels);
-    expect(ev.methods.map((m) => m.method)).toEqual(['rule:sum', 'ensemble']);
+    expect(ev.methods.map((m) => m.method)).toEqual(['rule:sum', 'ensemble:all']);
+  });
+
+  it('keeps the best alerts of each day within the budget', () => {
+    const day = (d: string, id: string, score: number) => ({ ...alert(id, 'ensemble', score, [id]), window_end: `${d} 10:00:00` });
+    const kept = applyDailyBudget([day('2021-01-01', 'a', 1), day('2021-01-01', 'b', 3), day('2021-01-01', 'c', 2), day('2021-01-02', 'd', 0.5)], 2);
+    expect(kept.map((a) => a.alert_id)).toEqual(['b', 'c', 'd']);
   });
 });

@@ -101,7 +101,10 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
         .join(', ');
       log(`  alerts          ${fmt(total)}${by ? ` (${by})` : ''} from ${parts.length} account slice(s)`);
     }
-    if (output.sink) log(`  results store   ${output.sink.written} alert(s) upserted into ${output.sink.store}`);
+    if (output.sink) {
+      log(`  ensemble        ${fmt(output.sink.ensemble)} ranked alert(s) within the daily budget`);
+      log(`  results store   ${fmt(output.sink.written)} alert(s) upserted into ${output.sink.store}`);
+    }
     log(`  time            ${Object.entries(stepSeconds).map(([s, v]) => `${s} ${v.toFixed(1)} s`).join(', ')}; total ${totalSeconds.toFixed(1)} s`);
     if (output.report) log(`  report          ${cfg.dataDir}/${output.report.reportKey}`);
     log(`  audit trail     ${cfg.dataDir}/runs/${runId}/manifest.json`);

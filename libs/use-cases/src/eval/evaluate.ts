@@ -1,4 +1,5 @@
 import type { Alert } from '@splitwatch/core';
+import { ENSEMBLE_METHOD, ensembleAlerts } from '../detect/ensemble';
 
 /** Ground truth of a labelled world: which transactions belong to which split episode. */
 export interface Labels {
@@ -128,56 +129,13 @@ export function evaluateAlerts(method: string, alerts: Alert[], labels: Labels, 
 }
 
 /**
- * A method's score on one comparable scale, in "evidence points" as rule:split reports them: the split
- * score as is, log2 of how far past its threshold a ratio or z-score rule fired, plus one.
+ * Evaluates each method's alerts, and the ensemble: the stored one (budgeted, as analysts see it) when the
+ * results hold it, plus the unbudgeted ensemble of every method (`ensemble:all`) for the whole PR curve.
  */
-export function normalisedScore(a: Alert): number {
-  if (a.method === 'rule:split') return a.score;
-  const ratio = a.method === 'rule:zscore' ? a.score / Math.max(a.threshold, 1e-9) : a.score;
-  return Math.log2(Math.max(ratio, 1e-9)) + 1;
-}
-
-/**
- * Merges every method's alerts into one ranked list: alerts on the same account and direction whose member
- * sets overlap become one, scored by the strongest method's normalised score plus a bonus per agreeing method.
- */
-export function ensembleAlerts(alerts: Alert[]): Alert[] {
-  const groups: { alert: Alert; ids: Set<string>; methods: Set<string>; best: number }[] = [];
-  const byKey = new Map<string, typeof groups>();
-  const sorted = [...alerts].sort((a, b) => (a.window_start < b.window_start ? -1 : a.window_start > b.window_start ? 1 : 0));
-  for (const a of sorted) {
-    const key = `${a.account_number ?? a.user_id}|${a.direction}`;
-    const list = byKey.get(key) ?? [];
-    byKey.set(key, list);
-    const norm = normalisedScore(a);
-    const hit = list.find((g) => a.transaction_ids.some((id) => g.ids.has(id)));
-    if (hit) {
-      for (const id of a.transaction_ids) hit.ids.add(id);
-      hit.methods.add(a.method);
-      if (norm > hit.best) {
-        hit.best = norm;
-        hit.alert = { ...hit.alert, reasons: a.reasons, threshold: a.threshold };
-      }
-    } else {
-      const g = { alert: a, ids: new Set(a.transaction_ids), methods: new Set([a.method]), best: norm };
-      list.push(g);
-      groups.push(g);
-    }
-  }
-  return groups.map((g) => ({
-    ...g.alert,
-    method: 'ensemble',
-    transaction_ids: [...g.ids],
-    n_tx: g.ids.size,
-    score: g.best + 0.5 * (g.methods.size - 1),
-    reasons: `${[...g.methods].sort().join(' + ')}: ${g.alert.reasons}`,
-  }));
-}
-
-/** Evaluates each method's alerts and the ensemble of all of them. */
 export function evaluate(alerts: Alert[], labels: Labels, budgets?: number[]): Evaluation {
   const methods = [...new Set(alerts.map((a) => a.method))].sort();
   const results = methods.map((m) => evaluateAlerts(m, alerts.filter((a) => a.method === m), labels, budgets));
-  results.push(evaluateAlerts('ensemble', ensembleAlerts(alerts), labels, budgets));
+  const base = alerts.filter((a) => a.method !== ENSEMBLE_METHOD);
+  results.push(evaluateAlerts(`${ENSEMBLE_METHOD}:all`, ensembleAlerts(base, base[0]?.run_id ?? ''), labels, budgets));
   return { episodes: labels.episodes.size, labelledTransactions: labels.episodeOf.size, methods: results };
 }

@@ -1,0 +1,69 @@
+import type { Alert } from '@splitwatch/core';
+import { alertIdOf } from './episodes';
+
+export const ENSEMBLE_METHOD = 'ensemble';
+
+/**
+ * A method's score on one comparable scale, in the "evidence points" rule:split reports: the split score as
+ * is; for ratio and z-score rules, log2 of how far past the threshold they fired, plus one.
+ */
+export function normalisedScore(a: Alert): number {
+  if (a.method === 'rule:split') return a.score;
+  const ratio = a.method === 'rule:zscore' ? a.score / Math.max(a.threshold, 1e-9) : a.score;
+  return Math.log2(Math.max(ratio, 1e-9)) + 1;
+}
+
+/**
+ * Ranks every method's alerts as one list: alerts on the same account and direction that share transactions
+ * are one episode, shown with the members of its strongest alert, scored by that alert's normalised score plus
+ * half a point per other method that agrees, with every agreeing method named in the reasons.
+ */
+export function ensembleAlerts(alerts: Alert[], runId: string): Alert[] {
+  const groups: { best: Alert; ids: Set<string>; methods: Set<string>; score: number }[] = [];
+  const byKey = new Map<string, typeof groups>();
+  const sorted = [...alerts].sort(
+    (a, b) => (a.window_start < b.window_start ? -1 : a.window_start > b.window_start ? 1 : a.alert_id < b.alert_id ? -1 : 1),
+  );
+  for (const a of sorted) {
+    const key = `${a.account_number ?? a.user_id}|${a.direction}`;
+    const list = byKey.get(key) ?? [];
+    byKey.set(key, list);
+    const score = normalisedScore(a);
+    const group = list.find((g) => a.transaction_ids.some((id) => g.ids.has(id)));
+    if (group) {
+      for (const id of a.transaction_ids) group.ids.add(id);
+      group.methods.add(a.method);
+      if (score > group.score) Object.assign(group, { best: a, score });
+    } else {
+      const g = { best: a, ids: new Set(a.transaction_ids), methods: new Set([a.method]), score };
+      list.push(g);
+      groups.push(g);
+    }
+  }
+  return groups.map((g) => ({
+    ...g.best,
+    alert_id: alertIdOf(ENSEMBLE_METHOD, g.best.account_number ?? g.best.user_id, g.best.direction, g.best.transaction_ids[0]),
+    run_id: runId,
+    method: ENSEMBLE_METHOD,
+    score: Math.round((g.score + 0.5 * (g.methods.size - 1)) * 1e6) / 1e6,
+    threshold: 0,
+    reasons: `${[...g.methods].sort().join(' + ')} — ${g.best.reasons}`,
+  }));
+}
+
+/** Keeps the `perDay` best alerts of each day (by the day the episode ends), in score order: the analysts' budget. */
+export function applyDailyBudget(alerts: Alert[], perDay: number): Alert[] {
+  const byDay = new Map<string, Alert[]>();
+  for (const a of alerts) {
+    const day = a.window_end.slice(0, 10);
+    const list = byDay.get(day) ?? [];
+    byDay.set(day, list);
+    list.push(a);
+  }
+  const kept: Alert[] = [];
+  for (const list of byDay.values()) {
+    list.sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
+    kept.push(...list.slice(0, perDay));
+  }
+  return kept.sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
+}
