@@ -61,8 +61,8 @@ export interface LocalRunOptions {
   adapters: AdapterProvider;
   logger?: StepLogger;
   onProgress?: (message: string) => void;
-  /** Called when a state is entered and left, for progress and timings. */
-  onState?: (e: { state: string; event: 'entered' | 'exited' | 'failed' | 'retried'; at: number }) => void;
+  /** Called when a state is entered and left, for progress and timings; `nested` for states inside a Map or Parallel. */
+  onState?: (e: { state: string; event: 'entered' | 'exited' | 'failed' | 'retried'; at: number; nested: boolean }) => void;
 }
 
 function fakeContext(state: string): Context {
@@ -111,15 +111,16 @@ export async function runPipelineLocally(opts: LocalRunOptions): Promise<Pipelin
       const ev = e as { type: string; state?: { name: string }; Error?: string; Cause?: string; timestamp?: number };
       const at = ev.timestamp ?? Date.now();
       if (!ev.state) continue;
-      if (ev.type === 'StateEntered') opts.onState?.({ state: ev.state.name, event: 'entered', at });
-      else if (ev.type === 'StateExited') opts.onState?.({ state: ev.state.name, event: 'exited', at });
-      else if (ev.type === 'StateRetried') opts.onState?.({ state: ev.state.name, event: 'retried', at });
+      const nested = !(ev.state.name in definition.States);
+      if (ev.type === 'StateEntered') opts.onState?.({ state: ev.state.name, event: 'entered', at, nested });
+      else if (ev.type === 'StateExited') opts.onState?.({ state: ev.state.name, event: 'exited', at, nested });
+      else if (ev.type === 'StateRetried') opts.onState?.({ state: ev.state.name, event: 'retried', at, nested });
       else if (ev.type === 'StateFailed' || ev.type === 'StateCaught') {
         if (!failedState && ev.state.name !== 'RecordFailure') {
           failedState = ev.state.name;
           stepError = [ev.Error, ev.Cause].filter(Boolean).join(': ');
         }
-        opts.onState?.({ state: ev.state.name, event: 'failed', at });
+        opts.onState?.({ state: ev.state.name, event: 'failed', at, nested });
       }
     }
   })();

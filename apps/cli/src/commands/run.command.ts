@@ -69,6 +69,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       logger: () => undefined,
       onProgress: opts.quiet ? undefined : (m) => log(`    ${m}`),
       onState: (e) => {
+        if (e.nested && e.event !== 'failed' && e.event !== 'retried') return;
         if (e.event === 'entered') {
           entered.set(e.state, e.at);
           if (!opts.quiet) log(`  ▶ ${e.state}`);
