@@ -37,6 +37,13 @@ describe('renderReport', () => {
     expect(html.match(/<tr><td>\d+<\/td><td>rule:/g)).toHaveLength(3);
   });
 
+  it('lists the ensemble as the top alerts when the results hold one', () => {
+    const alerts = [alert(1, { score: 99 }), alert(2, { method: 'ensemble', score: 2, reasons: 'rule:split — x' })];
+    const html = renderReport({ title: 'T', generatedAt: 'now', runId: 'r1', alerts, steps: [] });
+    expect(html).toContain('Top 1 ensemble alerts (ranked across methods)');
+    expect(html.match(/<tr><td>\d+<\/td><td>ensemble/g)).toHaveLength(1);
+  });
+
   it('says so when there are no alerts', () => {
     const html = renderReport({ title: 'T', generatedAt: 'now', runId: null, alerts: [], steps: [] });
     expect(html).toContain('No alerts.');

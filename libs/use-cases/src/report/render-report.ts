@@ -75,7 +75,10 @@ export function renderReport(data: ReportData): string {
         )}</td></tr>`,
     )
     .join('');
-  const top = alerts
+  // Analysts start from the ensemble (one ranked list across methods, within the daily budget) when there is one.
+  const ranked = alerts.some((a) => a.method === 'ensemble') ? alerts.filter((a) => a.method === 'ensemble') : alerts;
+  const top = [...ranked]
+    .sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1))
     .slice(0, topN)
     .map(
       (a, i) =>
@@ -110,7 +113,7 @@ ${barChart('Alerts by method', byMethod, 'by-method')}
 ${barChart('Alerts by merchant (top 15)', byMerchant, 'by-merchant')}
 ${barChart('Alerts by hour of day (window end)', byHour, 'by-hour')}
 </div>
-<section id="top-alerts"><h2>Top ${Math.min(topN, alerts.length)} alerts</h2>
+<section id="top-alerts"><h2>Top ${Math.min(topN, ranked.length)} ${ranked === alerts ? 'alerts' : 'ensemble alerts (ranked across methods)'}</h2>
 <table><thead><tr><th>#</th><th>method</th><th>account</th><th>direction</th><th>window</th><th>n</th><th>total</th><th>score</th><th>reasons</th><th>transactions</th></tr></thead>
 <tbody>${top || '<tr><td colspan="10" class="empty">No alerts.</td></tr>'}</tbody></table></section>
 </body></html>
