@@ -69,6 +69,7 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(manifest.steps.map((s: { step: string }) => s.step)).toEqual([
       'ingest',
       'build-features',
+      'fit-models',
       ...[0, 1, 2, 3, 4, 5, 6, 7].map((p) => `detect-${p}`),
       'sink',
       'report',

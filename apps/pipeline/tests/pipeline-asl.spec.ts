@@ -4,6 +4,7 @@ import { allStates, importedName, loadAsl, reachableStates, withLambdaArns } fro
 const TASK_EXPORTS: Record<string, string> = {
   Ingest: 'splitwatch-test-IngestFunctionArn',
   BuildFeatures: 'splitwatch-test-BuildFeaturesFunctionArn',
+  FitModels: 'splitwatch-test-FitModelsFunctionArn',
   DetectPartition: 'splitwatch-test-DetectFunctionArn',
   Sink: 'splitwatch-test-SinkFunctionArn',
   Report: 'splitwatch-test-ReportFunctionArn',

@@ -15,7 +15,7 @@ import {
 
 const PACKAGE_TIMEOUT_MS = 120_000;
 
-const FUNCTION_EXPORTS = ['Ingest', 'BuildFeatures', 'Detect', 'Sink', 'Report', 'RecordFailure'].map(
+const FUNCTION_EXPORTS = ['Ingest', 'BuildFeatures', 'FitModels', 'Detect', 'Sink', 'Report', 'RecordFailure'].map(
   (name) => `splitwatch-dev-${name}FunctionArn`,
 );
 

@@ -6,6 +6,24 @@ import { ConfigError } from './errors';
  */
 export interface DetectionConfig {
   version: string;
+  /**
+   * Unsupervised models over candidate windows (2..split.maxParts parts, at least split.minSum): fit on a seeded
+   * sample of `sampleSize` windows, artifacts under models/<detector>/<version>/ reused while the config version
+   * stays the same; a window fires when its score is rarer than `contamination` of the training windows.
+   */
+  models: {
+    enabled: boolean;
+    sampleSize: number;
+    contamination: number;
+    seed: number;
+    isolationForest: boolean;
+    lof: boolean;
+    lofNeighbors: number;
+    dbscan: boolean;
+    dbscanMinSamples: number;
+    gmm: boolean;
+    gmmComponents: number;
+  };
   /** One ranked list across methods, with at most `budgetPerDay` alerts a day (stored as method `ensemble`). */
   ensemble: { enabled: boolean; budgetPerDay: number };
   /** Trailing window length in hours. */
@@ -37,7 +55,20 @@ export interface DetectionConfig {
 }
 
 export const DEFAULT_CONFIG: DetectionConfig = {
-  version: '2026-11-29.3',
+  version: '2026-11-29.4',
+  models: {
+    enabled: true,
+    sampleSize: 20_000,
+    contamination: 0.01,
+    seed: 42,
+    isolationForest: true,
+    lof: true,
+    lofNeighbors: 20,
+    dbscan: true,
+    dbscanMinSamples: 10,
+    gmm: true,
+    gmmComponents: 4,
+  },
   ensemble: { enabled: true, budgetPerDay: 25 },
   windowHours: 24,
   rules: {

@@ -1,7 +1,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { resolveConfig } from '@splitwatch/core';
-import { buildFeatures, detect, ingest, recordFailure, report, sink } from '@splitwatch/use-cases';
+import { buildFeatures, detect, fitModels, ingest, recordFailure, report, sink } from '@splitwatch/use-cases';
 import type { AdapterProvider } from './adapters';
 import { decodeIngestInput, InvalidEventError, runIdOf, type PipelineState } from './pipeline-state';
 
@@ -72,6 +72,16 @@ export function createDetectHandler(opts: HandlerOptions) {
   });
 }
 
+/** FitModels Task: fit the unsupervised detectors on a sample of windows, or reuse this config version's. */
+export function createFitModelsHandler(opts: HandlerOptions) {
+  return make('fit-models', opts, async (state) => {
+    const runId = runIdOf(state);
+    const config = resolveConfig(state.config);
+    const a = await opts.adapters();
+    return fitModels({ objectStore: a.objectStore, sqlEngine: await a.sqlEngine() }, { runId, config });
+  });
+}
+
 /** Sink Task: alert episodes → results store, idempotently. */
 export function createSinkHandler(opts: HandlerOptions) {
   return make('sink', opts, async (state) => {
@@ -104,6 +114,7 @@ export function createRecordFailureHandler(opts: HandlerOptions) {
 export const TASK_HANDLERS = {
   Ingest: createIngestHandler,
   BuildFeatures: createBuildFeaturesHandler,
+  FitModels: createFitModelsHandler,
   DetectPartition: createDetectHandler,
   Sink: createSinkHandler,
   Report: createReportHandler,

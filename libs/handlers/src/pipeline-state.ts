@@ -1,5 +1,5 @@
 import { SplitwatchError } from '@splitwatch/core';
-import type { BuildFeaturesResult, DetectResult, IngestResult } from '@splitwatch/use-cases';
+import type { BuildFeaturesResult, DetectResult, FitModelsResult, IngestResult } from '@splitwatch/use-cases';
 
 /**
  * The state passed between the pipeline's Tasks (ASL ResultPath keeps each step's result under its name).
@@ -14,6 +14,7 @@ export interface PipelineState {
   partitions?: number;
   ingest?: IngestResult;
   features?: BuildFeaturesResult;
+  models?: FitModelsResult;
   /** One result per account slice (the Detect Map), or one for the whole set. */
   detect?: DetectResult[] | DetectResult;
   sink?: { runId: string; written: number; ensemble: number; store: string };

@@ -52,7 +52,7 @@ export interface RunManifest {
   failure?: { step?: string; error: string; cause: string };
 }
 
-const STEP_ORDER = ['ingest', 'build-features', 'detect', 'sink', 'report'];
+const STEP_ORDER = ['ingest', 'build-features', 'fit-models', 'detect', 'sink', 'report'];
 
 /** Collects the step records of a run into `runs/<runId>/manifest.json`. */
 export async function writeManifest(

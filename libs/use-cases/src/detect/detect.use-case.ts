@@ -2,7 +2,9 @@ import { Keys, type Alert, type DetectionConfig, type Direction, type ObjectStor
 import { startStep } from '../audit/step-record';
 import { registerFeatures } from '../features/build-features.use-case';
 import { renderSql } from '../sql-text';
-import { buildEpisodes } from './episodes';
+import { buildEpisodes, scanKeyWindows, type SegmentTypicalDay } from './episodes';
+import { enabledModelKinds, fitArtifacts, modelKey, modelsVersion, ModelScorer, Reservoir, type ModelArtifact } from './models';
+import { windowVector } from './window-vector';
 import type { WindowRow } from './rules';
 
 export interface DetectDeps {
@@ -89,6 +91,122 @@ function toWindowRow(r: Record<string, unknown>): WindowRow {
   };
 }
 
+/** The segment typical day per (merchant, direction), for keys without history. */
+async function segmentTypicalDays(sqlEngine: SqlEngine): Promise<SegmentTypicalDay> {
+  const segments = new Map<string, number>();
+  for (const s of await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL)) {
+    segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(s.typical_day));
+  }
+  return (r: WindowRow) => segments.get(`${r.merchant_id}|${r.direction}`) ?? Number.POSITIVE_INFINITY;
+}
+
+/** Streams the candidate rows (of one account slice, or all) and hands over each key's rows in time order. */
+async function forEachKey(
+  sqlEngine: SqlEngine,
+  partition: number | undefined,
+  partitions: number | undefined,
+  onKey: (rows: WindowRow[]) => void,
+): Promise<number> {
+  let keyRows: WindowRow[] = [];
+  let count = 0;
+  const candidatesSql = renderSql(CANDIDATES_SQL, { partitionFilter: partitionFilter(partition, partitions) });
+  for await (const batch of sqlEngine.stream(candidatesSql, 50_000)) {
+    for (const raw of batch) {
+      const row = toWindowRow(raw);
+      count++;
+      const prev = keyRows[keyRows.length - 1];
+      if (prev && (prev.account_number !== row.account_number || prev.direction !== row.direction)) {
+        onKey(keyRows);
+        keyRows = [];
+      }
+      keyRows.push(row);
+    }
+  }
+  if (keyRows.length > 0) onKey(keyRows);
+  return count;
+}
+
+async function loadArtifacts(objectStore: ObjectStore, config: DetectionConfig) {
+  const artifacts: ModelArtifact[] = [];
+  const missing: string[] = [];
+  for (const kind of enabledModelKinds(config)) {
+    const key = modelKey(kind, modelsVersion(config));
+    if (await objectStore.exists(key)) artifacts.push(JSON.parse(await objectStore.getText(key)) as ModelArtifact);
+    else missing.push(kind);
+  }
+  return { artifacts, missing };
+}
+
+export interface FitModelsResult {
+  runId: string;
+  version: string;
+  reused: boolean;
+  models: { kind: string; key: string; trainingRows: number; fitSeconds: number }[];
+  candidateWindows: number;
+}
+
+/**
+ * Fits the unsupervised detectors once per detection config version on a seeded sample of candidate windows
+ * (2..maxParts parts, at least split.minSum) and stores them under `models/<detector>/<version>/model.json`
+ * with their feature list, scaler, training range and code version. Later runs with the same config version
+ * reuse them; a new version (or deleting the folder) refits.
+ */
+export async function fitModels(deps: DetectDeps, input: { runId: string; config: DetectionConfig }): Promise<FitModelsResult> {
+  const { objectStore, sqlEngine } = deps;
+  const { config } = input;
+  const version = modelsVersion(config);
+  const step = startStep(objectStore, input.runId, 'fit-models');
+  const existing = await loadArtifacts(objectStore, config);
+  if (existing.missing.length === 0) {
+    step.record.details = { reused: true, version };
+    step.record.reads.push(...existing.artifacts.map((a) => ({ key: modelKey(a.kind, a.version) })));
+    await step.finish();
+    return {
+      runId: input.runId,
+      version,
+      reused: true,
+      models: existing.artifacts.map((a) => ({ kind: a.kind, key: modelKey(a.kind, version), trainingRows: a.trainingRows, fitSeconds: a.fitSeconds })),
+      candidateWindows: 0,
+    };
+  }
+  await registerFeatures(sqlEngine);
+  const segmentDay = await segmentTypicalDays(sqlEngine);
+  const reservoir = new Reservoir<number[]>(config.models.sampleSize, config.models.seed);
+  const split = config.rules.split;
+  let from: string | null = null;
+  let to: string | null = null;
+  await forEachKey(sqlEngine, undefined, undefined, (rows) => {
+    if (from === null || rows[0].transaction_date < from) from = rows[0].transaction_date;
+    const last = rows[rows.length - 1].transaction_date;
+    if (to === null || last > to) to = last;
+    scanKeyWindows(rows, config, segmentDay, (w) => {
+      const n = w.hi - w.lo + 1;
+      if (n < split.minParts || n > split.maxParts) return;
+      let total = 0;
+      for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
+      if (total >= split.minSum) reservoir.offer(windowVector(rows, w.lo, w.hi, w.typicalDay));
+    });
+  });
+  const artifacts = fitArtifacts(reservoir.items, config, { from, to }, existing.missing as ReturnType<typeof enabledModelKinds>);
+  for (const a of artifacts) {
+    const key = modelKey(a.kind, version);
+    await objectStore.putText(key, JSON.stringify(a), 'application/json');
+    step.record.writes.push({ key, rows: a.trainingRows });
+  }
+  step.record.counts.candidateWindows = reservoir.seen;
+  step.record.counts.sample = reservoir.items.length;
+  step.record.details = { reused: false, version, fitted: artifacts.map((a) => a.kind) };
+  await step.finish();
+  const all = [...existing.artifacts, ...artifacts];
+  return {
+    runId: input.runId,
+    version,
+    reused: false,
+    models: all.map((a) => ({ kind: a.kind, key: modelKey(a.kind, version), trainingRows: a.trainingRows, fitSeconds: a.fitSeconds })),
+    candidateWindows: reservoir.seen,
+  };
+}
+
 /**
  * Runs the rule detectors over the window features, streaming key by key, and writes the alert episodes to
  * `alerts/run=<runId>/alerts.json` for the sink.
@@ -100,29 +218,13 @@ export async function detect(
   const { objectStore, sqlEngine } = deps;
   const step = startStep(objectStore, input.runId, input.partition === undefined ? 'detect' : `detect-${input.partition}`);
   await registerFeatures(sqlEngine);
-  const segments = new Map<string, number>();
-  for (const s of await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL)) {
-    segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(s.typical_day));
-  }
-  const segmentDay = (r: WindowRow) => segments.get(`${r.merchant_id}|${r.direction}`) ?? Number.POSITIVE_INFINITY;
+  const segmentDay = await segmentTypicalDays(sqlEngine);
+  const { artifacts, missing } = await loadArtifacts(objectStore, input.config);
+  const scorer = artifacts.length > 0 ? new ModelScorer(artifacts) : undefined;
   const alerts: Alert[] = [];
-  let keyRows: WindowRow[] = [];
-  let candidateRows = 0;
-  const flush = () => {
-    if (keyRows.length > 0) alerts.push(...buildEpisodes(keyRows, input.config, input.runId, segmentDay));
-    keyRows = [];
-  };
-  const candidatesSql = renderSql(CANDIDATES_SQL, { partitionFilter: partitionFilter(input.partition, input.partitions) });
-  for await (const batch of sqlEngine.stream(candidatesSql, 50_000)) {
-    for (const raw of batch) {
-      const row = toWindowRow(raw);
-      candidateRows++;
-      const prev = keyRows[keyRows.length - 1];
-      if (prev && (prev.account_number !== row.account_number || prev.direction !== row.direction)) flush();
-      keyRows.push(row);
-    }
-  }
-  flush();
+  const candidateRows = await forEachKey(sqlEngine, input.partition, input.partitions, (keyRows) => {
+    alerts.push(...buildEpisodes(keyRows, input.config, input.runId, segmentDay, scorer));
+  });
   alerts.sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
   const partition = input.partition === undefined ? 'all' : String(input.partition);
   const alertsKey = Keys.alertsPart(input.runId, partition);
@@ -132,7 +234,14 @@ export async function detect(
   step.record.reads.push({ key: Keys.features, rows: candidateRows });
   step.record.writes.push({ key: alertsKey, rows: alerts.length });
   Object.assign(step.record.counts, { candidateRows, alerts: alerts.length });
-  step.record.details = { byMethod, configVersion: input.config.version, rules: input.config.rules };
+  step.record.reads.push(...artifacts.map((a) => ({ key: modelKey(a.kind, a.version) })));
+  step.record.details = {
+    byMethod,
+    configVersion: input.config.version,
+    rules: input.config.rules,
+    models: artifacts.map((a) => `${a.kind}@${a.version}`),
+    ...(missing.length ? { modelsNotFitted: missing } : {}),
+  };
   await step.finish();
   return { runId: input.runId, partition, alertsKey, alerts: alerts.length, byMethod, candidateRows };
 }

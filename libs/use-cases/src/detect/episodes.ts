@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sumDecimals, type Alert, type DetectionConfig } from '@splitwatch/core';
 import { evaluateRules, type RuleHit, type WindowRow } from './rules';
+import { median, windowVector } from './window-vector';
 
 /** Deterministic alert id: the same episode found again by a re-run gets the same id. */
 export function alertIdOf(method: string, account: string, direction: string, firstTxId: string): string {
@@ -11,12 +12,6 @@ function mostCommon(values: string[]): string {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0][0];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const money = (v: number) => v.toFixed(2);
@@ -94,21 +89,30 @@ interface Chain {
   lastAnchorTs: number;
 }
 
+/** One window of a key: the anchor transaction rows[i] and its window rows[lo..hi] (same-second peers included). */
+export interface KeyWindow {
+  i: number;
+  lo: number;
+  hi: number;
+  /** The key's typical active-day total before the window, or the segment's when the key has too little history. */
+  typicalDay: number;
+  ownHistoryDays: number;
+  pastDays: number[];
+  pastMax: number | null;
+}
+
 /**
- * Scans the windows of one key (one account and direction, sorted by time) and turns firing windows into
- * alert episodes, per method. Firing windows that overlap in time form one chain; the chain's alert holds
- * the members of its highest-scoring window (ties in the same second are in each other's window).
+ * Walks the windows of one key in time order, with what each needs from the key's past (strictly before the
+ * window: active-day totals of the last `historyDays`, the largest amount). No window sees the future.
  */
-export function buildEpisodes(
+export function scanKeyWindows(
   rows: WindowRow[],
   config: DetectionConfig,
-  runId: string,
-  segmentTypicalDay: SegmentTypicalDay = () => Number.POSITIVE_INFINITY,
-): Alert[] {
+  segmentTypicalDay: SegmentTypicalDay,
+  visit: (w: KeyWindow) => void,
+): void {
   const W = Math.round(config.windowHours * 3600);
-  const histSeconds = config.rules.split.historyDays * DAY;
-  const chains = new Map<string, Chain>();
-  const closed: Chain[] = [];
+  const { historyDays, minHistoryDays } = config.rules.split;
   const daySums = new Map<number, number>(); // day → sum of transactions that left the window (the past)
   let pastMax: number | null = null;
   let lo = 0;
@@ -124,25 +128,79 @@ export function buildEpisodes(
     }
     if (hi < i) hi = i;
     while (hi + 1 < rows.length && rows[hi + 1].ts === t) hi++;
-    const hits = evaluateRules(rows[i], config);
-    if (config.rules.split.enabled) {
-      const n = hi - lo + 1;
-      if (n >= config.rules.split.minParts && n <= config.rules.split.maxParts) {
-        const windowStartDay = Math.floor((t - W) / DAY);
-        const past: number[] = [];
-        for (const [d, s] of daySums) if (d * DAY >= t - W - histSeconds && d <= windowStartDay) past.push(s);
-        const h = splitHit(rows, lo, hi, past, pastMax, segmentTypicalDay(rows[i]), config);
-        if (h) hits.push(h);
+    const windowStartDay = Math.floor((t - W) / DAY);
+    const pastDays: number[] = [];
+    for (const [d, s] of daySums) if (d >= windowStartDay - historyDays && d <= windowStartDay) pastDays.push(s);
+    const own = pastDays.length >= minHistoryDays;
+    visit({
+      i,
+      lo,
+      hi,
+      typicalDay: own ? median(pastDays) : segmentTypicalDay(rows[i]),
+      ownHistoryDays: pastDays.length,
+      pastDays,
+      pastMax,
+    });
+  }
+}
+
+/** Scores a key's candidate windows with the fitted models (one batch per key). */
+export interface WindowModelScorer {
+  score(vectors: number[][]): RuleHit[][];
+}
+
+/**
+ * Scans the windows of one key (one account and direction, sorted by time) and turns firing windows into
+ * alert episodes, per method: the rules, and the unsupervised models on candidate windows (2..maxParts
+ * parts, at least split.minSum). Firing windows that overlap in time form one chain; the chain's alert holds
+ * the members of its highest-scoring window (ties in the same second are in each other's window).
+ */
+export function buildEpisodes(
+  rows: WindowRow[],
+  config: DetectionConfig,
+  runId: string,
+  segmentTypicalDay: SegmentTypicalDay = () => Number.POSITIVE_INFINITY,
+  models?: WindowModelScorer,
+): Alert[] {
+  const W = Math.round(config.windowHours * 3600);
+  const split = config.rules.split;
+  const windows: { w: KeyWindow; hits: RuleHit[] }[] = [];
+  const candidates: number[] = [];
+  const vectors: number[][] = [];
+  scanKeyWindows(rows, config, segmentTypicalDay, (w) => {
+    const hits = evaluateRules(rows[w.i], config);
+    const n = w.hi - w.lo + 1;
+    if (n >= split.minParts && n <= split.maxParts) {
+      const h = splitHit(rows, w.lo, w.hi, w.pastDays, w.pastMax, w.typicalDay, config);
+      if (h) hits.push(h);
+      if (models) {
+        let total = 0;
+        for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
+        if (total >= split.minSum) {
+          candidates.push(windows.length);
+          vectors.push(windowVector(rows, w.lo, w.hi, w.typicalDay));
+        }
       }
     }
+    windows.push({ w, hits });
+  });
+  if (models && vectors.length > 0) {
+    const scored = models.score(vectors);
+    candidates.forEach((k, j) => windows[k].hits.push(...scored[j]));
+  }
+
+  const chains = new Map<string, Chain>();
+  const closed: Chain[] = [];
+  for (const { w, hits } of windows) {
+    const t = rows[w.i].ts;
     for (const hit of hits) {
       const c = chains.get(hit.method);
       if (c && t - W <= c.lastAnchorTs) {
         c.lastAnchorTs = t;
-        if (hit.score > c.best.score) Object.assign(c, { best: hit, lo, hi });
+        if (hit.score > c.best.score) Object.assign(c, { best: hit, lo: w.lo, hi: w.hi });
       } else {
         if (c) closed.push(c);
-        chains.set(hit.method, { best: hit, lo, hi, lastAnchorTs: t });
+        chains.set(hit.method, { best: hit, lo: w.lo, hi: w.hi, lastAnchorTs: t });
       }
     }
   }
@@ -165,7 +223,7 @@ export function buildEpisodes(
       total_amount: sumDecimals(members.map((m) => m.amount)),
       score: Math.round(c.best.score * 1e6) / 1e6,
       threshold: c.best.threshold,
-      reasons: c.best.reason,
+      reasons: c.best.explain ? c.best.explain() : c.best.reason,
       transaction_ids: members.map((m) => m.tx_id),
     } satisfies Alert;
   });

@@ -25,6 +25,8 @@ export interface RuleHit {
   score: number;
   threshold: number;
   reason: string;
+  /** For model hits: the explanation, computed only for the window an alert finally shows (it costs a few ms). */
+  explain?: () => string;
 }
 
 const money = (v: number) => v.toFixed(2);
