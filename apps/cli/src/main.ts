@@ -18,7 +18,8 @@ function storeOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'local data directory (object store, DuckDB tables, PGlite)', DEFAULT_DATA_DIR)
     .option('--results-store <kind>', 'pglite (embedded, default) or postgres', 'pglite')
-    .option('--database-url <url>', 'PostgreSQL connection string when --results-store postgres (or DATABASE_URL)');
+    .option('--database-url <url>', 'PostgreSQL connection string when --results-store postgres (or DATABASE_URL)')
+    .option('--memory-limit <size>', 'DuckDB memory limit, e.g. 448MB; spills to a temp directory past it (or SPLITWATCH_DUCKDB_MEMORY_LIMIT)');
 }
 
 export function buildCli(): Command {
@@ -32,6 +33,7 @@ export function buildCli(): Command {
       .description('run the whole pipeline (the Step Functions ASL, locally) on a CSV/Parquet file or directory')
       .requiredOption('--input <path>', 'a .csv, .csv.gz or .parquet file, or a directory of them')
       .option('--config <file>', 'detection settings (JSON) overriding the defaults')
+      .option('--column-map <file>', 'JSON: contract column → its name in your files, e.g. {"_id": "id", "transaction_amount": "amount"}')
       .option('--quiet', 'print only the summary'),
   ).action(async (o) => {
     await runCommand(o);

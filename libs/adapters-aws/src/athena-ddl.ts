@@ -122,6 +122,19 @@ export function registerTableStatements(def: TableDef, bucket: string): string[]
 }
 
 /**
+ * The statements that drop what {@link registerTableStatements} made for a table of the given format: a CSV
+ * table is a view plus `<name>_raw`, a Parquet table one external table. With the format unknown (a table
+ * registered by another process) both tables are dropped but not a view, since `DROP VIEW` fails on a table.
+ * External tables only: the data in S3 stays.
+ */
+export function dropTableStatements(name: string, format?: TableDef['format']): string[] {
+  const table = checkIdentifier(name, 'table name');
+  if (format === 'csv') return [`DROP VIEW IF EXISTS ${trinoId(table)}`, `DROP TABLE IF EXISTS ${hiveId(`${table}_raw`)}`];
+  if (format === 'parquet') return [`DROP TABLE IF EXISTS ${hiveId(table)}`];
+  return [`DROP TABLE IF EXISTS ${hiveId(table)}`, `DROP TABLE IF EXISTS ${hiveId(`${table}_raw`)}`];
+}
+
+/**
  * `UNLOAD (select) TO 's3://bucket/prefix/' WITH (format = 'PARQUET', compression = 'SNAPPY'[, partitioned_by])`.
  * Athena requires the partition columns to be the last columns of the SELECT.
  */

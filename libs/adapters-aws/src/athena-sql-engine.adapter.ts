@@ -17,7 +17,7 @@ import {
   type SqlEngine,
   type TableDef,
 } from '@splitwatch/core';
-import { registerTableStatements, s3Location, unloadStatement } from './athena-ddl';
+import { dropTableStatements, registerTableStatements, s3Location, unloadStatement } from './athena-ddl';
 import { describeAwsError, isThrottlingError, isTransientAwsError, sqlSnippet } from './aws-errors';
 import { pollSettings, pollUntil, type PollSettings } from './polling';
 import { listS3Objects } from './s3-object-store.adapter';
@@ -95,6 +95,8 @@ export class AthenaSqlEngine implements SqlEngine {
   private readonly options: AthenaSqlEngineOptions;
   private readonly poll: PollSettings;
   private readonly managed: Set<string>;
+  /** Format of each table this engine registered, so dropTable removes exactly what was made. */
+  private readonly registered = new Map<string, TableDef['format']>();
 
   constructor(options: AthenaSqlEngineOptions) {
     for (const key of ['database', 'workGroup', 'dataBucket'] as const) {
@@ -120,6 +122,19 @@ export class AthenaSqlEngine implements SqlEngine {
     for (const statement of registerTableStatements(def, this.options.dataBucket)) {
       await this.execute(statement);
     }
+    this.registered.set(def.name, def.format);
+  }
+
+  /**
+   * Drops the Glue table(s) behind `name` (a CSV table's view and `<name>_raw` too); the data in S3 stays.
+   * Refuses the tables listed in `managedTables`, which belong to CloudFormation.
+   */
+  async dropTable(name: string): Promise<void> {
+    if (this.managed.has(name)) throw new ConfigError(`Refusing to drop ${name}: it is managed by CloudFormation`);
+    for (const statement of dropTableStatements(name, this.registered.get(name))) {
+      await this.execute(statement);
+    }
+    this.registered.delete(name);
   }
 
   async query(sql: string): Promise<Record<string, unknown>[]> {

@@ -583,6 +583,46 @@ describe('AthenaSqlEngine', () => {
     });
   });
 
+  describe('dropTable', () => {
+    it('drops the view and the raw table of a CSV table it registered', async () => {
+      const { sql } = engine();
+      queriesSucceed();
+      await sql.registerTable({ name: 'staged_r1', prefix: 'staging/run=r1/', format: 'csv', columns: STAGED_COLUMNS });
+      athena.resetHistory();
+
+      await sql.dropTable('staged_r1');
+
+      expect(startedQueries()).toEqual(['DROP VIEW IF EXISTS "staged_r1"', 'DROP TABLE IF EXISTS `staged_r1_raw`']);
+    });
+
+    it('drops the external table of a Parquet table it registered', async () => {
+      const { sql } = engine();
+      queriesSucceed();
+      await sql.registerTable({ name: 'classified_r1', prefix: 'staging/c/', format: 'parquet', columns: CURATED_COLUMNS });
+      athena.resetHistory();
+
+      await sql.dropTable('classified_r1');
+
+      expect(startedQueries()).toEqual(['DROP TABLE IF EXISTS `classified_r1`']);
+    });
+
+    it('drops both possible tables of a name registered elsewhere', async () => {
+      const { sql } = engine();
+      queriesSucceed();
+
+      await sql.dropTable('raw_r1_abc');
+
+      expect(startedQueries()).toEqual(['DROP TABLE IF EXISTS `raw_r1_abc`', 'DROP TABLE IF EXISTS `raw_r1_abc_raw`']);
+    });
+
+    it('refuses to drop a table managed by CloudFormation', async () => {
+      const { sql } = engine({ managedTables: ['transactions'] });
+
+      await expect(sql.dropTable('transactions')).rejects.toMatchObject({ name: 'ConfigError' });
+      expect(athena).not.toHaveReceivedAnyCommand();
+    });
+  });
+
   describe('unload', () => {
     it('unloads to partitioned Parquet and returns every key written', async () => {
       // Prepare

@@ -165,6 +165,14 @@ export class DuckDbSqlEngine implements SqlEngine {
     await ddl;
   }
 
+  /** Drops the view `name` made by {@link registerTable}; the files it reads stay. No error when it does not exist. */
+  async dropTable(name: string): Promise<void> {
+    if (!name) throw new QueryFailedError('Cannot drop a table without a name');
+    const ddl = this.ddlQueue.then(() => this.execute(`DROP VIEW IF EXISTS ${ident(name)}`, `dropping table ${name}`));
+    this.ddlQueue = ddl.catch(() => undefined);
+    await ddl;
+  }
+
   async query(sql: string): Promise<Record<string, unknown>[]> {
     return this.withConnection(async (connection) => {
       try {

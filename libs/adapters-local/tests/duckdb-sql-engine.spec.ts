@@ -230,6 +230,22 @@ describe('DuckDbSqlEngine', () => {
     });
   });
 
+  describe('dropTable', () => {
+    it('forgets a registered table and keeps its files', async () => {
+      await writeCurated();
+      await engine.registerTable(CURATED);
+
+      await engine.dropTable('curated_transactions');
+
+      await expect(engine.query('SELECT COUNT(*) AS n FROM curated_transactions')).rejects.toThrow(/curated_transactions/);
+      expect(readdirSync(path.join(root, 'curated/transactions')).length).toBeGreaterThan(0);
+    });
+
+    it('does nothing for a table that does not exist', async () => {
+      await expect(engine.dropTable('never_registered')).resolves.toBeUndefined();
+    });
+  });
+
   describe('query values', () => {
     it('converts integers, big integers, doubles, booleans, nulls and lists', async () => {
       const [row] = await engine.query(

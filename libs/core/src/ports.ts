@@ -62,6 +62,11 @@ export interface SqlEngine {
    * optionally Hive-partitioned by the given columns, and returns the keys written.
    */
   unload(selectSql: string, destPrefix: string, options?: { partitionBy?: string[] }): Promise<string[]>;
+  /**
+   * Forgets a table made by {@link registerTable} (its data stays in the store); no error when it does not exist.
+   * Per-run tables are dropped when the run is done, so the catalog (Glue in AWS) does not collect them.
+   */
+  dropTable(name: string): Promise<void>;
 }
 
 /** Results store port: Redshift (Data API) in AWS, PGlite or any PostgreSQL locally. */

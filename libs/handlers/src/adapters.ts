@@ -25,6 +25,8 @@ export function once<T>(open: () => Promise<T>): () => Promise<T> {
 export interface LocalAdapterConfig {
   dataDir: string;
   results: { kind: 'pglite' } | { kind: 'postgres'; url: string };
+  /** DuckDB's memory limit (e.g. `448MB`); past it DuckDB spills to a temp directory. Default: DuckDB's (80% of RAM). */
+  duckdbMemoryLimit?: string;
 }
 
 /** Reads the adapter choice from the environment once, failing fast on anything missing or unknown. */
@@ -34,8 +36,10 @@ export function adapterConfigFromEnv(env: NodeJS.ProcessEnv): { mode: 'aws' } | 
   if (mode !== 'local') throw new ConfigError(`SPLITWATCH_MODE must be "aws" or "local", got ${JSON.stringify(mode)}`);
   const dataDir = requireEnv(env, 'SPLITWATCH_DATA_DIR');
   const kind = (env.SPLITWATCH_RESULTS_STORE ?? 'pglite').trim();
-  if (kind === 'pglite') return { mode, dataDir, results: { kind } };
-  if (kind === 'postgres') return { mode, dataDir, results: { kind, url: requireEnv(env, 'DATABASE_URL') } };
+  const memory = env.SPLITWATCH_DUCKDB_MEMORY_LIMIT?.trim();
+  const extra = memory ? { duckdbMemoryLimit: memory } : {};
+  if (kind === 'pglite') return { mode, dataDir, results: { kind }, ...extra };
+  if (kind === 'postgres') return { mode, dataDir, results: { kind, url: requireEnv(env, 'DATABASE_URL') }, ...extra };
   throw new ConfigError(`SPLITWATCH_RESULTS_STORE must be "pglite" or "postgres", got ${JSON.stringify(kind)}`);
 }
 
@@ -44,7 +48,14 @@ export async function openLocalAdapters(config: LocalAdapterConfig): Promise<Ada
   const local = await import('@splitwatch/adapters-local');
   const { join } = await import('node:path');
   const objectStore = new local.LocalObjectStore({ root: config.dataDir });
-  const sqlEngine = once(() => local.DuckDbSqlEngine.open({ root: config.dataDir }));
+  const sqlEngine = once(() =>
+    local.DuckDbSqlEngine.open({
+      root: config.dataDir,
+      ...(config.duckdbMemoryLimit
+        ? { memoryLimit: config.duckdbMemoryLimit, tempDirectory: join(tmpdir(), 'splitwatch-duckdb-spill') }
+        : {}),
+    }),
+  );
   const results = config.results;
   const resultsStore = once(() =>
     results.kind === 'pglite'

@@ -1,5 +1,12 @@
 import { SplitwatchError } from '@splitwatch/core';
-import type { BuildFeaturesResult, DetectResult, FitModelsResult, IngestResult } from '@splitwatch/use-cases';
+import {
+  resolveColumnMap,
+  type BuildFeaturesResult,
+  type ColumnMap,
+  type DetectResult,
+  type FitModelsResult,
+  type IngestResult,
+} from '@splitwatch/use-cases';
 
 /**
  * The state passed between the pipeline's Tasks (ASL ResultPath keeps each step's result under its name).
@@ -9,6 +16,8 @@ export interface PipelineState {
   runId?: string;
   sources?: string[];
   config?: unknown;
+  /** Ingest: contract column → the column's name in the input files, for logs with another schema. */
+  columnMap?: unknown;
   /** Set inside the Detect Map: the account slice to score, and how many slices there are. */
   partition?: number;
   partitions?: number;
@@ -42,11 +51,13 @@ export function runIdOf(state: PipelineState): string {
 }
 
 /** Validates the execution input for ingest: `sources` must be a non-empty list of object keys or prefixes. */
-export function decodeIngestInput(state: PipelineState): { runId: string; sources: string[] } {
+export function decodeIngestInput(state: PipelineState): { runId: string; sources: string[]; columnMap?: ColumnMap } {
   if (typeof state !== 'object' || state === null) throw new InvalidEventError('The ingest event must be a JSON object');
   const { sources } = state;
   if (!Array.isArray(sources) || sources.length === 0 || !sources.every((s) => typeof s === 'string' && s.length > 0)) {
     throw new InvalidEventError('The ingest event needs "sources": a non-empty list of object keys or prefixes (e.g. ["raw/"])');
   }
-  return { runId: runIdOf({ ...state, runId: state.runId ?? newRunId() }), sources };
+  const columnMap = resolveColumnMap(state.columnMap, 'columnMap of the ingest event');
+  const runId = runIdOf({ ...state, runId: state.runId ?? newRunId() });
+  return Object.keys(columnMap).length > 0 ? { runId, sources, columnMap } : { runId, sources };
 }

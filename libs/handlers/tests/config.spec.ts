@@ -14,6 +14,9 @@ describe('adapter configuration from the environment', () => {
       results: { kind: 'pglite' },
     });
     expect(() => adapterConfigFromEnv({ SPLITWATCH_MODE: 'local' })).toThrow(/SPLITWATCH_DATA_DIR is required/);
+    expect(
+      adapterConfigFromEnv({ SPLITWATCH_MODE: 'local', SPLITWATCH_DATA_DIR: '/d', SPLITWATCH_DUCKDB_MEMORY_LIMIT: '448MB' }),
+    ).toMatchObject({ duckdbMemoryLimit: '448MB' });
     expect(() =>
       adapterConfigFromEnv({ SPLITWATCH_MODE: 'local', SPLITWATCH_DATA_DIR: '/d', SPLITWATCH_RESULTS_STORE: 'postgres' }),
     ).toThrow(/DATABASE_URL is required/);

@@ -4,7 +4,11 @@ import { parseCsv, type CsvRecord } from '../src';
 
 async function parse(chunks: (string | Buffer)[], maxRecordChars?: number): Promise<CsvRecord[]> {
   const out: CsvRecord[] = [];
-  for await (const r of parseCsv(Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))), { maxRecordChars })) out.push(r);
+  for await (const r of parseCsv(
+    Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))),
+    { maxRecordChars },
+  ))
+    out.push(r);
   return out;
 }
 
@@ -20,7 +24,9 @@ describe('parseCsv', () => {
   });
 
   it('accepts CRLF, a byte-order mark and a missing final line break', async () => {
-    const recs = await parse([Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('h1,h2\r\n1,2\r\n3,4')])]);
+    const recs = await parse([
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('h1,h2\r\n1,2\r\n3,4')]),
+    ]);
     expect(recs.map((r) => r.fields)).toEqual([
       ['h1', 'h2'],
       ['1', '2'],
@@ -55,14 +61,19 @@ describe('parseCsv', () => {
   });
 
   it('gives the same records however the bytes are split into chunks', async () => {
-    const field = fc.oneof(fc.stringMatching(/^[a-z0-9 ]{0,6}$/), fc.string({ maxLength: 6 }).map((s) => s.replace(/\r/g, '')));
+    const field = fc.oneof(
+      fc.stringMatching(/^[a-z0-9 ]{0,6}$/),
+      fc.string({ maxLength: 6 }).map((s) => s.replace(/\r/g, '')),
+    );
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(field, { minLength: 2, maxLength: 2 }), { minLength: 1, maxLength: 8 }),
         fc.array(fc.nat(), { maxLength: 6 }),
         fc.boolean(),
         async (rows, cuts, crlf) => {
-          const text = rows.map((r) => r.map((f) => `"${f.replace(/"/g, '""')}"`).join(',')).join(crlf ? '\r\n' : '\n') + '\n';
+          const text =
+            rows.map((r) => r.map((f) => `"${f.replace(/"/g, '""')}"`).join(',')).join(crlf ? '\r\n' : '\n') +
+            '\n';
           const bytes = Buffer.from(text);
           const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
           const chunks: Buffer[] = [];

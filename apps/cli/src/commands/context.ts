@@ -6,17 +6,23 @@ export interface StoreOptions {
   dataDir?: string;
   resultsStore?: string;
   databaseUrl?: string;
+  memoryLimit?: string;
 }
 
 /** Turns the shared CLI options into the local adapter configuration, with clear errors. */
 export function localConfig(opts: StoreOptions): LocalAdapterConfig {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   const kind = opts.resultsStore ?? 'pglite';
-  if (kind === 'pglite') return { dataDir, results: { kind } };
+  const memory = opts.memoryLimit ?? process.env.SPLITWATCH_DUCKDB_MEMORY_LIMIT;
+  if (memory !== undefined && !/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i.test(memory.trim())) {
+    throw new Error(`--memory-limit must look like 448MB or 2GB, got "${memory}"`);
+  }
+  const extra = memory ? { duckdbMemoryLimit: memory.trim() } : {};
+  if (kind === 'pglite') return { dataDir, results: { kind }, ...extra };
   if (kind === 'postgres') {
     const url = opts.databaseUrl ?? process.env.DATABASE_URL;
     if (!url) throw new Error('--results-store postgres needs --database-url or DATABASE_URL');
-    return { dataDir, results: { kind, url } };
+    return { dataDir, results: { kind, url }, ...extra };
   }
   throw new Error(`--results-store must be "pglite" or "postgres", got "${kind}"`);
 }

@@ -2,6 +2,7 @@ import { copyFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { resolveConfig } from '@splitwatch/core';
 import { newRunId, type PipelineState } from '@splitwatch/handlers';
+import { resolveColumnMap, type ColumnMap } from '@splitwatch/use-cases';
 import { runPipelineLocally } from '../local-runner';
 import { PIPELINE_ASL } from '../paths';
 import { withAdapters, type StoreOptions } from './context';
@@ -9,6 +10,8 @@ import { withAdapters, type StoreOptions } from './context';
 export interface RunOptions extends StoreOptions {
   input: string;
   config?: string;
+  /** JSON file: contract column → the column's name in the input files (logs with another schema). */
+  columnMap?: string;
   quiet?: boolean;
 }
 
@@ -41,6 +44,18 @@ export async function stageInput(input: string, dataDir: string): Promise<string
   return keys;
 }
 
+/** Reads and checks `--column-map FILE` before any work, so a typo fails at once with the file named. */
+async function readColumnMap(file: string): Promise<ColumnMap | undefined> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`--column-map ${file}: ${(err as Error).message}`);
+  }
+  const map = resolveColumnMap(json, `--column-map ${file}`);
+  return Object.keys(map).length > 0 ? map : undefined;
+}
+
 export interface RunSummary {
   runId: string;
   dataDir: string;
@@ -54,6 +69,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 /** `splitwatch run`: stage the input, execute the pipeline ASL locally, print a summary. */
 export async function runCommand(opts: RunOptions, log: (s: string) => void = console.log): Promise<RunSummary> {
   const config = opts.config ? JSON.parse(await readFile(opts.config, 'utf8')) : undefined;
+  const columnMap = opts.columnMap ? await readColumnMap(opts.columnMap) : undefined;
   resolveConfig(config); // fail before any work on a bad config file
   return withAdapters(opts, async (adapters, cfg) => {
     const started = Date.now();
@@ -64,7 +80,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
     const stepSeconds: Record<string, number> = {};
     const output = await runPipelineLocally({
       aslPath: PIPELINE_ASL,
-      input: { runId, sources, ...(config ? { config } : {}) },
+      input: { runId, sources, ...(config ? { config } : {}), ...(columnMap ? { columnMap } : {}) },
       adapters: async () => adapters,
       logger: () => undefined,
       onProgress: opts.quiet ? undefined : (m) => log(`    ${m}`),

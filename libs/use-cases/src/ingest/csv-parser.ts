@@ -22,7 +22,21 @@ const CR = 13;
  * inside), CRLF or LF, a UTF-8 byte-order mark. Bytes that are not valid UTF-8 mark their record with
  * an error instead of being silently replaced.
  */
-export async function* parseCsv(input: Readable | AsyncIterable<Buffer | string>, options: CsvParserOptions = {}): AsyncGenerator<CsvRecord> {
+export async function* parseCsv(
+  input: Readable | AsyncIterable<Buffer | string>,
+  options: CsvParserOptions = {},
+): AsyncGenerator<CsvRecord> {
+  for await (const batch of parseCsvBatches(input, options)) yield* batch;
+}
+
+/**
+ * {@link parseCsv} yielding the records of each input chunk as one array: one await per chunk (a few hundred
+ * records) instead of one per record, which is what makes the ingest hot path fast.
+ */
+export async function* parseCsvBatches(
+  input: Readable | AsyncIterable<Buffer | string>,
+  options: CsvParserOptions = {},
+): AsyncGenerator<CsvRecord[]> {
   const delimChar = options.delimiter ?? ',';
   const delim = delimChar.charCodeAt(0);
   const maxChars = options.maxRecordChars ?? 1 << 20;
@@ -62,11 +76,22 @@ export async function* parseCsv(input: Readable | AsyncIterable<Buffer | string>
       if (end > segStart) field += text.slice(segStart, end);
     };
     for (let i = 0; i < text.length; i++) {
-      // Fast path: a whole plain line (no quotes, no CR, no replacement char) at a record start is split at once.
-      if (!started && !inQuotes && !afterQuote && !skipping && !pendingCR && segStart === i && field.length === 0 && fields.length === 0) {
+      // Fast path: a whole plain line (no quotes, no stray CR, no replacement char) at a record start is split at
+      // once; a CRLF line end is plain too.
+      if (
+        !started &&
+        !inQuotes &&
+        !afterQuote &&
+        !skipping &&
+        !pendingCR &&
+        segStart === i &&
+        field.length === 0 &&
+        fields.length === 0
+      ) {
         const nl = text.indexOf('\n', i);
-        if (nl > i && nl - i <= maxChars) {
-          const lineText = text.slice(i, nl);
+        const end = nl > i && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+        if (end > i && end - i <= maxChars) {
+          const lineText = text.slice(i, end);
           if (lineText.indexOf('"') < 0 && lineText.indexOf('\r') < 0 && lineText.indexOf('\ufffd') < 0) {
             out.push({ line, fields: lineText.split(delimChar) });
             line++;
@@ -169,16 +194,17 @@ export async function* parseCsv(input: Readable | AsyncIterable<Buffer | string>
       started = true;
     }
     if (!skipping) flushSeg(text.length);
-    for (const r of out) yield r;
+    if (out.length > 0) yield out;
   }
   const tail = decoder.decode();
   if (tail) field += tail;
+  if (tail && !recordError && tail.indexOf('\ufffd') >= 0) recordError = 'invalid UTF-8 byte sequence';
   if (inQuotes) {
     recordError = recordError ?? 'unterminated quoted field at end of file';
-    yield endRecord();
+    yield [endRecord()];
   } else if (skipping) {
-    yield { line: recordLine, fields: [], error: `record longer than ${maxChars} characters` };
+    yield [{ line: recordLine, fields: [], error: `record longer than ${maxChars} characters` }];
   } else if (started || fields.length > 0 || field.length > 0) {
-    yield endRecord();
+    yield [endRecord()];
   }
 }

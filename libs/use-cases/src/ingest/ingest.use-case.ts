@@ -1,26 +1,62 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import {
   CURATED_COLUMNS,
   CURATED_PARTITION,
   INPUT_COLUMNS,
   InputFormatError,
   Keys,
-  QueryFailedError,
   SplitwatchError,
-  STAGED_COLUMNS,
   type ObjectStore,
   type SqlEngine,
 } from '@splitwatch/core';
-import { parseCsv } from './csv-parser';
-import { isRejection, mapHeader, validateRow, type ValidRow } from './validate-row';
-import { CLASSIFY_STAGED_SQL } from './dedupe.sql';
+import { resolveColumnMap, type ColumnMap } from './column-map';
+import { parseCsvBatches } from './csv-parser';
+import {
+  CLASSIFY_EXCEPTIONS_SQL,
+  EXCEPTION_COLUMNS,
+  STAGED_CSV_COLUMNS,
+  STAGED_CSV_PARTITION,
+  VALIDATED_COLUMNS,
+  curatedChunkSql,
+  validatedRelation,
+} from './dedupe.sql';
+import { parquetExtrasSql, planParquet, validateParquetSql, type ParquetPlan } from './parquet-input';
+import { readParquetSchema, TailKeeper } from './parquet-schema';
+import {
+  CsvSourceStager,
+  MonthSinks,
+  QUARANTINE_HEADER,
+  QuarantineFile,
+  TextSink,
+  csvField,
+  type StagedMonth,
+} from './source-stager';
+import { isRejection, mapHeader, validateValues } from './validate-row';
 import { lit, renderSql, safeIdent } from '../sql-text';
 import { startStep } from '../audit/step-record';
+
+/*
+ * Choices ingest makes (see also the README's input contract):
+ * - Curated amounts are DECIMAL(24,8), the input contract's type: exact, 16 integer digits. CSV amounts are checked
+ *   and normalised as text (never a float); SQL casts them through DECIMAL(18,8) when they fit, only because DuckDB
+ *   parses text into a 128-bit decimal ten times slower — the value is the same. Parquet amounts may be
+ *   DECIMAL(p, s ≤ 8) (widened exactly), integers or text (validated like CSV); floats, and decimals with more than
+ *   8 decimals, make the file fail with what was expected and found, since either would round silently.
+ * - Extra columns never fail a file. CSV: their values go to `extras/run=<id>/<sourceId>.csv` (source_key, line,
+ *   one column per extra, as text), joinable to curated rows on (source_key, source_line). Parquet: to
+ *   `extras/run=<id>/<sourceId>/` as Parquet with their types; nested columns are only listed in the manifest.
+ * - `line` is the physical line a CSV record starts on (header = 1); for Parquet it is the 1-based row position in
+ *   file order (DuckDB reads in file order; Athena does not promise an order for it).
+ * - Memory: CSV streams through the parser with fixed-size buffers; staged rows are written a month per file; the
+ *   engine finds retries and conflicts with one hash aggregation over the ids and writes curated Parquet a month
+ *   at a time. Everything big is in the SQL engine, which spills past its memory limit (DuckDB: `memory_limit`).
+ */
+
+export { resolveColumnMap, type ColumnMap } from './column-map';
 
 /** Raised when a file's counts do not add up; it means a bug, never bad input. */
 export class AccountingError extends SplitwatchError {}
@@ -31,12 +67,23 @@ export interface IngestDeps {
   /** Local scratch directory (Lambda: /tmp). */
   tmpDir: string;
   onProgress?: (message: string) => void;
+  /**
+   * Most accepted rows written to curated Parquet by one statement (default 2,000,000; a single bigger day is
+   * written alone). Each statement writes consecutive days of one calendar month, so a month's staged rows are
+   * read once and few partition files are open at a time (Athena allows 100, DuckDB keeps 100 open).
+   */
+  curatedChunkRows?: number;
 }
 
 export interface IngestInput {
   runId: string;
   /** Object keys or prefixes (ending in `/`) under the store, e.g. `raw/2021-11.csv` or `raw/`. */
   sources: string[];
+  /**
+   * Contract column → the name it has in the files, for logs with another schema (e.g. `{ "_id": "id" }`);
+   * checked with {@link resolveColumnMap}. Columns left out keep their contract name.
+   */
+  columnMap?: ColumnMap | Record<string, unknown>;
 }
 
 /** Per-file accounting: read = accepted + duplicates + rejected. */
@@ -51,8 +98,13 @@ export interface SourceReport {
   duplicates: number;
   rejected: number;
   rejectedByReason: Record<string, number>;
+  /** Columns beyond the contract; their values are kept under `extrasKey`. */
   extraColumns: string[];
+  /** Extra Parquet columns of a type that is not kept (nested types), listed only. */
+  extraColumnsNotKept?: string[];
   quarantineKey: string | null;
+  /** CSV: `extras/run=<id>/<sourceId>.csv` (source_key, line, one column per extra); Parquet: a folder of Parquet files. */
+  extrasKey: string | null;
 }
 
 export interface IngestResult {
@@ -62,45 +114,24 @@ export interface IngestResult {
   dateRange: { min: string; max: string } | null;
 }
 
-export const INGEST_SCHEMA_VERSION = 1;
+/** 2: validated in SQL for Parquet, extras kept aside, column map, `extrasKey` in the manifest. */
+export const INGEST_SCHEMA_VERSION = 2;
 const SUPPORTED = /\.(csv|csv\.gz|parquet)$/i;
-const QUARANTINE_HEADER = 'source_key,line,column,reason,tx_id,record\n';
+const DEFAULT_CHUNK_ROWS = 2_000_000;
+/** Days (partitions) written by one statement at most; month-aligned ranges stay well under both engines' 100. */
+const MAX_DAYS_PER_WRITE = 31;
+/** Largest Parquet footer accepted (a footer lists every row group; 16 MB is thousands of them). */
+const MAX_PARQUET_FOOTER_BYTES = 16 << 20;
+const PROGRESS_EVERY_ROWS = 1_000_000;
+const CONFLICT_REASON =
+  'conflicting duplicate: same _id with different content or timestamps more than 1 s apart';
 
 /** Stable id of a source key: curated files of a source are named after it, so re-ingesting replaces them. */
 export function sourceIdOf(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
-function csvField(v: string): string {
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
-async function write(stream: WriteStream, text: string): Promise<void> {
-  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', resolve));
-}
-
-/** Collects lines and writes them in blocks: one write (and one await) per ~64 kB, not per row. */
-class BufferedLines {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private readonly stream: WriteStream) {}
-  async push(line: string): Promise<void> {
-    this.parts.push(line);
-    this.size += line.length;
-    if (this.size >= 1 << 16) await this.flush();
-  }
-  async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    await write(this.stream, text);
-  }
-}
-
-async function closeStream(stream: WriteStream): Promise<void> {
-  await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
-}
+const extrasPrefix = (runId: string) => `extras/run=${runId}/`;
 
 async function expandSources(store: ObjectStore, sources: string[]): Promise<string[]> {
   const keys = new Set<string>();
@@ -108,139 +139,256 @@ async function expandSources(store: ObjectStore, sources: string[]): Promise<str
     if (s.endsWith('/')) {
       for (const o of await store.list(s)) if (SUPPORTED.test(o.key)) keys.add(o.key);
     } else {
-      if (!SUPPORTED.test(s)) throw new InputFormatError(`${s}: unsupported file type (expected .csv, .csv.gz or .parquet)`);
+      if (!SUPPORTED.test(s))
+        throw new InputFormatError(`${s}: unsupported file type (expected .csv, .csv.gz or .parquet)`);
       if (!(await store.exists(s))) throw new InputFormatError(`${s}: no such object in ${store.location}`);
       keys.add(s);
     }
   }
-  if (keys.size === 0) throw new InputFormatError(`No .csv, .csv.gz or .parquet input under ${sources.join(', ')}`);
+  if (keys.size === 0)
+    throw new InputFormatError(`No .csv, .csv.gz or .parquet input under ${sources.join(', ')}`);
   return [...keys].sort();
 }
 
-/** Feeds one row of a file through validation into the staged and quarantine files. */
-class SourceStager {
-  read = 0;
-  rejected = 0;
-  readonly rejectedByReason: Record<string, number> = {};
-  minDate: string | null = null;
-  maxDate: string | null = null;
-
-  private readonly staged: BufferedLines;
-  private readonly quarantine: BufferedLines;
-
-  constructor(
-    private readonly source: string,
-    staged: WriteStream,
-    quarantine: WriteStream,
-  ) {
-    this.staged = new BufferedLines(staged);
-    this.quarantine = new BufferedLines(quarantine);
-  }
-
-  async flush(): Promise<void> {
-    await this.staged.flush();
-    await this.quarantine.flush();
-  }
-
-  async reject(line: number, column: string, reason: string, txId: string, record: string): Promise<void> {
-    this.rejected++;
-    const bucket = `${column}: ${reason.replace(/:.*$/, '')}`;
-    this.rejectedByReason[bucket] = (this.rejectedByReason[bucket] ?? 0) + 1;
-    const clipped = record.length > 2000 ? `${record.slice(0, 2000)}…` : record;
-    await this.quarantine.push([this.source, String(line), column, reason, txId, clipped].map(csvField).join(',') + '\n');
-  }
-
-  async accept(row: ValidRow, line: number): Promise<void> {
-    const day = row.transaction_date.slice(0, 10);
-    if (this.minDate === null || day < this.minDate) this.minDate = day;
-    if (this.maxDate === null || day > this.maxDate) this.maxDate = day;
-    const values = [
-      row.tx_id,
-      row.merchant_id,
-      row.subsidiary,
-      row.transaction_date,
-      row.account_number,
-      row.user_id,
-      row.transaction_amount,
-      row.transaction_type,
-      this.source,
-      String(line),
-    ];
-    await this.staged.push(values.map(csvField).join(',') + '\n');
-  }
+/** Reads a whole object once for its checksum and size, handing each chunk to `onChunk` as well. */
+function checksum(
+  body: Readable,
+  onChunk?: (chunk: Buffer) => void,
+): { done: Promise<{ sha256: string; bytes: number }> } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const done = new Promise<{ sha256: string; bytes: number }>((resolve, reject) => {
+    body.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+      onChunk?.(chunk);
+    });
+    body.once('end', () => resolve({ sha256: hash.digest('hex'), bytes }));
+    body.once('error', reject);
+  });
+  // Awaited on success only; when reading stops early (a bad header), the aborted stream's error is expected.
+  done.catch(() => undefined);
+  return { done };
 }
 
-async function stageCsv(body: Readable, key: string, stager: SourceStager): Promise<string[]> {
+interface Staged {
+  report: SourceReport;
+  quarantine: QuarantineFile;
+  quarantinePath: string;
+  extrasPath: string | null;
+  /** Rows that passed validation, and how many per day (plans the curated writes). */
+  valid: number;
+  days: Map<string, number>;
+  minTs?: string | null;
+  maxTs?: string | null;
+  parquet?: { plan: ParquetPlan; rawTable: string };
+}
+
+/** Streams one CSV file through the parser and the validator into its staging, quarantine and extras files. */
+async function stageCsv(
+  deps: IngestDeps,
+  key: string,
+  scratch: string,
+  columnMap: ColumnMap,
+  report: SourceReport,
+  quarantine: QuarantineFile,
+): Promise<{
+  months: StagedMonth[];
+  days: Map<string, number>;
+  extrasPath: string | null;
+  minTs: string | null;
+  maxTs: string | null;
+}> {
+  const body = await deps.objectStore.getStream(key);
+  const sum = checksum(body);
   const input = /\.gz$/i.test(key) ? body.pipe(createGunzip()) : body;
-  let header: { positions: Record<string, number>; width: number } | null = null;
-  let extra: string[] = [];
+  const staged = new MonthSinks(
+    join(scratch, 'accepted'),
+    `${report.sourceId}.csv`,
+    STAGED_CSV_COLUMNS.map((c) => c.name).join(',') + '\n',
+  );
+  let stager: CsvSourceStager | null = null;
+  let extrasPath: string | null = null;
+  let p: number[] = [];
+  let width = 0;
+  let extraPositions: number[] = [];
+  let nextProgress = PROGRESS_EVERY_ROWS;
   try {
-    for await (const rec of parseCsv(input)) {
-      if (!header) {
-        if (rec.error) throw new InputFormatError(`${key}: line ${rec.line}: unreadable header (${rec.error})`);
-        const mapped = mapHeader(rec.fields, key);
-        header = { positions: mapped.positions, width: rec.fields.length };
-        extra = mapped.extra;
-        continue;
+    for await (const batch of parseCsvBatches(input)) {
+      for (const rec of batch) {
+        if (stager === null) {
+          if (rec.error)
+            throw new InputFormatError(`${key}: line ${rec.line}: unreadable header (${rec.error})`);
+          const mapping = mapHeader(rec.fields, key, columnMap);
+          p = INPUT_COLUMNS.map((c) => mapping.positions[c]);
+          width = rec.fields.length;
+          extraPositions = mapping.extraPositions;
+          report.extraColumns = mapping.extra;
+          let extras: TextSink | null = null;
+          if (mapping.extra.length > 0) {
+            extrasPath = join(scratch, `${report.sourceId}.extras.csv`);
+            extras = TextSink.open(extrasPath);
+            extras.add(['source_key', 'line', ...mapping.extra].map(csvField).join(',') + '\n');
+          }
+          stager = new CsvSourceStager(key, staged, quarantine, extras);
+          continue;
+        }
+        stager.read++;
+        const f = rec.fields;
+        if (rec.error) {
+          quarantine.reject(rec.line, '*', rec.error, '', f.join(','));
+          continue;
+        }
+        if (f.length !== width) {
+          quarantine.reject(rec.line, '*', `expected ${width} fields, found ${f.length}`, '', f.join(','));
+          continue;
+        }
+        const row = validateValues(f[p[0]], f[p[1]], f[p[2]], f[p[3]], f[p[4]], f[p[5]], f[p[6]], f[p[7]]);
+        if (isRejection(row)) quarantine.reject(rec.line, row.column, row.reason, f[p[0]], f.join(','));
+        else stager.accept(row, rec.line);
+        if (extraPositions.length > 0)
+          stager.extra(
+            rec.line,
+            extraPositions.map((i) => f[i]),
+          );
       }
-      stager.read++;
-      const raw = () => rec.fields.join(',');
-      if (rec.error) {
-        await stager.reject(rec.line, '*', rec.error, '', raw());
-        continue;
-      }
-      if (rec.fields.length !== header.width) {
-        await stager.reject(rec.line, '*', `expected ${header.width} fields, found ${rec.fields.length}`, '', raw());
-        continue;
-      }
-      const pos = header.positions;
-      const result = validateRow((col) => rec.fields[pos[col]]);
-      if (isRejection(result)) {
-        await stager.reject(rec.line, result.column, result.reason, rec.fields[pos._id] ?? '', raw());
-      } else {
-        await stager.accept(result, rec.line);
+      if (stager) {
+        await stager.endBatch();
+        if (stager.read >= nextProgress) {
+          deps.onProgress?.(`${key}: ${stager.read.toLocaleString('en-US')} rows read`);
+          nextProgress += PROGRESS_EVERY_ROWS;
+        }
       }
     }
   } catch (err) {
-    if ((err as { code?: string }).code === 'Z_DATA_ERROR') {
-      throw new InputFormatError(`${key}: not a valid gzip file (${(err as Error).message})`);
+    stager?.destroy();
+    staged.destroy();
+    body.destroy();
+    const code = (err as { code?: string }).code;
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'Z_STREAM_ERROR') {
+      throw new InputFormatError(`${key}: not a valid gzip file (${(err as Error).message})`, { cause: err });
     }
     throw err;
   }
-  if (!header) throw new InputFormatError(`${key}: empty file, expected a header with ${INPUT_COLUMNS.join(',')}`);
-  return extra;
+  if (stager === null) {
+    staged.destroy();
+    throw new InputFormatError(`${key}: empty file, expected a header with ${INPUT_COLUMNS.join(',')}`);
+  }
+  const months = await stager.closeStaged();
+  const { sha256, bytes } = await sum.done;
+  report.sha256 = sha256;
+  report.bytes = bytes;
+  report.read = stager.read;
+  return { months, days: stager.days, extrasPath, minTs: stager.minTs, maxTs: stager.maxTs };
 }
 
-async function stageParquet(deps: IngestDeps, runId: string, key: string, stager: SourceStager): Promise<void> {
+/** Checks a Parquet file's columns from its footer and registers it (typed as in the file) in the SQL engine. */
+async function stageParquet(
+  deps: IngestDeps,
+  runId: string,
+  key: string,
+  columnMap: ColumnMap,
+  report: SourceReport,
+): Promise<{ plan: ParquetPlan; rawTable: string }> {
   const { objectStore, sqlEngine } = deps;
-  const sid = sourceIdOf(key);
-  const prefix = `${Keys.staging(runId)}parquet-src/${sid}/`;
+  const tail = new TailKeeper(MAX_PARQUET_FOOTER_BYTES + 8);
+  const body = await objectStore.getStream(key);
+  const { sha256, bytes } = await checksum(body, (chunk) => tail.push(chunk)).done;
+  report.sha256 = sha256;
+  report.bytes = bytes;
+  const schema = readParquetSchema(tail.bytes(), key, bytes);
+  const plan = planParquet(schema, key, columnMap);
+  report.extraColumns = plan.extras.map((e) => e.column.name);
+  if (plan.extrasNotKept.length > 0) report.extraColumnsNotKept = plan.extrasNotKept;
+  const prefix = `${Keys.staging(runId)}parquet-src/${report.sourceId}/`;
   await objectStore.copy(key, `${prefix}data.parquet`);
-  const table = safeIdent(`raw_${runId}_${sid}`);
-  const cols = INPUT_COLUMNS.map((name) => ({ name, type: 'VARCHAR' as const }));
-  let row = 0;
-  try {
-    await sqlEngine.registerTable({ name: table, prefix, format: 'parquet', columns: cols });
-    const select = `SELECT ${INPUT_COLUMNS.map((c) => `"${c}"`).join(', ')} FROM ${table}`;
-    for await (const batch of sqlEngine.stream(select, 10_000)) {
-      for (const r of batch) {
-        row++;
-        stager.read++;
-        const result = validateRow((col) => (r[col] === null || r[col] === undefined ? '' : String(r[col])));
-        const raw = INPUT_COLUMNS.map((c) => String(r[c] ?? '')).join(',');
-        if (isRejection(result)) await stager.reject(row, result.column, result.reason, String(r._id ?? ''), raw);
-        else await stager.accept(result, row);
-      }
+  const rawTable = safeIdent(`raw_${runId}_${report.sourceId}`);
+  await sqlEngine.registerTable({ name: rawTable, prefix, format: 'parquet', columns: plan.registration });
+  return { plan, rawTable };
+}
+
+/**
+ * Validates every Parquet source in SQL into one validated table, quarantines its rejected rows (streamed, in
+ * row order) and counts its valid rows per day. Returns the validated table's name.
+ */
+async function validateParquetSources(
+  deps: IngestDeps,
+  runId: string,
+  sources: Staged[],
+  writes: { key: string }[],
+): Promise<string> {
+  const { sqlEngine } = deps;
+  const validatedPrefix = `${Keys.staging(runId)}validated/`;
+  for (const s of sources) {
+    deps.onProgress?.(`validating ${s.report.source}`);
+    const { rawTable, plan } = s.parquet!;
+    await sqlEngine.unload(
+      validateParquetSql(rawTable, s.report.source, plan),
+      `${validatedPrefix}${s.report.sourceId}/`,
+    );
+    if (plan.extras.length > 0) {
+      const prefix = `${extrasPrefix(runId)}${s.report.sourceId}/`;
+      const written = await sqlEngine.unload(parquetExtrasSql(rawTable, s.report.source, plan), prefix);
+      s.report.extrasKey = prefix;
+      for (const k of written) writes.push({ key: k });
     }
-  } catch (err) {
-    if (err instanceof QueryFailedError && row === 0) {
-      throw new InputFormatError(
-        `${key}: cannot read as a Parquet transaction log with columns ${INPUT_COLUMNS.join(',')} (${err.message.split('\n')[0]})`,
-        { cause: err },
-      );
-    }
-    throw err;
   }
+  const table = safeIdent(`validated_${runId}`);
+  await sqlEngine.registerTable({
+    name: table,
+    prefix: validatedPrefix,
+    format: 'parquet',
+    columns: VALIDATED_COLUMNS,
+  });
+  const bySource = new Map(sources.map((s) => [s.report.source, s]));
+  const counts = await sqlEngine.query(
+    `SELECT source_key, COUNT(*) AS n, COUNT(reject_column) AS rejected FROM ${table} GROUP BY source_key`,
+  );
+  const withRejects: string[] = [];
+  for (const c of counts) {
+    const s = bySource.get(String(c.source_key))!;
+    s.report.read = Number(c.n);
+    s.valid = s.report.read - Number(c.rejected);
+    if (Number(c.rejected) > 0) withRejects.push(s.report.source);
+  }
+  const days = await sqlEngine.query(
+    `SELECT source_key, CAST(CAST(transaction_date AS DATE) AS VARCHAR) AS dt, COUNT(*) AS n,
+            MIN(transaction_date) AS min_ts, MAX(transaction_date) AS max_ts
+     FROM ${table} WHERE reject_column IS NULL GROUP BY source_key, CAST(CAST(transaction_date AS DATE) AS VARCHAR)`,
+  );
+  for (const d of days) {
+    const s = bySource.get(String(d.source_key))!;
+    s.days.set(String(d.dt), Number(d.n));
+    const lo = String(d.min_ts);
+    const hi = String(d.max_ts);
+    if (s.minTs == null || lo < s.minTs) s.minTs = lo;
+    if (s.maxTs == null || hi > s.maxTs) s.maxTs = hi;
+  }
+  if (withRejects.length > 0) {
+    for (const s of sources) s.quarantine.reopen(s.quarantinePath);
+    const rejects = sqlEngine.stream(
+      `SELECT source_key, source_line, reject_column, reject_reason, record FROM ${table}
+       WHERE reject_column IS NOT NULL AND source_key IN (${withRejects.map(lit).join(', ')})
+       ORDER BY source_key, source_line`,
+    );
+    for await (const batch of rejects) {
+      for (const r of batch) {
+        const s = bySource.get(String(r.source_key))!;
+        const record = String(r.record ?? '');
+        const cut = record.indexOf(',');
+        s.quarantine.reject(
+          Number(r.source_line),
+          String(r.reject_column),
+          String(r.reject_reason),
+          cut < 0 ? record : record.slice(0, cut),
+          record,
+        );
+      }
+      for (const s of sources) await s.quarantine.flushIfFull();
+    }
+    for (const s of sources) await s.quarantine.close();
+  }
+  return table;
 }
 
 function shiftDay(day: string, delta: number): string {
@@ -250,79 +398,163 @@ function shiftDay(day: string, delta: number): string {
 }
 
 /**
+ * Ranges of consecutive days to write curated Parquet a statement at a time: never across a calendar month (a CSV
+ * range then reads only its month's staged files, once), at most `maxRows` rows (a bigger single day is a range
+ * alone) and at most `maxDays` days (partitions).
+ */
+export function planDayChunks(
+  days: { dt: string; n: number }[],
+  maxRows: number,
+  maxDays = MAX_DAYS_PER_WRITE,
+): { from: string; to: string; rows: number }[] {
+  const chunks: { from: string; to: string; rows: number; days: number }[] = [];
+  for (const { dt, n } of [...days].sort((a, b) => (a.dt < b.dt ? -1 : a.dt > b.dt ? 1 : 0))) {
+    const last = chunks[chunks.length - 1];
+    if (last && last.from.slice(0, 7) === dt.slice(0, 7) && last.rows + n <= maxRows && last.days < maxDays) {
+      last.to = dt;
+      last.rows += n;
+      last.days++;
+    } else chunks.push({ from: dt, to: dt, rows: n, days: 1 });
+  }
+  return chunks.map(({ from, to, rows }) => ({ from, to, rows }));
+}
+
+/** The calendar months (`YYYY-MM`) a range of days touches. */
+function monthsOf(from: string, to: string): string[] {
+  const out: string[] = [];
+  let y = Number(from.slice(0, 4));
+  let m = Number(from.slice(5, 7));
+  const end = to.slice(0, 7);
+  for (;;) {
+    const month = `${y}-${String(m).padStart(2, '0')}`;
+    out.push(month);
+    if (month >= end) return out;
+    if (++m > 12) {
+      m = 1;
+      y++;
+    }
+  }
+}
+
+/** Drops a per-run table; a failure to tidy up never fails the ingest that has already succeeded. */
+async function dropQuietly(
+  sqlEngine: SqlEngine,
+  name: string,
+  onProgress?: (m: string) => void,
+): Promise<void> {
+  try {
+    await sqlEngine.dropTable(name);
+  } catch (err) {
+    onProgress?.(`could not drop staging table ${name}: ${(err as Error).message}`);
+  }
+}
+
+/**
  * Ingests raw transaction logs: validates every row, drops `_id` retry duplicates, quarantines bad and
- * conflicting rows with file, line, column and reason, and writes curated Parquet partitioned by date.
+ * conflicting rows with file, line, column and reason, keeps extra columns aside, and writes curated Parquet
+ * partitioned by date. CSV streams through the TypeScript parser and validator; Parquet is validated by the SQL
+ * engine after its schema is checked. Memory stays bounded: nothing holds all rows, the engine spills.
  * Idempotent: a source's curated files are named after the source, so ingesting it again replaces them,
  * and rows already curated from another source count as duplicates.
  */
 export async function ingest(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
   const { objectStore, sqlEngine } = deps;
   const { runId } = input;
+  const columnMap = resolveColumnMap(input.columnMap);
+  const chunkRows = deps.curatedChunkRows ?? DEFAULT_CHUNK_ROWS;
   const step = startStep(objectStore, runId, 'ingest');
   const keys = await expandSources(objectStore, input.sources);
   const scratch = await mkdtemp(join(deps.tmpDir, 'splitwatch-ingest-'));
-  const reports: SourceReport[] = [];
-  const quarantines = new Map<string, { path: string; stream: WriteStream; stager: SourceStager }>();
-  let minDate: string | null = null;
-  let maxDate: string | null = null;
+  const staged: Staged[] = [];
+  const tables: string[] = [];
+  let minTs: string | null = null;
+  let maxTs: string | null = null;
+  const widen = (lo: string | null, hi: string | null) => {
+    if (lo !== null && (minTs === null || lo < minTs)) minTs = lo;
+    if (hi !== null && (maxTs === null || hi > maxTs)) maxTs = hi;
+  };
   try {
+    // 1. Read every file once: CSV is validated while streaming, Parquet's schema is checked from its footer.
+    let csvSources = 0;
     for (const key of keys) {
-      const sid = sourceIdOf(key);
-      const format = /\.parquet$/i.test(key) ? 'parquet' : 'csv';
-      deps.onProgress?.(`reading ${key}`);
-      const stagedPath = join(scratch, `${sid}.csv`);
-      const quarantinePath = join(scratch, `${sid}.quarantine.csv`);
-      const staged = createWriteStream(stagedPath);
-      const quarantine = createWriteStream(quarantinePath);
-      await write(staged, STAGED_COLUMNS.map((c) => c.name).join(',') + '\n');
-      await write(quarantine, QUARANTINE_HEADER);
-      const stager = new SourceStager(key, staged, quarantine);
-      const hash = createHash('sha256');
-      let bytes = 0;
-      let extra: string[] = [];
-      if (format === 'csv') {
-        const body = await objectStore.getStream(key);
-        body.on('data', (chunk: Buffer) => {
-          hash.update(chunk);
-          bytes += chunk.length;
-        });
-        extra = await stageCsv(body, key, stager);
-      } else {
-        const data = await objectStore.getBytes(key);
-        hash.update(data);
-        bytes = data.length;
-        await stageParquet(deps, runId, key, stager);
-      }
-      await stager.flush();
-      await closeStream(staged);
-      await objectStore.putFile(`${Keys.staging(runId)}accepted/${sid}.csv`, stagedPath, 'text/csv');
-      quarantines.set(key, { path: quarantinePath, stream: quarantine, stager });
-      if (stager.minDate && (minDate === null || stager.minDate < minDate)) minDate = stager.minDate;
-      if (stager.maxDate && (maxDate === null || stager.maxDate > maxDate)) maxDate = stager.maxDate;
-      reports.push({
+      const report: SourceReport = {
         source: key,
-        sourceId: sid,
-        format,
-        sha256: hash.digest('hex'),
-        bytes,
-        read: stager.read,
+        sourceId: sourceIdOf(key),
+        format: /\.parquet$/i.test(key) ? 'parquet' : 'csv',
+        sha256: '',
+        bytes: 0,
+        read: 0,
         accepted: 0,
         duplicates: 0,
-        rejected: stager.rejected,
-        rejectedByReason: stager.rejectedByReason,
-        extraColumns: extra,
+        rejected: 0,
+        rejectedByReason: {},
+        extraColumns: [],
         quarantineKey: null,
-      });
-      deps.onProgress?.(`${key}: ${stager.read} rows read, ${stager.rejected} rejected by validation`);
+        extrasKey: null,
+      };
+      deps.onProgress?.(`reading ${key}`);
+      const quarantinePath = join(scratch, `${report.sourceId}.quarantine.csv`);
+      const qSink = TextSink.open(quarantinePath);
+      qSink.add(QUARANTINE_HEADER);
+      const quarantine = new QuarantineFile(key, qSink);
+      const entry: Staged = {
+        report,
+        quarantine,
+        quarantinePath,
+        extrasPath: null,
+        valid: 0,
+        days: new Map(),
+      };
+      staged.push(entry);
+      if (report.format === 'csv') {
+        const out = await stageCsv(deps, key, scratch, columnMap, report, quarantine);
+        for (const m of out.months) {
+          await objectStore.putFile(
+            `${Keys.staging(runId)}accepted/stage_month=${m.month}/${report.sourceId}.csv`,
+            m.path,
+            'text/csv',
+          );
+          await rm(m.path, { force: true });
+        }
+        entry.extrasPath = out.extrasPath;
+        entry.days = out.days;
+        entry.valid = report.read - quarantine.rejected;
+        widen(out.minTs, out.maxTs);
+        csvSources++;
+        deps.onProgress?.(
+          `${key}: ${report.read.toLocaleString('en-US')} rows read, ${quarantine.rejected} rejected by validation`,
+        );
+      } else {
+        entry.parquet = await stageParquet(deps, runId, key, columnMap, report);
+        tables.push(entry.parquet.rawTable);
+      }
+      await quarantine.close();
     }
 
-    const stagedTable = safeIdent(`staged_${runId}`);
-    await sqlEngine.registerTable({
-      name: stagedTable,
-      prefix: `${Keys.staging(runId)}accepted/`,
-      format: 'csv',
-      columns: STAGED_COLUMNS,
-    });
+    // 2. Staged CSV rows are typed where they are read; Parquet rows are validated in SQL into one table.
+    let stagedTable: string | null = null;
+    if (csvSources > 0) {
+      stagedTable = safeIdent(`staged_${runId}`);
+      tables.push(stagedTable);
+      await sqlEngine.registerTable({
+        name: stagedTable,
+        prefix: `${Keys.staging(runId)}accepted/`,
+        format: 'csv',
+        columns: STAGED_CSV_COLUMNS,
+        partitionedBy: STAGED_CSV_PARTITION,
+      });
+    }
+    const parquetSources = staged.filter((s) => s.parquet);
+    let validatedTable: string | null = null;
+    if (parquetSources.length > 0) {
+      validatedTable = await validateParquetSources(deps, runId, parquetSources, step.record.writes);
+      tables.push(validatedTable);
+      for (const s of parquetSources) {
+        if (s.valid > 0) widen(s.minTs ?? null, s.maxTs ?? null);
+      }
+    }
+
+    // 3. Find retries and conflicts, against this run and curated rows of nearby days of other sources.
     await sqlEngine.registerTable({
       name: 'transactions',
       prefix: Keys.curated,
@@ -330,116 +562,187 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       columns: CURATED_COLUMNS,
       partitionedBy: CURATED_PARTITION,
     });
-    // Classify once and keep the result as Parquet in staging: the counts, the conflicts and the curated
-    // output below all read it instead of re-running the classification.
-    const classifyPrefix = `${Keys.staging(runId)}classified/`;
-    deps.onProgress?.('classifying retries and conflicts');
+    const lo = minTs as string | null;
+    const hi = maxTs as string | null;
+    const exceptionsPrefix = `${Keys.staging(runId)}exceptions/`;
+    deps.onProgress?.('looking for retries and conflicts');
     await sqlEngine.unload(
-      renderSql(CLASSIFY_STAGED_SQL, {
-        staged: stagedTable,
+      renderSql(CLASSIFY_EXCEPTIONS_SQL, {
+        validated: validatedRelation(stagedTable, validatedTable),
         curated: 'transactions',
-        minDt: lit(minDate ? shiftDay(minDate, -1) : '1970-01-01'),
-        maxDt: lit(maxDate ? shiftDay(maxDate, 1) : '1970-01-01'),
+        minDt: lit(lo ? shiftDay(lo.slice(0, 10), -1) : '1970-01-01'),
+        maxDt: lit(hi ? shiftDay(hi.slice(0, 10), 1) : '1970-01-01'),
         runSources: keys.map(lit).join(', '),
       }),
-      classifyPrefix,
+      exceptionsPrefix,
     );
-    const classifiedTable = safeIdent(`classified_${runId}`);
+    const exceptionsTable = safeIdent(`exceptions_${runId}`);
+    tables.push(exceptionsTable);
     await sqlEngine.registerTable({
-      name: classifiedTable,
-      prefix: classifyPrefix,
+      name: exceptionsTable,
+      prefix: exceptionsPrefix,
       format: 'parquet',
-      columns: [...STAGED_COLUMNS, { name: 'status', type: 'VARCHAR' }, { name: 'dt', type: 'VARCHAR' }],
+      columns: EXCEPTION_COLUMNS,
     });
-    const classified = `SELECT * FROM ${classifiedTable}`;
-    deps.onProgress?.('counting');
-    const statusRows = await sqlEngine.query(
-      `SELECT source_key, status, COUNT(*) AS n FROM (${classified}) c GROUP BY source_key, status`,
+    const bySource = new Map(staged.map((s) => [s.report.source, s]));
+    const exceptionCounts = await sqlEngine.query(
+      `SELECT source_key, status, COUNT(*) AS n FROM ${exceptionsTable} GROUP BY source_key, status`,
     );
-    for (const r of statusRows) {
-      const rep = reports.find((x) => x.source === r.source_key);
-      if (!rep) throw new AccountingError(`Classified rows of unknown source ${String(r.source_key)}`);
-      const n = Number(r.n);
-      if (r.status === 'accepted') rep.accepted += n;
-      else if (r.status === 'duplicate') rep.duplicates += n;
-      else {
-        rep.rejected += n;
-        const bucket = '_id: conflicting duplicate';
-        rep.rejectedByReason[bucket] = (rep.rejectedByReason[bucket] ?? 0) + n;
-      }
+    const withExceptions = new Set<string>();
+    let conflicts = 0;
+    for (const r of exceptionCounts) {
+      const s = bySource.get(String(r.source_key));
+      if (!s) throw new AccountingError(`Exceptions for unknown source ${String(r.source_key)}`);
+      withExceptions.add(s.report.source);
+      if (r.status === 'duplicate') s.report.duplicates += Number(r.n);
+      else conflicts += Number(r.n);
     }
-    const conflicts = await sqlEngine.query(
-      `SELECT source_key, source_line, tx_id FROM (${classified}) c WHERE status = 'conflict' ORDER BY source_key, source_line`,
-    );
-    for (const c of conflicts) {
-      const q = quarantines.get(String(c.source_key));
-      await q?.stager.reject(
-        Number(c.source_line),
-        '_id',
-        'conflicting duplicate: same _id with different content or timestamps more than 1 s apart',
-        String(c.tx_id),
-        '',
+    if (conflicts > 0) {
+      for (const s of staged) s.quarantine.reopen(s.quarantinePath);
+      const rows = sqlEngine.stream(
+        `SELECT source_key, source_line, tx_id FROM ${exceptionsTable} WHERE status = 'conflict' ORDER BY source_key, source_line`,
       );
+      for await (const batch of rows) {
+        for (const c of batch)
+          bySource
+            .get(String(c.source_key))!
+            .quarantine.reject(Number(c.source_line), '_id', CONFLICT_REASON, String(c.tx_id), '');
+        for (const s of staged) await s.quarantine.flushIfFull();
+      }
+      for (const s of staged) await s.quarantine.close();
     }
 
-    // Write every source's new curated files to staging first: the curated view reads the live layout,
-    // so nothing in it may change until all queries over it are done.
-    const unloaded = new Map<string, { prefix: string; keys: string[] }>();
-    deps.onProgress?.('writing curated Parquet');
-    for (const rep of reports) {
-      if (rep.accepted === 0) continue;
-      const outPrefix = `${Keys.staging(runId)}curated/${rep.sourceId}/`;
-      const keys = await sqlEngine.unload(
-        `SELECT ${CURATED_COLUMNS.map((c) => c.name).join(', ')}, dt ` +
-          `FROM ${classifiedTable} WHERE status = 'accepted' AND source_key = ${lit(rep.source)}`,
-        outPrefix,
-        { partitionBy: ['dt'] },
-      );
-      unloaded.set(rep.sourceId, { prefix: outPrefix, keys });
+    // 4. Write each source's accepted rows (valid minus exceptions) to staging, a range of days at a time: the
+    // curated view reads the live layout, so nothing in it may change until all queries over it are done.
+    const curatedStaging = `${Keys.staging(runId)}curated/`;
+    const unloaded = new Map<string, { prefix: string; keys: string[] }[]>();
+    // A table per staged month: DuckDB sniffs every file of a multi-file CSV table on each query, so a range
+    // of days reads only its months' files this way (Athena would prune the partition either way).
+    const monthTableNames = new Map<string, string>();
+    const monthTable = async (month: string): Promise<string> => {
+      let name = monthTableNames.get(month);
+      if (name === undefined) {
+        name = safeIdent(`staged_${runId}_${month.replace('-', '')}`);
+        tables.push(name);
+        monthTableNames.set(month, name);
+        await sqlEngine.registerTable({
+          name,
+          prefix: `${Keys.staging(runId)}accepted/stage_month=${month}/`,
+          format: 'csv',
+          columns: STAGED_CSV_COLUMNS,
+        });
+      }
+      return name;
+    };
+    const monthTables = async (from: string, to: string): Promise<string[]> => {
+      const names: string[] = [];
+      for (const month of monthsOf(from, to)) names.push(await monthTable(month));
+      return names;
+    };
+    for (const s of staged) {
+      const rep = s.report;
+      const days = [...s.days.entries()].map(([dt, n]) => ({ dt, n }));
+      const outs: { prefix: string; keys: string[] }[] = [];
+      for (const [i, chunk] of planDayChunks(days, chunkRows).entries()) {
+        deps.onProgress?.(
+          `writing curated Parquet for ${rep.source}: ${chunk.from} … ${chunk.to} (${chunk.rows.toLocaleString('en-US')} rows)`,
+        );
+        const prefix = `${curatedStaging}${rep.sourceId}/${i}/`;
+        const written = await sqlEngine.unload(
+          curatedChunkSql({
+            format: rep.format,
+            tables: rep.format === 'csv' ? await monthTables(chunk.from, chunk.to) : [validatedTable!],
+            exceptions: withExceptions.has(rep.source) ? exceptionsTable : null,
+            sourceLiteral: lit(rep.source),
+            from: chunk.from,
+            to: chunk.to,
+            nextDay: shiftDay(chunk.to, 1),
+          }),
+          prefix,
+          { partitionBy: ['dt'] },
+        );
+        outs.push({ prefix, keys: written });
+      }
+      unloaded.set(rep.sourceId, outs);
+    }
+    // What was written is counted from the files themselves: the accounting below checks it, not a derived number.
+    const writtenTable = safeIdent(`written_${runId}`);
+    tables.push(writtenTable);
+    await sqlEngine.registerTable({
+      name: writtenTable,
+      prefix: curatedStaging,
+      format: 'parquet',
+      columns: [{ name: 'source_key', type: 'VARCHAR' }],
+    });
+    for (const r of await sqlEngine.query(
+      `SELECT source_key, COUNT(*) AS n FROM ${writtenTable} GROUP BY source_key`,
+    )) {
+      const s = bySource.get(String(r.source_key));
+      if (!s) throw new AccountingError(`Curated rows of unknown source ${String(r.source_key)}`);
+      s.report.accepted = Number(r.n);
     }
     // Then replace each source's files in the curated layout (named after the source: re-runs replace, never add).
     const curatedNow = (await objectStore.list(Keys.curated)).map((o) => o.key);
-    for (const rep of reports) {
-      const stale = curatedNow.filter((k) => k.split('/').pop()!.startsWith(`${rep.sourceId}-`));
+    for (const { report: rep } of staged) {
+      const stale = curatedNow.filter((k) => k.slice(k.lastIndexOf('/') + 1).startsWith(`${rep.sourceId}-`));
       await objectStore.delete(stale);
-      const out = unloaded.get(rep.sourceId);
-      for (const k of out?.keys ?? []) {
-        const rel = k.slice(out!.prefix.length); // dt=YYYY-MM-DD/file.parquet
-        const cut = rel.lastIndexOf('/');
-        const file = rel.slice(cut + 1);
-        // Athena's UNLOAD names files without an extension; keep the curated layout uniform.
-        const dest = `${Keys.curated}${rel.slice(0, cut)}/${rep.sourceId}-${file}${file.endsWith('.parquet') ? '' : '.parquet'}`;
-        await objectStore.copy(k, dest);
-        step.record.writes.push({ key: dest });
+      for (const out of unloaded.get(rep.sourceId) ?? []) {
+        for (const k of out.keys) {
+          const rel = k.slice(out.prefix.length); // dt=YYYY-MM-DD/file.parquet
+          const cut = rel.lastIndexOf('/');
+          const file = rel.slice(cut + 1);
+          // Athena's UNLOAD names files without an extension; keep the curated layout uniform.
+          const dest = `${Keys.curated}${rel.slice(0, cut)}/${rep.sourceId}-${file}${file.endsWith('.parquet') ? '' : '.parquet'}`;
+          await objectStore.copy(k, dest);
+          step.record.writes.push({ key: dest });
+        }
       }
     }
 
-    for (const rep of reports) {
-      const q = quarantines.get(rep.source)!;
-      await q.stager.flush();
-      await closeStream(q.stream);
-      if (rep.rejected > 0) {
-        rep.quarantineKey = `${Keys.quarantine(runId)}${rep.sourceId}.csv`;
-        await objectStore.putFile(rep.quarantineKey, q.path, 'text/csv');
-        step.record.writes.push({ key: rep.quarantineKey, rows: rep.rejected });
-      }
+    // 5. Quarantine, extras, manifests; the accounting invariant is checked before anything is reported.
+    for (const s of staged) {
+      const rep = s.report;
+      rep.rejected = s.quarantine.rejected;
+      Object.assign(rep.rejectedByReason, s.quarantine.rejectedByReason);
       if (rep.accepted + rep.duplicates + rep.rejected !== rep.read) {
         throw new AccountingError(
           `${rep.source}: ${rep.read} rows read but ${rep.accepted} accepted + ${rep.duplicates} duplicates + ${rep.rejected} rejected`,
         );
       }
-      const manifest = { ...rep, schemaVersion: INGEST_SCHEMA_VERSION, runId, ingestedAt: new Date().toISOString() };
-      await objectStore.putText(`runs/${runId}/ingest/${rep.sourceId}.json`, JSON.stringify(manifest, null, 2), 'application/json');
+      if (rep.rejected > 0) {
+        rep.quarantineKey = `${Keys.quarantine(runId)}${rep.sourceId}.csv`;
+        await objectStore.putFile(rep.quarantineKey, s.quarantinePath, 'text/csv');
+        step.record.writes.push({ key: rep.quarantineKey, rows: rep.rejected });
+      }
+      if (s.extrasPath) {
+        rep.extrasKey = `${extrasPrefix(runId)}${rep.sourceId}.csv`;
+        await objectStore.putFile(rep.extrasKey, s.extrasPath, 'text/csv');
+        step.record.writes.push({ key: rep.extrasKey });
+      }
+      const manifest = {
+        ...rep,
+        schemaVersion: INGEST_SCHEMA_VERSION,
+        runId,
+        ingestedAt: new Date().toISOString(),
+        ...(Object.keys(columnMap).length > 0 ? { columnMap } : {}),
+      };
+      await objectStore.putText(
+        `runs/${runId}/ingest/${rep.sourceId}.json`,
+        JSON.stringify(manifest, null, 2),
+        'application/json',
+      );
       step.record.reads.push({ key: rep.source, sha256: rep.sha256, rows: rep.read });
     }
     deps.onProgress?.('cleaning up staging');
-    const staging = (await objectStore.list(Keys.staging(runId))).map((o) => o.key);
-    await objectStore.delete(staging);
+    const stagingKeys = (await objectStore.list(Keys.staging(runId))).map((o) => o.key);
+    await objectStore.delete(stagingKeys);
   } finally {
-    for (const q of quarantines.values()) if (!q.stream.closed) q.stream.destroy();
+    for (const s of staged) s.quarantine.destroy();
+    for (const t of tables) await dropQuietly(sqlEngine, t, deps.onProgress);
     await rm(scratch, { recursive: true, force: true });
   }
 
+  const reports = staged.map((s) => s.report);
   const totals = reports.reduce(
     (t, r) => ({
       files: t.files + 1,
@@ -452,6 +755,12 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
   );
   Object.assign(step.record.counts, totals);
   await step.finish();
-  return { runId, sources: reports, totals, dateRange: minDate && maxDate ? { min: minDate, max: maxDate } : null };
+  const lo = minTs as string | null;
+  const hi = maxTs as string | null;
+  return {
+    runId,
+    sources: reports,
+    totals,
+    dateRange: lo && hi ? { min: lo.slice(0, 10), max: hi.slice(0, 10) } : null,
+  };
 }
-
