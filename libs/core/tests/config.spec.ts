@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_CONFIG, resolveConfig } from '../src';
+import { ConfigError, DEFAULT_CONFIG, resolveConfig, rulesFor } from '../src';
 
 describe('resolveConfig', () => {
   it('returns the defaults when there is no override', () => {
@@ -20,5 +20,55 @@ describe('resolveConfig', () => {
   it('rejects wrong types and negative numbers', () => {
     expect(() => resolveConfig({ windowHours: '24' })).toThrow(/windowHours" must be a number/);
     expect(() => resolveConfig({ rules: { count: { minCount: -1 } } })).toThrow(/non-negative/);
+  });
+});
+
+describe('per-segment rules', () => {
+  const cfg = resolveConfig({
+    rules: { count: { minCount: 6 } },
+    segments: [
+      { match: { direction: 'CREDITO' }, rules: { count: { minCount: 50 } }, note: 'credits arrive in bursts' },
+      { match: { merchant_id: 'm-bank', direction: 'CREDITO' }, rules: { count: { enabled: false }, sum: { minSum: 9000 } } },
+      { match: { merchant_id: 'm-shop' }, rules: { split: { minRatio: 5 } } },
+    ],
+  });
+
+  it('merges every matching segment in order over the stage rules', () => {
+    expect(rulesFor(cfg, 'm-other', 'DEBITO')).toBe(cfg.rules);
+    expect(rulesFor(cfg, 'm-other', 'CREDITO').count).toEqual({ enabled: true, minCount: 50 });
+    const bank = rulesFor(cfg, 'm-bank', 'CREDITO');
+    expect(bank.count).toEqual({ enabled: false, minCount: 50 });
+    expect(bank.sum.minSum).toBe(9000);
+    expect(bank.split).toEqual(cfg.rules.split);
+    expect(rulesFor(cfg, 'm-bank', 'DEBITO')).toEqual(cfg.rules);
+    expect(rulesFor(cfg, 'm-shop', 'DEBITO').split.minRatio).toBe(5);
+    expect(rulesFor(cfg, 'm-shop', 'DEBITO').split.minScore).toBe(DEFAULT_CONFIG.rules.split.minScore);
+  });
+
+  it('returns the same resolved object for the same segment (cached)', () => {
+    expect(rulesFor(cfg, 'm-bank', 'CREDITO')).toBe(rulesFor(cfg, 'm-bank', 'CREDITO'));
+  });
+
+  it('rejects malformed segments with the path of the bad key', () => {
+    expect(() => resolveConfig({ segments: {} })).toThrow('"segments" must be an array');
+    expect(() => resolveConfig({ segments: [{ match: {}, rules: {} }] })).toThrow('"segments[0].match" must name');
+    expect(() => resolveConfig({ segments: [{ match: { direction: 'debit' }, rules: {} }] })).toThrow(
+      /segments\[0\]\.match\.direction" must be "DEBITO" or "CREDITO", got "debit"/,
+    );
+    expect(() => resolveConfig({ segments: [{ match: { channel: 'x' }, rules: {} }] })).toThrow(
+      'Unknown configuration key "segments[0].match.channel"',
+    );
+    expect(() =>
+      resolveConfig({ segments: [{ match: { direction: 'CREDITO' } }, { match: { direction: 'DEBITO' }, rules: { count: { minCnt: 3 } } }] }),
+    ).toThrow('"segments[0].rules" must be an object');
+    expect(() => resolveConfig({ segments: [{ match: { direction: 'DEBITO' }, rules: { count: { minCnt: 3 } } }] })).toThrow(
+      'Unknown configuration key "segments[0].rules.count.minCnt"',
+    );
+    expect(() => resolveConfig({ segments: [{ match: { direction: 'DEBITO' }, rules: { sum: { minSum: -1 } } }] })).toThrow(
+      /segments\[0\]\.rules\.sum\.minSum" must be a finite non-negative number/,
+    );
+    expect(() => resolveConfig({ segments: [{ match: { direction: 'DEBITO' }, rules: {}, when: 1 }] })).toThrow(
+      'Unknown configuration key "segments[0].when"',
+    );
   });
 });

@@ -129,6 +129,7 @@ function legacyBaseline(rows: Tx[], c: Tx, windowSum: string): Row {
       .reduce((a, x) => a + Number(parseDecimalUnits(x.amount)!) / 1e8, 0),
   );
   const mean = histDays > 0 ? sums.reduce((a, b) => a + b, 0) / histDays : null;
+  const activeDays = Array.from({ length: histDays }, (_, i) => same.some((x) => day(x) === d - 1 - i)).filter(Boolean).length;
   const std =
     histDays > 1 ? Math.sqrt(sums.reduce((a, b) => a + (b - mean!) ** 2, 0) / (histDays - 1)) : null;
   return {
@@ -137,7 +138,11 @@ function legacyBaseline(rows: Tx[], c: Tx, windowSum: string): Row {
     base_std_daily_sum: std,
     base_mean_daily_count:
       histDays > 0 ? same.filter((x) => day(x) < d && day(x) >= d - histDays).length / histDays : null,
-    z_sum: histDays > 1 ? (Number(parseDecimalUnits(windowSum)!) / 1e8 - mean!) / Math.max(std!, 1) : null,
+    z_sum:
+      histDays > 1
+        ? (Number(parseDecimalUnits(windowSum)!) / 1e8 - mean!) /
+          Math.max(std!, activeDays > 0 ? sums.reduce((a, b) => a + b, 0) / activeDays : 0, 1)
+        : null,
   };
 }
 
@@ -422,8 +427,9 @@ describe('window features (SQL on DuckDB) against a brute-force reference', () =
     expect(got.get('h0')).toMatchObject({ hist_days: 0, z_sum: null, acct_hist_days: 0, acct_z_sum: null });
     const spike = got.get('spike2')!;
     expect(spike.hist_days).toBe(10);
-    // Past daily sums are all 50 (std 0, floored at 1); h9 is 26 h back, outside the window: z = (1800 - 50) / 1.
-    expect(Number(spike.z_sum)).toBeCloseTo(1750, 6);
+    // Past daily sums are all 50 (std 0, floored at one usual active day, 50); h9 is 26 h back, outside the window:
+    // z = (1800 - 50) / 50.
+    expect(Number(spike.z_sum)).toBeCloseTo(35, 6);
     // The 30 days before the window: h0..h9 (h9 is 26 h back), 10 × 50 over 10 days of history (9 d 2 h, rounded up).
     expect(spike).toMatchObject({
       acct_hist_days: 10,

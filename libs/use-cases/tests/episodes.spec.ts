@@ -39,6 +39,23 @@ describe('evaluateRules', () => {
     expect(evaluateRules({ ...r, hist_days: 3 }, DEFAULT_CONFIG)).toEqual([]);
   });
 
+  it('judges a window with the thresholds of its segment (merchant, direction)', () => {
+    const cfg = resolveConfig({
+      segments: [
+        { match: { direction: 'CREDITO' }, rules: { count: { minCount: 50 } } },
+        { match: { merchant_id: 'm-big' }, rules: { sum: { minSum: 20000 } } },
+      ],
+    });
+    const busy = row(1, 0, { n_tx: 8, sum_amount: '80' });
+    expect(evaluateRules(busy, cfg).map((h) => h.method)).toEqual(['rule:count']);
+    expect(evaluateRules({ ...busy, direction: 'CREDITO' }, cfg)).toEqual([]);
+    const [hit] = evaluateRules({ ...busy, direction: 'CREDITO', n_tx: 60 }, cfg);
+    expect(hit).toMatchObject({ method: 'rule:count', threshold: 50 });
+    const large = row(2, 0, { n_tx: 2, sum_amount: '5000' });
+    expect(evaluateRules(large, cfg).map((h) => h.method)).toEqual(['rule:sum']);
+    expect(evaluateRules({ ...large, merchant_id: 'm-big' }, cfg)).toEqual([]);
+  });
+
   it('respects disabled rules', () => {
     const cfg = resolveConfig({ rules: { sum: { enabled: false } } });
     expect(evaluateRules(row(1, 0, { n_tx: 3, sum_amount: '5000' }), cfg)).toEqual([]);
@@ -73,7 +90,7 @@ describe('buildEpisodes', () => {
       row(3, 2 * day, { n_tx: 1, sum_amount: '2000' }),
       row(4, 2 * day + 5, { n_tx: 2, sum_amount: '4000' }),
     ];
-    const alerts = buildEpisodes(rows, DEFAULT_CONFIG, 'run1');
+    const alerts = buildEpisodes(rows, resolveConfig({ rules: { split: { enabled: false } } }), 'run1');
     expect(alerts.map((a) => a.transaction_ids)).toEqual([
       ['tx001', 'tx002'],
       ['tx003', 'tx004'],
@@ -125,6 +142,30 @@ describe('rule:split', () => {
     const parts = [0, 2].map((m, i) => row(500 + i, m, { amount: '300.00000000' }));
     const alerts = buildEpisodes(parts, splitCfg, 'r', () => 40);
     expect(alerts).toHaveLength(1);
-    expect(alerts[0].reasons).toContain("segment's typical day 40.00 (key has 0 past active days)");
+    expect(alerts[0].reasons).toContain("15.0× the segment's typical day 40.00 (key has 0 earlier transactions) (+2.32)");
+  });
+
+  it('compares a key with little history with its earlier amounts, and prints every term of the score', () => {
+    const past = [row(600, 0, { amount: '40.00000000' }), row(601, 3 * day, { amount: '60.00000000' })];
+    const parts = [0, 4].map((m, i) => row(610 + i, 10 * day + m, { amount: '150.00000000' }));
+    const [a] = buildEpisodes([...past, ...parts], splitCfg, 'r', () => 1e9);
+    expect(a.reasons).toContain("6.0× the key's typical amount 50.00 (median of its 2 earlier transactions; 2 active days");
+    // log2(6 / 3) + 0.9·log2(16 / 5) + 1.5·0.2 + 0 = 1 + 1.51 + 0.3
+    expect(a.score).toBeCloseTo(1 + 0.9 * Math.log2(16 / 5) + 0.3, 6);
+    expect(a.reasons).toContain('parts 4 min apart (median) (+1.51)');
+  });
+
+  it('marks down windows spread over several merchants and dominated by one part', () => {
+    const parts = [
+      row(700, 11 * day, { amount: '500.00000000' }),
+      row(701, 11 * day + 3, { amount: '150.00000000', merchant_id: 'm2' }),
+    ];
+    const [two] = buildEpisodes([...history(), ...parts], splitCfg, 'r');
+    const [one] = buildEpisodes([...history(), parts[0], { ...parts[1], merchant_id: 'm1' }], splitCfg, 'r');
+    expect(one.reasons).toContain('largest part 77% of the total (-0.40)');
+    expect(two.reasons).toContain('2 merchants (-2.00)');
+    expect(one.score - two.score).toBeCloseTo(2, 6);
+    const strict = resolveConfig({ rules: { ...splitCfg.rules, split: { minScore: 2 } } });
+    expect(buildEpisodes([...history(), ...parts], strict, 'r')).toEqual([]);
   });
 });

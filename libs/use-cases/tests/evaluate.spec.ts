@@ -49,9 +49,15 @@ describe('evaluation against labels', () => {
     const merged = ensembleAlerts([alert('x', 'rule:sum', 4, ['a1', 'a2']), alert('y', 'rule:count', 1.5, ['a2', 'a3'])], 'r2');
     expect(merged).toHaveLength(1);
     expect(merged[0]).toMatchObject({ method: 'ensemble', run_id: 'r2', transaction_ids: ['a1', 'a2'] });
-    // rule:sum 4× its threshold = log2(4) + 1 = 3 points, plus half a point for rule:count agreeing.
-    expect(merged[0].score).toBe(3.5);
+    // rule:sum 4× its threshold = log2(4) + 1 = 3 points, less 4 (no split pattern), plus half a point for rule:count.
+    expect(merged[0].score).toBe(-0.5);
     expect(merged[0].reasons).toMatch(/^rule:count \+ rule:sum — /);
+    // The split rule anchors an episode: its members and score lead, even against a larger sum.
+    const withSplit = ensembleAlerts(
+      [alert('x', 'rule:sum', 16, ['a1', 'a2', 'a3']), alert('s', 'rule:split', 1.25, ['a2', 'a3'])],
+      'r2',
+    );
+    expect(withSplit[0]).toMatchObject({ transaction_ids: ['a2', 'a3'], score: 1.75 });
     const ev = evaluate([alert('x', 'rule:sum', 2, ['a1', 'a2'])], labels);
     expect(ev.methods.map((m) => m.method)).toEqual(['rule:sum', 'ensemble:all']);
   });

@@ -1,4 +1,4 @@
-import { Keys, type Alert, type DetectionConfig, type Direction, type ObjectStore, type SqlEngine } from '@splitwatch/core';
+import { Keys, rulesFor, type Alert, type DetectionConfig, type Direction, type ObjectStore, type SqlEngine } from '@splitwatch/core';
 import { startStep } from '../audit/step-record';
 import { registerFeatures } from '../features/build-features.use-case';
 import { renderSql } from '../sql-text';
@@ -172,7 +172,6 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
   await registerFeatures(sqlEngine);
   const segmentDay = await segmentTypicalDays(sqlEngine);
   const reservoir = new Reservoir<number[]>(config.models.sampleSize, config.models.seed);
-  const split = config.rules.split;
   let from: string | null = null;
   let to: string | null = null;
   await forEachKey(sqlEngine, undefined, undefined, (rows) => {
@@ -180,6 +179,7 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
     const last = rows[rows.length - 1].transaction_date;
     if (to === null || last > to) to = last;
     scanKeyWindows(rows, config, segmentDay, (w) => {
+      const split = rulesFor(config, rows[w.i].merchant_id, rows[w.i].direction).split;
       const n = w.hi - w.lo + 1;
       if (n < split.minParts || n > split.maxParts) return;
       let total = 0;
@@ -239,6 +239,7 @@ export async function detect(
     byMethod,
     configVersion: input.config.version,
     rules: input.config.rules,
+    ...(input.config.segments.length ? { segments: input.config.segments } : {}),
     models: artifacts.map((a) => `${a.kind}@${a.version}`),
     ...(missing.length ? { modelsNotFitted: missing } : {}),
   };

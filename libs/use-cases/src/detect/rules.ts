@@ -1,4 +1,4 @@
-import type { DetectionConfig, Direction } from '@splitwatch/core';
+import { rulesFor, type DetectionConfig, type Direction } from '@splitwatch/core';
 
 /** One transaction with its trailing-window features, as the detectors read it. */
 export interface WindowRow {
@@ -32,7 +32,8 @@ export interface RuleHit {
 const money = (v: number) => v.toFixed(2);
 
 /**
- * Evaluates the rule detectors on one window (pure; no I/O).
+ * Evaluates the rule detectors on one window (pure; no I/O), with the thresholds of the anchor transaction's
+ * segment (merchant, direction: see `segments` in the config).
  * - `rule:count`: at least `minCount` transactions in the window;
  * - `rule:sum`: at least `minCount` parts adding up to `minSum` or more;
  * - `rule:zscore`: the window's sum is `minZ` deviations above the key's own daily sums of the past
@@ -40,7 +41,7 @@ const money = (v: number) => v.toFixed(2);
  */
 export function evaluateRules(row: WindowRow, config: DetectionConfig): RuleHit[] {
   const hits: RuleHit[] = [];
-  const { count, sum, zscore } = config.rules;
+  const { count, sum, zscore } = rulesFor(config, row.merchant_id, row.direction);
   const total = Number(row.sum_amount);
   const w = `${config.windowHours} h`;
   if (count.enabled && row.n_tx >= count.minCount) {

@@ -44,7 +44,9 @@ import type { ColumnDef } from '@splitwatch/core';
  *
  * Unprefixed baseline columns (account key, unchanged meaning): the key's daily sums over the {{baselineDays}}
  * calendar days strictly before the transaction's day (days without activity count as 0, from the key's first
- * active day on); z_sum = (sum_amount - mean daily sum) / max(std daily sum, 1), std with ddof = 1.
+ * active day on); z_sum = (sum_amount - mean daily sum) / max(std daily sum, mean active-day sum, 1), std with
+ * ddof = 1. The floor at one usual active day's total keeps a key with steady days (a commuter's fares) or rare
+ * days (std dominated by zeros) from turning an ordinary second purchase into a huge z.
  */
 
 /** A key the windows are computed over: its column-group prefix and partition columns. */
@@ -307,7 +309,8 @@ function finalSelect(): string {
     base_std_daily_sum: 'b.base_std_daily_sum',
     base_mean_daily_count: 'b.base_mean_daily_count',
     z_sum: `CASE WHEN b.hist_days > 1 THEN
-         (CAST(a.acct_sum_amount AS DOUBLE) - b.base_mean_daily_sum) / GREATEST(b.base_std_daily_sum, 1.0)
+         (CAST(a.acct_sum_amount AS DOUBLE) - b.base_mean_daily_sum)
+           / GREATEST(b.base_std_daily_sum, COALESCE(b.base_active_day_sum, 0), 1.0)
        END`,
   };
   const alias: Record<FeatureKey['prefix'], string> = { acct: 'a', user: 'u', um: 'm' };
@@ -355,6 +358,8 @@ legacy_history AS (
       RANGE BETWEEN {{baselineDays}} PRECEDING AND 1 PRECEDING) AS hist_sum_sq,
     SUM(day_count) OVER (PARTITION BY account_number, direction ORDER BY day_n
       RANGE BETWEEN {{baselineDays}} PRECEDING AND 1 PRECEDING) AS hist_count,
+    COUNT(*) OVER (PARTITION BY account_number, direction ORDER BY day_n
+      RANGE BETWEEN {{baselineDays}} PRECEDING AND 1 PRECEDING) AS hist_active_days,
     LEAST({{baselineDays}}, day_n - MIN(day_n) OVER (PARTITION BY account_number, direction)) AS hist_days
   FROM legacy_daily
 ),
@@ -365,7 +370,8 @@ legacy_baseline AS (
       sqrt(GREATEST(COALESCE(hist_sum_sq, 0) - COALESCE(hist_sum, 0) * COALESCE(hist_sum, 0) / hist_days, 0)
            / (hist_days - 1))
     END AS base_std_daily_sum,
-    CASE WHEN hist_days > 0 THEN CAST(COALESCE(hist_count, 0) AS DOUBLE) / hist_days END AS base_mean_daily_count
+    CASE WHEN hist_days > 0 THEN CAST(COALESCE(hist_count, 0) AS DOUBLE) / hist_days END AS base_mean_daily_count,
+    CASE WHEN hist_active_days > 0 THEN COALESCE(hist_sum, 0) / hist_active_days END AS base_active_day_sum
   FROM legacy_history
 )
 ${finalSelect()}
