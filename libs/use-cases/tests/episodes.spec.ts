@@ -80,6 +80,7 @@ describe('buildEpisodes', () => {
       window_end: '2021-01-10 08:20:00',
     });
     expect(alerts[0].score).toBeCloseTo(4500.30000003 / 3000, 6);
+    expect(alerts[0].reasons).toMatch(/; likely original amount 4500\.30 in 3 parts$/);
   });
 
   it('opens a new episode when the next firing window no longer overlaps', () => {

@@ -247,6 +247,8 @@ export function buildEpisodes(
   return closed.map((c) => {
     const members = rows.slice(c.lo, c.hi + 1);
     const first = members[0];
+    const total = sumDecimals(members.map((m) => m.amount));
+    const why = c.best.explain ? c.best.explain() : c.best.reason;
     return {
       alert_id: alertIdOf(c.best.method, first.account_number, first.direction, first.tx_id),
       run_id: runId,
@@ -259,10 +261,11 @@ export function buildEpisodes(
       window_start: first.transaction_date,
       window_end: members[members.length - 1].transaction_date,
       n_tx: members.length,
-      total_amount: sumDecimals(members.map((m) => m.amount)),
+      total_amount: total,
       score: Math.round(c.best.score * 1e6) / 1e6,
       threshold: c.best.threshold,
-      reasons: c.best.explain ? c.best.explain() : c.best.reason,
+      // The parts' sum is the best estimate of the one amount they were cut from (what an analyst asks first).
+      reasons: `${why}; likely original amount ${money(Number(total))} in ${members.length} parts`,
       transaction_ids: members.map((m) => m.tx_id),
     } satisfies Alert;
   });
