@@ -125,13 +125,7 @@ export function scoreDbscan(model: DbscanModel, X: Matrix): Float64Array {
   assertMatrix(X, 'scoreDbscan', model.nFeatures);
   const { tree } = compile(model);
   const out = new Float64Array(X.n);
-  const hit = { index: -1, distance: 0 };
-  const order = tree.leafOrder(X);
-  for (let r = 0; r < X.n; r++) {
-    const i = order[r];
-    tree.nearestInto(X.data, i * X.d, hit);
-    out[i] = hit.distance;
-  }
+  tree.knnAll(X, 1, (i, _idx, dist) => (out[i] = dist[0]));
   return out;
 }
 
@@ -140,13 +134,7 @@ export function predictDbscan(model: DbscanModel, X: Matrix): Int32Array {
   assertMatrix(X, 'predictDbscan', model.nFeatures);
   const { tree, coreLabels } = compile(model);
   const out = new Int32Array(X.n);
-  const hit = { index: -1, distance: 0 };
-  const order = tree.leafOrder(X);
-  for (let r = 0; r < X.n; r++) {
-    const i = order[r];
-    tree.nearestInto(X.data, i * X.d, hit);
-    out[i] = hit.distance <= model.eps ? coreLabels[hit.index] : -1;
-  }
+  tree.knnAll(X, 1, (i, idx, dist) => (out[i] = dist[0] <= model.eps ? coreLabels[idx[0]] : -1));
   return out;
 }
 

