@@ -20,15 +20,26 @@ export class PipelineFailedError extends Error {
 }
 
 /**
+ * How long a Task may run locally (24 h). In AWS each Task's `TimeoutSeconds` is its Lambda's limit (15 min at
+ * most); a laptop has no such limit, and a whole year of a real log legitimately takes longer in one process.
+ */
+export const LOCAL_TASK_TIMEOUT_SECONDS = 86_400;
+
+/**
  * Makes the deployed ASL runnable locally: every Task `Resource` written as a CloudFormation intrinsic
  * (`Fn::ImportValue`, `Fn::GetAtt`) becomes a placeholder Lambda ARN; the local executor then routes each
- * Task, by state name, to the same handler code the Lambda runs.
+ * Task, by state name, to the same handler code the Lambda runs. Task timeouts, which mirror the Lambda limits,
+ * become `taskTimeoutSeconds` (the ASL default of 60 s would otherwise apply to a Task without one).
  */
-export function localizeDefinition(def: unknown): StateMachineDefinition {
+export function localizeDefinition(def: unknown, taskTimeoutSeconds = LOCAL_TASK_TIMEOUT_SECONDS): StateMachineDefinition {
   const visitStates = (states: Record<string, Record<string, unknown>>) => {
     for (const [name, state] of Object.entries(states)) {
       if (state.Type === 'Task' && typeof state.Resource !== 'string') {
         state.Resource = `arn:aws:lambda:us-east-1:000000000000:function:splitwatch-local-${name}`;
+      }
+      if (state.Type === 'Task') {
+        delete state.TimeoutSecondsPath;
+        state.TimeoutSeconds = taskTimeoutSeconds;
       }
       const nested = [state.Iterator, state.ItemProcessor, ...((state.Branches as unknown[]) ?? [])];
       for (const n of nested) if (n && typeof n === 'object') visitStates((n as { States: never }).States);

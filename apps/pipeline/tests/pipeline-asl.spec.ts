@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import validateAsl from 'asl-validator';
+import { parse } from 'yaml';
 import { allStates, importedName, loadAsl, reachableStates, withLambdaArns } from './helpers/asl';
 
 const TASK_EXPORTS: Record<string, string> = {
@@ -27,6 +30,28 @@ describe('the pipeline state machine definition (statemachines/pipeline.asl.yaml
     const imported = Object.fromEntries(tasks.map(([name, s]) => [name, importedName(s.Resource)]));
 
     expect(imported).toEqual(TASK_EXPORTS);
+  });
+
+  it("gives every Task its Lambda's timeout, so a hung step fails when its function would (never the ASL default of 60 s)", () => {
+    const TASK_FUNCTION: Record<string, [string, string]> = {
+      Ingest: ['ingest', 'ingest'],
+      BuildFeatures: ['feature-builder', 'buildFeatures'],
+      FitModels: ['detectors', 'fitModels'],
+      DetectPartition: ['detectors', 'detect'],
+      Sink: ['sink', 'sink'],
+      Report: ['reporting', 'report'],
+      RecordFailure: ['sink', 'recordFailure'],
+    };
+    for (const [name, state] of tasks) {
+      const [app, fn] = TASK_FUNCTION[name];
+      const sls = parse(readFileSync(join(__dirname, '..', '..', app, 'serverless.yml'), 'utf8')) as {
+        provider: { timeout: number };
+        functions: Record<string, { timeout?: number }>;
+      };
+      expect(sls.functions[fn]).toBeDefined();
+      const lambdaTimeout = sls.functions[fn].timeout ?? sls.provider.timeout;
+      expect({ name, timeout: state.TimeoutSeconds }).toEqual({ name, timeout: lambdaTimeout });
+    }
   });
 
   it('retries every Task on TransientError and on Lambda service errors', () => {
