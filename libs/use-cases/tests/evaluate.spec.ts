@@ -49,8 +49,12 @@ describe('evaluation against labels', () => {
     const merged = ensembleAlerts([alert('x', 'rule:sum', 4, ['a1', 'a2']), alert('y', 'rule:count', 1.5, ['a2', 'a3'])], 'r2');
     expect(merged).toHaveLength(1);
     expect(merged[0]).toMatchObject({ method: 'ensemble', run_id: 'r2', transaction_ids: ['a1', 'a2'] });
-    // rule:sum 4× its threshold = log2(4) + 1 = 3 points, less 4 (no split pattern), plus half a point for rule:count.
-    expect(merged[0].score).toBe(-0.5);
+    // rule:sum 4× its threshold = log2(4) + 1 = 3 points, capped at 2, less 4 (no split pattern), plus half a
+    // point for rule:count.
+    expect(merged[0].score).toBe(-1.5);
+    // However far past its threshold, a generic anomaly ranks below a split episode at its threshold (score 0).
+    const [huge] = ensembleAlerts([alert('z', 'rule:zscore', 5000, ['b1', 'b2'])], 'r2');
+    expect(huge.score).toBe(-2);
     expect(merged[0].reasons).toMatch(/^rule:count \+ rule:sum — /);
     // The split rule anchors an episode: its members and score lead, even against a larger sum.
     const withSplit = ensembleAlerts(
