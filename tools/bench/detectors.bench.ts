@@ -9,9 +9,9 @@
  * Data. The empirical distribution comes from a labelled synthetic world (libs/synth preset `default`: 20,000 users
  * over 30 days, split episodes included, or `small`) run through the real pipeline pieces: ingest and buildFeatures
  * (embedded adapters: LocalObjectStore + DuckDB), then the candidate rows, segment typical days and window walk of
- * fitModels (CANDIDATES_SQL, SEGMENT_TYPICAL_DAY_SQL, scanKeyWindows, windowVector, the same 2..maxParts and minSum
- * filter). Every candidate window is kept, unscaled, in `<dir>/windows-<world>.f64` (+ `.json`) and reused by later
- * runs unless --fresh. The N rows to score are a smoothed bootstrap of those windows, generated per chunk from a
+ * fitModels (forEachCandidateWindow: the candidate rows, segment typical days, window walk, 2..maxParts and
+ * minSum filter, windowVector). Every candidate window is kept, unscaled, in `<dir>/windows-<world>.f64`
+ * (+ `.json`) and reused by later runs unless --fresh. The N rows to score are a smoothed bootstrap of those windows, generated per chunk from a
  * seed (not timed): a uniformly drawn window plus Gaussian jitter of 0.02 × the feature's robust scale (IQR / 1.349,
  * or the standard deviation when the IQR is 0), clamped to the feature's observed range, so rows are not exact
  * copies but keep the windows' shape; `parts` is not jittered (it stays an integer 2..12).
@@ -64,16 +64,11 @@ import {
 import { SYNTH_PRESETS, synthesize } from '@splitwatch/synth';
 import {
   buildFeatures,
-  CANDIDATES_SQL,
   fitArtifacts,
+  forEachCandidateWindow,
   ingest,
   registerFeatures,
-  renderSql,
   Reservoir,
-  scanKeyWindows,
-  SEGMENT_TYPICAL_DAY_SQL,
-  windowVector,
-  type WindowRow,
 } from '@splitwatch/use-cases';
 
 const D = 8;
@@ -187,26 +182,6 @@ function readOptions(argv: string[]): Options & { child?: string } {
 // ---------------------------------------------------------------------------------------------------------------
 // The empirical window distribution
 
-function toWindowRow(r: Record<string, unknown>): WindowRow {
-  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  return {
-    tx_id: String(r.tx_id),
-    user_id: String(r.user_id),
-    account_number: String(r.account_number),
-    merchant_id: String(r.merchant_id),
-    subsidiary: String(r.subsidiary),
-    direction: String(r.direction) as WindowRow['direction'],
-    transaction_date: String(r.transaction_date),
-    ts: Number(r.ts),
-    amount: String(r.amount),
-    n_tx: Number(r.n_tx),
-    sum_amount: String(r.sum_amount),
-    z_sum: num(r.z_sum),
-    hist_days: Number(r.hist_days ?? 0),
-    base_mean_daily_sum: num(r.base_mean_daily_sum),
-  };
-}
-
 /**
  * Synthesises the world, runs ingest and buildFeatures on it, and collects every candidate window vector the way
  * fitModels offers them to its reservoir. Returns the cache file path.
@@ -238,35 +213,10 @@ async function collectWindows(o: Options): Promise<string> {
     log(`  ingest + buildFeatures in ${secs(t)}`);
     t = performance.now();
     await registerFeatures(sqlEngine);
-    const segments = new Map<string, number>();
-    for (const s of await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL))
-      segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(s.typical_day));
-    const segmentDay = (r: WindowRow) =>
-      segments.get(`${r.merchant_id}|${r.direction}`) ?? Number.POSITIVE_INFINITY;
-    const split = config.rules.split;
-    const onKey = (rows: WindowRow[]) =>
-      scanKeyWindows(rows, config, segmentDay, (w) => {
-        const n = w.hi - w.lo + 1;
-        if (n < split.minParts || n > split.maxParts) return;
-        let total = 0;
-        for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
-        if (total < split.minSum) return;
-        offered++;
-        vectors.push(...windowVector(rows, w.lo, w.hi, w.typicalDay));
-      });
-    let keyRows: WindowRow[] = [];
-    for await (const batch of sqlEngine.stream(renderSql(CANDIDATES_SQL, { partitionFilter: '' }), 50_000)) {
-      for (const raw of batch) {
-        const row = toWindowRow(raw);
-        const prev = keyRows[keyRows.length - 1];
-        if (prev && (prev.account_number !== row.account_number || prev.direction !== row.direction)) {
-          onKey(keyRows);
-          keyRows = [];
-        }
-        keyRows.push(row);
-      }
-    }
-    if (keyRows.length > 0) onKey(keyRows);
+    await forEachCandidateWindow(sqlEngine, config, (v) => {
+      offered++;
+      vectors.push(...v);
+    });
     log(`  ${offered.toLocaleString('en-US')} candidate windows collected in ${secs(t)}`);
   } finally {
     await sqlEngine.close();

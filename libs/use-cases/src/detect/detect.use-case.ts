@@ -137,6 +137,36 @@ async function loadArtifacts(objectStore: ObjectStore, config: DetectionConfig) 
   return { artifacts, missing };
 }
 
+/**
+ * Walks every candidate window the unsupervised models see — 2..maxParts parts under the anchor's segment rules,
+ * at least split.minSum in total — and hands over its feature vector ({@link windowVector}); returns the first and
+ * last transaction date of the keys walked. FitModels samples from it; bench:detectors measures on it. Expects the
+ * `features` table to be registered.
+ */
+export async function forEachCandidateWindow(
+  sqlEngine: SqlEngine,
+  config: DetectionConfig,
+  visit: (vector: number[]) => void,
+): Promise<{ from: string | null; to: string | null }> {
+  const segmentDay = await segmentTypicalDays(sqlEngine);
+  let from: string | null = null;
+  let to: string | null = null;
+  await forEachKey(sqlEngine, undefined, undefined, (rows) => {
+    if (from === null || rows[0].transaction_date < from) from = rows[0].transaction_date;
+    const last = rows[rows.length - 1].transaction_date;
+    if (to === null || last > to) to = last;
+    scanKeyWindows(rows, config, segmentDay, (w) => {
+      const split = rulesFor(config, rows[w.i].merchant_id, rows[w.i].direction).split;
+      const n = w.hi - w.lo + 1;
+      if (n < split.minParts || n > split.maxParts) return;
+      let total = 0;
+      for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
+      if (total >= split.minSum) visit(windowVector(rows, w.lo, w.hi, w.typicalDay));
+    });
+  });
+  return { from, to };
+}
+
 export interface FitModelsResult {
   runId: string;
   version: string;
@@ -170,23 +200,8 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
     };
   }
   await registerFeatures(sqlEngine);
-  const segmentDay = await segmentTypicalDays(sqlEngine);
   const reservoir = new Reservoir<number[]>(config.models.sampleSize, config.models.seed);
-  let from: string | null = null;
-  let to: string | null = null;
-  await forEachKey(sqlEngine, undefined, undefined, (rows) => {
-    if (from === null || rows[0].transaction_date < from) from = rows[0].transaction_date;
-    const last = rows[rows.length - 1].transaction_date;
-    if (to === null || last > to) to = last;
-    scanKeyWindows(rows, config, segmentDay, (w) => {
-      const split = rulesFor(config, rows[w.i].merchant_id, rows[w.i].direction).split;
-      const n = w.hi - w.lo + 1;
-      if (n < split.minParts || n > split.maxParts) return;
-      let total = 0;
-      for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
-      if (total >= split.minSum) reservoir.offer(windowVector(rows, w.lo, w.hi, w.typicalDay));
-    });
-  });
+  const { from, to } = await forEachCandidateWindow(sqlEngine, config, (v) => reservoir.offer(v));
   const artifacts = fitArtifacts(reservoir.items, config, { from, to }, existing.missing as ReturnType<typeof enabledModelKinds>);
   for (const a of artifacts) {
     const key = modelKey(a.kind, version);
