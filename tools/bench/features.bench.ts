@@ -26,13 +26,12 @@
  * Data is kept under --dir (default $TMPDIR/splitwatch-bench) and reused by later runs unless --fresh;
  * --prepare-only just synthesises and curates.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DuckDbSqlEngine, LocalObjectStore } from '@splitwatch/adapters-local';
+import { LocalObjectStore } from '@splitwatch/adapters-local';
 import { resolveConfig } from '@splitwatch/core';
 import { synthesize } from '@splitwatch/synth';
 import {
@@ -42,9 +41,18 @@ import {
   FEATURE_KEYS,
   GRID_UNIT,
 } from '@splitwatch/use-cases';
+import {
+  fmt,
+  log,
+  measureInChild,
+  openBenchEngine,
+  reportFromChild,
+  ROWS_PER_USER,
+  secs,
+  type ChildMeasurement,
+} from './measure';
 
 /** Rows per user in the real extract (21,516,918 rows over ~2.99M users and 334 days). */
-const ROWS_PER_USER = 21_516_918 / 2_990_000;
 const REFERENCE_PREFIX = 'bench/reference/';
 const FAIR_PREFIX = 'bench/fair-reference/';
 
@@ -60,12 +68,7 @@ interface Options {
   checkRows: number;
 }
 
-interface Measurement {
-  wallMs: number;
-  /** User + system CPU of the whole process (DuckDB's threads included): steadier than wall time on a busy machine. */
-  cpuMs: number;
-  maxRssMb: number;
-  rows: number;
+interface Measurement extends ChildMeasurement {
   /** 1-minute load average when the measurement started and ended (the machine is shared). */
   load?: [number, number];
 }
@@ -113,14 +116,7 @@ function readOptions(argv: string[]): Options & { child?: string; root?: string 
   };
 }
 
-function openEngine(root: string, o: Pick<Options, 'threads' | 'memoryLimit'>): Promise<DuckDbSqlEngine> {
-  return DuckDbSqlEngine.open({
-    root,
-    threads: o.threads,
-    memoryLimit: o.memoryLimit,
-    tempDirectory: join(root, '.duckdb-spill'),
-  });
-}
+const openEngine = openBenchEngine;
 
 /** Synthesises about `rows` transactions and writes them as curated Parquet under `<sizeDir>/data/`. */
 async function prepare(sizeDir: string, rows: number, o: Options): Promise<number> {
@@ -356,35 +352,16 @@ type Phase = 'reference' | 'fair' | 'features';
 
 function measure(phase: Phase, root: string, argv: string[]): Measurement {
   const load0 = loadavg()[0];
-  const child = spawnSync(
-    process.execPath,
-    [...process.execArgv, process.argv[1], ...argv, '--child', phase, '--root', root],
-    { encoding: 'utf-8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
-  );
-  const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (child.status !== 0 || !line.startsWith('{')) {
-    throw new Error(`${phase} measurement failed (exit ${child.status}): ${child.stdout}`);
-  }
-  return { ...(JSON.parse(line) as Measurement), load: [load0, loadavg()[0]] };
+  const m = measureInChild(phase, [...argv, '--child', phase, '--root', root]);
+  return { ...m, load: [load0, loadavg()[0]] };
 }
 
 async function child(phase: string, root: string, o: Options): Promise<void> {
-  const started = performance.now();
-  const cpu = process.cpuUsage();
   const run = { reference: runReference, fair: runFairReference, features: runFeatures }[phase as Phase];
   if (!run) throw new Error(`unknown phase ${phase}`);
-  const rows = await run(root, o);
-  const wallMs = performance.now() - started;
-  const { user, system } = process.cpuUsage(cpu);
-  const maxRssMb = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(
-    JSON.stringify({ wallMs, cpuMs: (user + system) / 1000, maxRssMb, rows } satisfies Measurement) + '\n',
-  );
+  await reportFromChild(async () => ({ rows: await run(root, o) }));
 }
 
-const log = (s: string) => process.stderr.write(s + '\n');
-const fmt = (n: number) => n.toLocaleString('en-US');
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
  * Compares the fair reference's output with buildFeatures' row by row (joined on tx_id): per column, the rows where

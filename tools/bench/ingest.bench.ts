@@ -13,20 +13,27 @@
  * Data is kept under --dir (default $TMPDIR/splitwatch-bench-ingest) and reused unless --fresh. On a shared machine
  * wall times vary with load; CPU time and the load average at each measurement are reported beside them.
  */
-import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { DuckDbSqlEngine, LocalObjectStore } from '@splitwatch/adapters-local';
+import { LocalObjectStore } from '@splitwatch/adapters-local';
 import { synthesize } from '@splitwatch/synth';
 import type { SqlEngine } from '@splitwatch/core';
 import { ingest } from '@splitwatch/use-cases';
+import {
+  fmt,
+  log,
+  measureInChild,
+  openBenchEngine,
+  reportFromChild,
+  ROWS_PER_USER,
+  secs,
+  type ChildMeasurement,
+} from './measure';
 
-/** Rows per user in the real extract (21,516,918 rows over ~2.99M users and 334 days). */
-const ROWS_PER_USER = 21_516_918 / 2_990_000;
 
 type Format = 'csv' | 'parquet';
 type Phase = 'bare-read' | 'bare-copy' | 'ingest';
@@ -43,13 +50,9 @@ interface Options {
   trace: boolean;
 }
 
-interface Measurement {
-  wallMs: number;
-  cpuMs: number;
-  maxRssMb: number;
-  rows: number;
+interface Measurement extends ChildMeasurement {
+  /** 1-minute load average when the measurement started. */
   load: number;
-  detail?: string;
 }
 
 function readOptions(argv: string[]): Options & { child?: Phase; file?: string; work?: string } {
@@ -99,14 +102,7 @@ function readOptions(argv: string[]): Options & { child?: Phase; file?: string; 
 
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-function openEngine(root: string, o: Pick<Options, 'threads' | 'memoryLimit'>): Promise<DuckDbSqlEngine> {
-  return DuckDbSqlEngine.open({
-    root,
-    threads: o.threads,
-    memoryLimit: o.memoryLimit,
-    tempDirectory: join(root, '.duckdb-spill'),
-  });
-}
+const openEngine = openBenchEngine;
 
 /** Copies the header and the first `rows` data lines of `from` into `to`; returns the data lines copied. */
 async function firstLines(from: string, to: string, rows: number): Promise<number> {
@@ -269,39 +265,21 @@ async function runIngest(file: string, work: string, o: Options): Promise<{ rows
 
 /** Runs one measurement in a fresh process (same loader and flags) and reads its report line. */
 function measure(phase: Phase, file: string, work: string, argv: string[]): Measurement {
-  const child = spawnSync(
-    process.execPath,
-    [...process.execArgv, process.argv[1], ...argv, '--child', phase, '--file', file, '--work', work],
-    { encoding: 'utf-8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
-  );
-  const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (child.status !== 0 || !line.startsWith('{'))
-    throw new Error(`${phase} measurement failed (exit ${child.status}): ${child.stdout}`);
-  return JSON.parse(line) as Measurement;
+  const load = loadavg()[0];
+  return { ...measureInChild(phase, [...argv, '--child', phase, '--file', file, '--work', work]), load };
 }
 
 async function child(phase: Phase, file: string, work: string, o: Options): Promise<void> {
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
-  const load = loadavg()[0];
-  const started = performance.now();
-  const cpu = process.cpuUsage();
   try {
     const run = phase === 'bare-read' ? bareRead : phase === 'bare-copy' ? bareCopy : runIngest;
-    const { rows, detail } = await run(file, work, o);
-    const wallMs = performance.now() - started;
-    const used = process.cpuUsage(cpu);
-    const maxRssMb = process.resourceUsage().maxRSS / 1024;
-    const m: Measurement = { wallMs, cpuMs: (used.user + used.system) / 1000, maxRssMb, rows, load, detail };
-    process.stdout.write(JSON.stringify(m) + '\n');
+    await reportFromChild(() => run(file, work, o));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
-const log = (s: string) => process.stderr.write(s + '\n');
-const fmt = (n: number) => n.toLocaleString('en-US');
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
