@@ -233,22 +233,7 @@ export class KdTree {
     for (let m = this.size - 1; m >= 0; m--) {
       outIdx[outOff + m] = ids[heapI[0]];
       outDist[outOff + m] = Math.sqrt(heapD[0]);
-      const sLast = heapD[m];
-      const iLast = heapI[m];
-      let c = 0;
-      for (;;) {
-        const l = 2 * c + 1;
-        if (l >= m) break;
-        let mm = l;
-        if (l + 1 < m && (heapD[l + 1] > heapD[l] || (heapD[l + 1] === heapD[l] && heapI[l + 1] > heapI[l])))
-          mm = l + 1;
-        if (heapD[mm] < sLast || (heapD[mm] === sLast && heapI[mm] < iLast)) break;
-        heapD[c] = heapD[mm];
-        heapI[c] = heapI[mm];
-        c = mm;
-      }
-      heapD[c] = sLast;
-      heapI[c] = iLast;
+      this.siftDown(m, heapD[m], heapI[m]);
     }
     this.size = 0;
   }
@@ -483,22 +468,29 @@ export class KdTree {
       if (this.size === k) this.worst = heapD[0];
     } else {
       // Replace the farthest and sift down.
-      let c = 0;
-      for (;;) {
-        const l = 2 * c + 1;
-        if (l >= k) break;
-        let m = l;
-        if (l + 1 < k && (heapD[l + 1] > heapD[l] || (heapD[l + 1] === heapD[l] && heapI[l + 1] > heapI[l])))
-          m = l + 1;
-        if (heapD[m] < s || (heapD[m] === s && heapI[m] < p)) break;
-        heapD[c] = heapD[m];
-        heapI[c] = heapI[m];
-        c = m;
-      }
-      heapD[c] = s;
-      heapI[c] = p;
+      this.siftDown(k, s, p);
       this.worst = heapD[0];
     }
+  }
+
+  /** Puts (s, p) at the root of the heap's first `size` entries and sifts it down, in (distance, position) order. */
+  private siftDown(size: number, s: number, p: number): void {
+    const heapD = this.heapD;
+    const heapI = this.heapI;
+    let c = 0;
+    for (;;) {
+      const l = 2 * c + 1;
+      if (l >= size) break;
+      let m = l;
+      if (l + 1 < size && (heapD[l + 1] > heapD[l] || (heapD[l + 1] === heapD[l] && heapI[l + 1] > heapI[l])))
+        m = l + 1;
+      if (heapD[m] < s || (heapD[m] === s && heapI[m] < p)) break;
+      heapD[c] = heapD[m];
+      heapI[c] = heapI[m];
+      c = m;
+    }
+    heapD[c] = s;
+    heapI[c] = p;
   }
 
   /** Original indices of all points within distance `r` of `q` (inclusive, as scikit-learn), ascending. */
