@@ -1,6 +1,7 @@
 /**
  * Detector benchmark: `npm run bench:detectors [-- --rows 1000000,5000000] [--models iforest,lof,dbscan,gmm-full,gmm-diag]
- * [--procs P] [--world default|small] [--chunk 250000] [--dir DIR] [--fresh] [--no-baseline]`.
+ * [--procs P] [--world default|small] [--chunk 250000] [--dir DIR] [--fresh] [--no-baseline]`, or
+ * `npm run bench:detectors -- --end-to-end [--e2e-preset nequi] [--e2e-users N] [--e2e-seed S] [--memory-limit 8GB]`.
  *
  * What it measures: fitting and scoring the four unsupervised detectors (Isolation Forest, LOF, DBSCAN, Gaussian
  * mixture with full and with diagonal covariances) on data shaped like the product's real candidate windows, the
@@ -31,6 +32,11 @@
  * steadier than wall time on a shared machine), the largest peak RSS of any process (fit included), and the 1-minute
  * load average before and after (wall times stretch with it: on 2 cores at load 7 a process gets about a third of
  * a core).
+ *
+ * End to end (`--end-to-end`, tools/bench/end-to-end.ts): the whole local pipeline on a labelled world of the
+ * `--e2e-preset` (default `nequi`, 21.5M rows; `--e2e-users N` for a fraction of it), with each step's time, the
+ * models' share of Detect, the run's CPU and peak RSS, and precision / recall per detector. It replaces the
+ * window-level measurement in that invocation.
  *
  * Baseline, in the same run, for LOF and DBSCAN on the first chunk of rows, in one process: the per-row query path
  * the library used before KdTree.knnAll (one cold k-NN / 1-NN KdTree.knnInto search per row, in leaf order, built
@@ -70,6 +76,7 @@ import {
   registerFeatures,
   Reservoir,
 } from '@splitwatch/use-cases';
+import { E2E_CHILD_FLAG, endToEndChild, runEndToEnd, type EndToEndOptions } from './end-to-end';
 
 const D = 8;
 const PARTS = 1; // index of `parts` in the window vector
@@ -138,7 +145,13 @@ interface BenchArtifact {
   model: unknown;
 }
 
-function readOptions(argv: string[]): Options & { child?: string } {
+function positive(flag: string, v: string): number {
+  const n = Number(v.replace(/_/g, ''));
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`${flag} must be a positive integer, got ${v}`);
+  return n;
+}
+
+function readOptions(argv: string[]): Options & { child?: string; e2eChild?: string; endToEnd?: EndToEndOptions } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -151,6 +164,12 @@ function readOptions(argv: string[]): Options & { child?: string } {
       fresh: { type: 'boolean', default: false },
       'no-baseline': { type: 'boolean', default: false },
       child: { type: 'string' },
+      'end-to-end': { type: 'boolean', default: false },
+      'e2e-preset': { type: 'string', default: 'nequi' },
+      'e2e-users': { type: 'string' },
+      'e2e-seed': { type: 'string' },
+      'memory-limit': { type: 'string' },
+      [E2E_CHILD_FLAG.slice(2)]: { type: 'string' },
     },
   });
   const num = (v: string) => Number(v.replace(/_/g, ''));
@@ -176,6 +195,16 @@ function readOptions(argv: string[]): Options & { child?: string } {
     fresh: values.fresh,
     baseline: !values['no-baseline'],
     child: values.child,
+    e2eChild: values[E2E_CHILD_FLAG.slice(2)] as string | undefined,
+    endToEnd: values['end-to-end']
+      ? {
+          preset: values['e2e-preset'],
+          users: values['e2e-users'] === undefined ? undefined : positive('--e2e-users', values['e2e-users']),
+          seed: values['e2e-seed'] === undefined ? undefined : num(values['e2e-seed']),
+          memoryLimit: values['memory-limit'],
+          dir: values.dir,
+        }
+      : undefined,
   };
 }
 
@@ -507,7 +536,9 @@ async function main(): Promise<void> {
     process.send?.(r);
     return;
   }
+  if (o.e2eChild) return endToEndChild(o.e2eChild);
   await mkdir(o.dir, { recursive: true });
+  if (o.endToEnd) return runEndToEnd(o.endToEnd, (json) => [`${E2E_CHILD_FLAG}=${json}`]);
   log(`bench:detectors — ${o.world} world, data under ${o.dir}; load average ${load()}`);
   const windows = await collectWindows(o);
   const meta = JSON.parse(await readFile(`${windows}.json`, 'utf8')) as {

@@ -58,6 +58,18 @@ describe('unsupervised detectors over windows', () => {
     expect(b).toEqual(a);
   });
 
+  it('counts the windows each model scored and the time it took, for the detect step record', () => {
+    const scorer = new ModelScorer(artifacts);
+    scorer.score(vectors(30, 3));
+    scorer.score(vectors(12, 4));
+    scorer.score([]);
+    expect([...scorer.timing.keys()].sort()).toEqual(artifacts.map((a) => a.kind).sort());
+    for (const t of scorer.timing.values()) {
+      expect(t.windows).toBe(42);
+      expect(t.ms).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('keeps a uniform seeded sample of a stream', () => {
     const r = new Reservoir<number>(100, 3);
     for (let i = 0; i < 10_000; i++) r.offer(i);

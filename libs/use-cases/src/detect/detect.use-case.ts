@@ -256,6 +256,13 @@ export async function detect(
     rules: input.config.rules,
     ...(input.config.segments.length ? { segments: input.config.segments } : {}),
     models: artifacts.map((a) => `${a.kind}@${a.version}`),
+    ...(scorer
+      ? {
+          modelScoring: Object.fromEntries(
+            [...scorer.timing].map(([kind, t]) => [kind, { windows: t.windows, seconds: Math.round(t.ms) / 1000 }]),
+          ),
+        }
+      : {}),
     ...(missing.length ? { modelsNotFitted: missing } : {}),
   };
   await step.finish();

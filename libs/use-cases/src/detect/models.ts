@@ -161,6 +161,9 @@ export function rarity(quantiles: number[], score: number): number {
 
 /** Scores window vectors with stored artifacts and explains the windows that fire. */
 export class ModelScorer {
+  /** Per model: windows scored and milliseconds spent on them (robust scaling + score), for the step record. */
+  readonly timing = new Map<OutlierModelKind, { windows: number; ms: number }>();
+
   constructor(readonly artifacts: ModelArtifact[]) {}
 
   /** For each vector, the hits of every model that finds it rarer than its contamination. */
@@ -168,8 +171,13 @@ export class ModelScorer {
     const hits: RuleHit[][] = vectors.map(() => []);
     if (vectors.length === 0) return hits;
     for (const a of this.artifacts) {
+      const started = performance.now();
       const X = transformRobust(a.scaler, fromRows(vectors));
       const scores = scoreWith(a.kind, a.model, X);
+      const t = this.timing.get(a.kind) ?? { windows: 0, ms: 0 };
+      t.windows += vectors.length;
+      t.ms += performance.now() - started;
+      this.timing.set(a.kind, t);
       for (let i = 0; i < vectors.length; i++) {
         const r = rarity(a.quantiles, scores[i]);
         if (r < a.threshold) continue;
