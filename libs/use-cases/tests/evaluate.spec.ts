@@ -1,5 +1,14 @@
 import type { Alert } from '@splitwatch/core';
-import { applyDailyBudget, ensembleAlerts, evaluate, evaluateAlerts, labelsFromRows, matchAlert } from '../src';
+import {
+  applyDailyBudget,
+  ensembleAlerts,
+  evaluate,
+  evaluateAlerts,
+  labelsFromRows,
+  matchAlert,
+  precisionAtRecall,
+  recallAtPrecision,
+} from '../src';
 
 const labels = labelsFromRows([
   { _id: 'a1', episode_id: 'E1', scenario: 'equal|fast' },
@@ -43,6 +52,29 @@ describe('evaluation against labels', () => {
     expect(m.recallByTag.fast).toEqual({ episodes: 1, found: 1, recall: 1 });
     expect(m.recallByTag.slow).toEqual({ episodes: 1, found: 0, recall: 0 });
     expect(m.curve.map((p) => p.k)).toEqual([1, 2]);
+  });
+
+  it('reads the goal axes off the ranked list: best precision once recall is reached, best recall at a precision', () => {
+    // Ranked: E1 found (1/1), a false alert (1/2), E2 found (2/3): recall 0.5, 0.5, 1.
+    const m = evaluateAlerts(
+      'm',
+      [alert('x', 'm', 3, ['a1', 'a2']), alert('f', 'm', 2, ['z1', 'z2']), alert('y', 'm', 1, ['b1', 'b2'])],
+      labels,
+    );
+    expect(m.curve.map((p) => [p.precision, p.recall])).toEqual([
+      [1, 0.5],
+      [0.5, 0.5],
+      [2 / 3, 1],
+    ]);
+    expect(precisionAtRecall(m.curve, 0.95)).toBeCloseTo(2 / 3, 12);
+    expect(precisionAtRecall(m.curve, 0.5)).toBe(1);
+    expect(recallAtPrecision(m.curve, 0.9)).toBe(0.5);
+    expect(recallAtPrecision(m.curve, 0.6)).toBe(1);
+    expect(m.precisionAtGoalRecall).toBeCloseTo(2 / 3, 12);
+    expect(m.recallAtGoalPrecision).toBe(0.5);
+    const weak = evaluateAlerts('w', [alert('x', 'm', 3, ['a1', 'a2'])], labels);
+    expect(weak.precisionAtGoalRecall).toBeNull();
+    expect(recallAtPrecision(evaluateAlerts('n', [alert('f', 'm', 1, ['z1'])], labels).curve, 0.9)).toBe(0);
   });
 
   it('merges overlapping alerts of several methods into one ensemble alert with the strongest members', () => {

@@ -1,5 +1,5 @@
 import type { Alert } from '@splitwatch/core';
-import { countBy, renderReport } from '../src';
+import { countBy, evaluate, labelsFromRows, renderEvalPage, renderReport } from '../src';
 
 const alert = (i: number, over: Partial<Alert> = {}): Alert => ({
   alert_id: `a${i}`,
@@ -47,5 +47,23 @@ describe('renderReport', () => {
   it('says so when there are no alerts', () => {
     const html = renderReport({ title: 'T', generatedAt: 'now', runId: null, alerts: [], steps: [] });
     expect(html).toContain('No alerts.');
+  });
+});
+
+describe('renderEvalPage', () => {
+  it('shows every method with the goal axes, the budgets and the recall of each scenario tag', () => {
+    const labels = labelsFromRows([
+      { _id: 't1', episode_id: 'E1', scenario: 'equal|fast' },
+      { _id: 't2', episode_id: 'E1', scenario: 'equal|fast' },
+      { _id: 'x1', episode_id: 'E2', scenario: 'slow' },
+      { _id: 'x2', episode_id: 'E2', scenario: 'slow' },
+    ]);
+    const ev = evaluate([alert(1, { method: 'rule:split', transaction_ids: ['t1', 't2'] }), alert(2, { transaction_ids: ['z'] })], labels, [1]);
+    const html = renderEvalPage(ev);
+    expect(html).toContain('<th>precision at recall ≥ 0.95</th><th>recall at precision ≥ 0.9</th>');
+    // rule:split finds E1 of 2 episodes: precision 100%, recall 50%, never reaches 95% recall.
+    expect(html).toContain('<tr><td>rule:split</td><td class="num">1</td><td class="num">100.0%</td><td class="num">50.0%</td><td class="num">0.667</td><td class="num">—</td><td class="num">50.0%</td>');
+    expect(html).toMatch(/<tr><td>slow<\/td><td class="num">0\.0% <small>\(0\/1\)<\/small><\/td>/);
+    expect(html).toContain('<tr><td>fast</td><td class="num">100.0% <small>(1/1)</small></td><td class="num">0.0% <small>(0/1)</small></td>');
   });
 });

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Keys } from '@splitwatch/core';
-import { evaluate, labelsFromRows, parseCsv, renderEvalPage, type Evaluation } from '@splitwatch/use-cases';
+import { evaluate, labelsFromRows, parseCsv, QUALITY_GOAL, renderEvalPage, type Evaluation } from '@splitwatch/use-cases';
 import { withAdapters, type StoreOptions } from './context';
 
 /** Reads `labels.csv` (`_id,episode_id,scenario`), failing with the file and line of a bad row. */
@@ -27,11 +27,23 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`.padStart(7);
 /** Prints the evaluation as a terminal table. */
 export function formatEvaluation(ev: Evaluation): string[] {
   const lines = [`${ev.episodes} labelled episodes`, ''];
-  lines.push(`${'method'.padEnd(14)} ${'alerts'.padStart(7)} ${'prec.'.padStart(7)} ${'recall'.padStart(7)} ${'F1'.padStart(6)}   top-k precision/recall`);
+  lines.push(
+    `${'method'.padEnd(14)} ${'alerts'.padStart(7)} ${'prec.'.padStart(7)} ${'recall'.padStart(7)} ${'F1'.padStart(6)} ` +
+      `${'P@R95'.padStart(7)} ${'R@P90'.padStart(7)}   top-k precision/recall`,
+  );
   for (const m of ev.methods) {
     const budgets = m.atBudget.map((b) => `@${b.k} ${(b.precision * 100).toFixed(0)}/${(b.recall * 100).toFixed(0)}`).join('  ');
-    lines.push(`${m.method.padEnd(14)} ${String(m.alerts).padStart(7)} ${pct(m.precision)} ${pct(m.recall)} ${m.f1.toFixed(3).padStart(6)}   ${budgets}`);
+    const atGoal = m.precisionAtGoalRecall === null ? '      —' : pct(m.precisionAtGoalRecall);
+    lines.push(
+      `${m.method.padEnd(14)} ${String(m.alerts).padStart(7)} ${pct(m.precision)} ${pct(m.recall)} ${m.f1.toFixed(3).padStart(6)} ` +
+        `${atGoal} ${pct(m.recallAtGoalPrecision)}   ${budgets}`,
+    );
   }
+  lines.push(
+    '',
+    `P@R95: best precision of the ranked list once episode recall reaches ${QUALITY_GOAL.recall} (— never); ` +
+      `R@P90: best recall at precision ≥ ${QUALITY_GOAL.precision}`,
+  );
   const tags = [...new Set(ev.methods.flatMap((m) => Object.keys(m.recallByTag)))].sort();
   lines.push('', `recall per scenario tag (${ev.methods.map((m) => m.method).join(' | ')})`);
   for (const t of tags) {

@@ -43,7 +43,27 @@ export interface MethodMetrics {
   /** Precision and recall of the top-k alerts by score. */
   atBudget: { k: number; precision: number; recall: number }[];
   recallByTag: Record<string, { episodes: number; found: number; recall: number }>;
+  /** The quality goal's two axes read off the ranked list (see {@link QUALITY_GOAL}). */
+  precisionAtGoalRecall: number | null;
+  recallAtGoalPrecision: number;
   curve: PrPoint[];
+}
+
+/** The product's detection-quality goal: precision ≥ 0.90 at episode recall ≥ 0.95. */
+export const QUALITY_GOAL = { precision: 0.9, recall: 0.95 } as const;
+
+/** Best precision among the ranked list's prefixes whose episode recall reaches `recall` (null: never reached). */
+export function precisionAtRecall(curve: readonly PrPoint[], recall: number): number | null {
+  let best: number | null = null;
+  for (const p of curve) if (p.recall >= recall && (best === null || p.precision > best)) best = p.precision;
+  return best;
+}
+
+/** Best episode recall among the ranked list's prefixes whose precision is at least `precision` (0 when none). */
+export function recallAtPrecision(curve: readonly PrPoint[], precision: number): number {
+  let best = 0;
+  for (const p of curve) if (p.precision >= precision && p.recall > best) best = p.recall;
+  return best;
 }
 
 export interface Evaluation {
@@ -124,6 +144,8 @@ export function evaluateAlerts(method: string, alerts: Alert[], labels: Labels, 
     f1: f1(precision, recall),
     atBudget: atBudget.sort((a, b) => a.k - b.k),
     recallByTag,
+    precisionAtGoalRecall: precisionAtRecall(curve, QUALITY_GOAL.recall),
+    recallAtGoalPrecision: recallAtPrecision(curve, QUALITY_GOAL.precision),
     curve,
   };
 }

@@ -1,4 +1,4 @@
-import type { Evaluation } from '../eval/evaluate';
+import { QUALITY_GOAL, type Evaluation } from '../eval/evaluate';
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -42,6 +42,8 @@ export function renderEvalPage(ev: Evaluation, title = 'splitwatch — detector 
       (m) =>
         `<tr><td>${esc(m.method)}</td><td class="num">${m.alerts}</td><td class="num">${pct(m.precision)}</td>` +
         `<td class="num">${pct(m.recall)}</td><td class="num">${m.f1.toFixed(3)}</td>` +
+        `<td class="num">${m.precisionAtGoalRecall === null ? '—' : pct(m.precisionAtGoalRecall)}</td>` +
+        `<td class="num">${pct(m.recallAtGoalPrecision)}</td>` +
         m.atBudget.map((b) => `<td class="num">${pct(b.precision)} / ${pct(b.recall)}</td>`).join('') +
         `</tr>`,
     )
@@ -63,7 +65,8 @@ export function renderEvalPage(ev: Evaluation, title = 'splitwatch — detector 
 table{border-collapse:collapse}td,th{border-bottom:1px solid #eaeef2;padding:4px 8px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}svg text{font-size:12px}</style></head><body>
 <h1>${esc(title)}</h1><p>${ev.episodes} labelled episodes, ${ev.labelledTransactions} labelled transactions. An alert is true when at least half of its
 transactions belong to one episode; an episode is found when one alert holds at least half of its parts, and at least two.</p>
-<section><h2>Metrics</h2><table><thead><tr><th>method</th><th>alerts</th><th>precision</th><th>episode recall</th><th>F1</th>${budgetHead}</tr></thead><tbody>${rows}</tbody></table></section>
+<section><h2>Metrics</h2><table><thead><tr><th>method</th><th>alerts</th><th>precision</th><th>episode recall</th><th>F1</th><th>precision at recall ≥ ${QUALITY_GOAL.recall}</th><th>recall at precision ≥ ${QUALITY_GOAL.precision}</th>${budgetHead}</tr></thead><tbody>${rows}</tbody></table>
+<p>The goal: precision ≥ ${QUALITY_GOAL.precision} at episode recall ≥ ${QUALITY_GOAL.recall}, read off each method's ranked list (— : the list never reaches that recall).</p></section>
 <section><h2>Precision–recall by alert budget</h2>${prChart(ev)}</section>
 <section><h2>Recall per scenario tag</h2><table><thead><tr><th>tag</th>${ev.methods.map((m) => `<th>${esc(m.method)}</th>`).join('')}</tr></thead><tbody>${tagRows}</tbody></table></section>
 </body></html>
