@@ -76,21 +76,42 @@ export interface LocalRunOptions {
   onState?: (e: { state: string; event: 'entered' | 'exited' | 'failed' | 'retried'; at: number; nested: boolean }) => void;
 }
 
-function fakeContext(state: string): Context {
+/**
+ * The Lambda context a local Task handler gets. Its remaining time counts down from the local Task timeout, as in
+ * AWS it counts down from the function's: middy cuts a handler short (TimeoutError) just before the remaining time
+ * runs out, so a fixed 15 min here failed any local step longer than the Lambda limit (a year of the real log's
+ * BuildFeatures takes ~50 min on a laptop).
+ */
+export function localLambdaContext(state: string, timeoutSeconds = LOCAL_TASK_TIMEOUT_SECONDS, now: () => number = Date.now): Context {
+  const deadline = now() + timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: `splitwatch-local-${state}`,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:splitwatch-local-${state}`,
     memoryLimitInMB: '1024',
-    awsRequestId: `local-${Date.now()}`,
+    awsRequestId: `local-${now()}`,
     logGroupName: 'local',
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 900_000,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/**
+ * The local executor reports a failed Task's `Cause` as `error.cause ?? error.message`; an error whose cause is an
+ * object (middy's TimeoutError, an adapter error wrapping the driver's) would read "[object Object]". The same error
+ * (name kept, so the ASL's Catch and Retry match as before) with its message and its cause's as the text.
+ */
+export function withReadableCause(err: unknown): unknown {
+  if (!(err instanceof Error) || err.cause === undefined || typeof err.cause === 'string') return err;
+  const inner = err.cause instanceof Error ? `${err.cause.name}: ${err.cause.message}` : JSON.stringify(err.cause);
+  const out = new Error(err.message, { cause: `${err.message} (cause: ${inner})` });
+  out.name = err.name;
+  out.stack = err.stack;
+  return out;
 }
 
 /** Executes the pipeline ASL with aws-local-stepfunctions, each Task served by its handler. */
@@ -106,7 +127,13 @@ export async function runPipelineLocally(opts: LocalRunOptions): Promise<Pipelin
       e: unknown,
       c: Context,
     ) => Promise<unknown>;
-    handlers[name] = async (input) => (await handler(input, fakeContext(name))) as never;
+    handlers[name] = async (input) => {
+      try {
+        return (await handler(input, localLambdaContext(name))) as never;
+      } catch (err) {
+        throw withReadableCause(err);
+      }
+    };
     retryIntervalOverrides[name] = 0;
   }
   const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });

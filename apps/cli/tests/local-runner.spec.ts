@@ -1,6 +1,7 @@
 import '../src/polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { localizeDefinition, LOCAL_TASK_TIMEOUT_SECONDS } from '../src/local-runner';
+import middy from '@middy/core';
+import { localizeDefinition, localLambdaContext, LOCAL_TASK_TIMEOUT_SECONDS, withReadableCause } from '../src/local-runner';
 
 /** A one-Task machine whose Task has a Lambda-like timeout of 1 s, as the deployed ASL declares them. */
 const asl = {
@@ -31,5 +32,36 @@ describe('localizeDefinition', () => {
   it('lets a step run past its Lambda limit locally, and still enforces a given limit', async () => {
     await expect(runSlow()).resolves.toEqual({ done: true });
     await expect(runSlow(1)).rejects.toThrow(/States\.Timeout/);
+  });
+});
+
+describe('localLambdaContext', () => {
+  it('counts the remaining time down from the local Task timeout, not the 15 min Lambda limit', () => {
+    let t = 1_000_000;
+    const ctx = localLambdaContext('BuildFeatures', LOCAL_TASK_TIMEOUT_SECONDS, () => t);
+    expect(ctx.getRemainingTimeInMillis()).toBe(LOCAL_TASK_TIMEOUT_SECONDS * 1000);
+    t += 3_600_000; // an hour into the step, past any Lambda limit
+    expect(ctx.getRemainingTimeInMillis()).toBe((LOCAL_TASK_TIMEOUT_SECONDS - 3600) * 1000);
+    t += LOCAL_TASK_TIMEOUT_SECONDS * 1000;
+    expect(ctx.getRemainingTimeInMillis()).toBe(0);
+  });
+
+  it('is the time middy allows a handler: it stops one at the given limit, not before', async () => {
+    const slow = middy(async () => new Promise((resolve) => setTimeout(() => resolve('done'), 1500)));
+    await expect(slow({}, localLambdaContext('BuildFeatures'))).resolves.toBe('done');
+    await expect(slow({}, localLambdaContext('BuildFeatures', 1))).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
+});
+
+describe('withReadableCause', () => {
+  it("keeps the error's name and turns an object cause into text the run's failure message can show", () => {
+    const timeout = Object.assign(new Error('[AbortError]: The operation was aborted.', { cause: { package: '@middy/core' } }), { name: 'TimeoutError' });
+    const out = withReadableCause(timeout) as Error;
+    expect(out.name).toBe('TimeoutError');
+    expect(out.cause).toBe('[AbortError]: The operation was aborted. (cause: {"package":"@middy/core"})');
+    const wrapped = withReadableCause(new Error('Cannot open PGlite', { cause: new TypeError('no flag') })) as Error;
+    expect(wrapped.cause).toBe('Cannot open PGlite (cause: TypeError: no flag)');
+    const plain = new Error('bad input');
+    expect(withReadableCause(plain)).toBe(plain);
   });
 });
