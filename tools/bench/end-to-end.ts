@@ -179,7 +179,7 @@ export async function runEndToEnd(
     );
   lines.push('| step | wall s | input rows/s |', '|---|---:|---:|');
   for (const [step, s] of Object.entries(run.stepSeconds))
-    lines.push(`| ${step} | ${s.toFixed(1)} | ${s > 0 ? fmt(Math.round(run.read / s)) : '—'} |`);
+    lines.push(`| ${step} | ${s.toFixed(1)} | ${s >= 0.5 ? fmt(Math.round(run.read / s)) : '—'} |`);
   lines.push(
     `| **whole run** | **${(runM.wallMs / 1000).toFixed(1)}** | ${fmt(Math.round(run.read / (runM.wallMs / 1000)))} |`,
     `CPU ${(runM.cpuMs / 1000).toFixed(1)} s, peak RSS ${gb(runM.maxRssMb)} (memory limit ${o.memoryLimit ?? 'default'}), load ${loadBefore.toFixed(2)}→${loadAfter.toFixed(2)}`,
@@ -196,12 +196,13 @@ export async function runEndToEnd(
   lines.push(
     '',
     `evaluation against ${fmt(ev.episodes)} labelled episodes`,
-    '| method | alerts | precision | episode recall | F1 |',
-    '|---|---:|---:|---:|---:|',
+    '| method | alerts | precision | episode recall | F1 | precision at recall ≥ 0.95 | recall at precision ≥ 0.90 |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   );
   for (const m of ev.methods)
     lines.push(
-      `| ${m.method} | ${fmt(m.alerts)} | ${pct(m.precision)} | ${pct(m.recall)} | ${m.f1.toFixed(3)} |`,
+      `| ${m.method} | ${fmt(m.alerts)} | ${pct(m.precision)} | ${pct(m.recall)} | ${m.f1.toFixed(3)} | ` +
+        `${m.precisionAtGoalRecall === null ? '—' : pct(m.precisionAtGoalRecall)} | ${pct(m.recallAtGoalPrecision)} |`,
     );
   console.log(lines.join('\n'));
 }
