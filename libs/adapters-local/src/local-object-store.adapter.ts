@@ -122,13 +122,28 @@ export class LocalObjectStore implements ObjectStore {
 
   async delete(keys: string[]): Promise<void> {
     const files = keys.map((key) => this.localPathOf(key)); // validate all before deleting any
+    const folders = new Set<string>();
     for (const file of files) {
       try {
         // A directory is not an object, so deleting its "key" is a no-op, as in S3.
         if ((await fsp.lstat(file)).isDirectory()) continue;
         await fsp.unlink(file);
+        folders.add(path.dirname(file));
       } catch (error) {
         if (!NOT_FOUND_CODES.has(errnoCode(error) ?? '')) throw error;
+      }
+    }
+    // S3 has no folders: once its last object is gone, a prefix is gone. Deepest first, up to (never) the root.
+    for (const folder of [...folders].sort((a, b) => b.length - a.length)) await this.removeEmptyFolders(folder);
+  }
+
+  /** Removes `folder` and its ancestors below the root while they are empty; stops at the first that is not. */
+  private async removeEmptyFolders(folder: string): Promise<void> {
+    for (let dir = folder; dir.startsWith(this.root + path.sep); dir = path.dirname(dir)) {
+      try {
+        await fsp.rmdir(dir);
+      } catch {
+        return; // not empty (or already gone, or in use): its ancestors are not empty either
       }
     }
   }
@@ -150,7 +165,14 @@ export class LocalObjectStore implements ObjectStore {
     }
     const tmp = tempPathFor(file);
     try {
-      await write(tmp);
+      try {
+        await write(tmp);
+      } catch (error) {
+        // A concurrent delete may have removed the (then empty) folder after it was made: make it again, once.
+        if (errnoCode(error) !== 'ENOENT') throw error;
+        await fsp.mkdir(path.dirname(file), { recursive: true });
+        await write(tmp);
+      }
       await fsp.rename(tmp, file);
     } catch (error) {
       await fsp.rm(tmp, { force: true });

@@ -77,6 +77,24 @@ describe('LocalObjectStore', () => {
       expect(await store.getText('dst/deep/a.txt')).toBe('payload');
       expect(await store.exists('src/a.txt')).toBe(false);
     });
+
+    it('leaves no empty folder behind a deleted prefix, as S3 has none, and keeps folders that still hold objects', async () => {
+      await store.putText('staging/run=1/curated/src/dt=2021-01-01/part-0.parquet', 'a');
+      await store.putText('staging/run=1/curated/src/dt=2021-01-02/part-0.parquet', 'b');
+      await store.putText('staging/run=1/keep.json', '{}');
+
+      await store.delete([
+        'staging/run=1/curated/src/dt=2021-01-01/part-0.parquet',
+        'staging/run=1/curated/src/dt=2021-01-02/part-0.parquet',
+      ]);
+
+      expect(await fsp.readdir(path.join(root, 'staging', 'run=1'))).toEqual(['keep.json']);
+      await store.delete(['staging/run=1/keep.json']);
+      expect(await fsp.readdir(root)).not.toContain('staging');
+      // The root itself stays, and writing under a removed prefix makes its folders again.
+      await store.putText('staging/run=1/again.txt', 'c');
+      expect(await store.getText('staging/run=1/again.txt')).toBe('c');
+    });
   });
 
   describe('missing objects', () => {
