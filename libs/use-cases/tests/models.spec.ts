@@ -1,5 +1,15 @@
 import { DEFAULT_CONFIG, resolveConfig } from '@splitwatch/core';
-import { buildEpisodes, fitArtifacts, ModelScorer, rarity, Reservoir, WINDOW_FEATURES, type WindowRow } from '../src';
+import {
+  buildEpisodes,
+  finishEpisodes,
+  fitArtifacts,
+  ModelScorer,
+  rarity,
+  Reservoir,
+  scanEpisodes,
+  WINDOW_FEATURES,
+  type WindowRow,
+} from '../src';
 
 /** Ordinary windows: two parts hours apart, unequal, around the key's typical day; a few split-like outliers. */
 function vectors(n: number, seed = 1): number[][] {
@@ -106,5 +116,43 @@ describe('unsupervised detectors over windows', () => {
       expect(a.reasons).toMatch(/^model:\w+: rarer than/);
     }
     expect(DEFAULT_CONFIG.models.enabled).toBe(true);
+  });
+
+  it('gives the same alerts when the models score many keys in one batch as when they score each key alone', () => {
+    const row = (key: string, i: number, minute: number, amount: string): WindowRow => ({
+      tx_id: `${key}-t${i}`,
+      user_id: `u-${key}`,
+      account_number: key,
+      merchant_id: 'm',
+      subsidiary: 's',
+      direction: 'DEBITO',
+      transaction_date: `2021-01-01 10:${String(minute).padStart(2, '0')}:00`,
+      ts: 1609495200 + minute * 60,
+      amount,
+      n_tx: i + 1,
+      sum_amount: '0',
+      z_sum: null,
+      hist_days: 0,
+      base_mean_daily_sum: null,
+    });
+    const keys = [
+      [row('a', 0, 0, '500'), row('a', 1, 2, '500'), row('a', 2, 4, '500'), row('a', 3, 6, '500')],
+      [row('b', 0, 1, '40'), row('b', 1, 30, '900')],
+      [row('c', 0, 5, '120'), row('c', 1, 7, '130'), row('c', 2, 50, '2000')],
+    ];
+    const cfg = resolveConfig({});
+    const scorer = new ModelScorer(artifacts);
+    const alone = keys.flatMap((rows) => buildEpisodes(rows, cfg, 'r', () => 50, scorer));
+    const pending = keys.map((rows) => scanEpisodes(rows, cfg, () => 50, true));
+    const scored = scorer.score(pending.flatMap((p) => p.vectors));
+    let offset = 0;
+    const batched = pending.flatMap((p) => {
+      const hits = scored.slice(offset, (offset += p.vectors.length));
+      return finishEpisodes(p, hits, cfg, 'r');
+    });
+    const plain = (alerts: typeof alone) => [...alerts].sort((x, y) => (x.alert_id < y.alert_id ? -1 : 1));
+    expect(pending.map((p) => p.vectors.length).every((n) => n > 0)).toBe(true);
+    expect(batched.some((a) => a.method.startsWith('model:'))).toBe(true);
+    expect(plain(batched)).toEqual(plain(alone));
   });
 });

@@ -2,10 +2,13 @@ import { Keys, rulesFor, type Alert, type DetectionConfig, type Direction, type 
 import { startStep } from '../audit/step-record';
 import { registerFeatures } from '../features/build-features.use-case';
 import { renderSql } from '../sql-text';
-import { buildEpisodes, scanKeyWindows, type SegmentTypicalDay } from './episodes';
+import { finishEpisodes, scanEpisodes, scanKeyWindows, type PendingEpisodes, type SegmentTypicalDay } from './episodes';
 import { enabledModelKinds, fitArtifacts, modelKey, modelsVersion, ModelScorer, Reservoir, type ModelArtifact } from './models';
 import { windowVector } from './window-vector';
 import type { WindowRow } from './rules';
+
+/** Candidate windows gathered across keys before the models score them in one batch. */
+const MODEL_BATCH_WINDOWS = 8192;
 
 export interface DetectDeps {
   objectStore: ObjectStore;
@@ -95,7 +98,9 @@ function toWindowRow(r: Record<string, unknown>): WindowRow {
 async function segmentTypicalDays(sqlEngine: SqlEngine): Promise<SegmentTypicalDay> {
   const segments = new Map<string, number>();
   for (const s of await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL)) {
-    segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(s.typical_day));
+    // 12 significant digits: a parallel AVG over doubles differs run to run in the last bits, which would make
+    // FitModels' sample, and a borderline model alert, differ between two runs over the same data.
+    segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(Number(s.typical_day).toPrecision(12)));
   }
   return (r: WindowRow) => segments.get(`${r.merchant_id}|${r.direction}`) ?? Number.POSITIVE_INFINITY;
 }
@@ -237,9 +242,32 @@ export async function detect(
   const { artifacts, missing } = await loadArtifacts(objectStore, input.config);
   const scorer = artifacts.length > 0 ? new ModelScorer(artifacts) : undefined;
   const alerts: Alert[] = [];
+  // Keys wait until their candidate windows fill a batch: the models score many keys' windows at once (LOF's
+  // batched kNN is ~1.4× faster than a search per key), with the same scores.
+  let pending: PendingEpisodes[] = [];
+  let pendingVectors = 0;
+  const flush = () => {
+    const scored = scorer && pendingVectors > 0 ? scorer.score(pending.flatMap((p) => p.vectors)) : null;
+    let offset = 0;
+    for (const p of pending) {
+      const hits = scored ? scored.slice(offset, offset + p.vectors.length) : null;
+      offset += p.vectors.length;
+      alerts.push(...finishEpisodes(p, hits, input.config, input.runId));
+    }
+    pending = [];
+    pendingVectors = 0;
+  };
   const candidateRows = await forEachKey(sqlEngine, input.partition, input.partitions, (keyRows) => {
-    alerts.push(...buildEpisodes(keyRows, input.config, input.runId, segmentDay, scorer));
+    const p = scanEpisodes(keyRows, input.config, segmentDay, scorer !== undefined);
+    if (p.vectors.length === 0) {
+      alerts.push(...finishEpisodes(p, null, input.config, input.runId));
+      return;
+    }
+    pending.push(p);
+    pendingVectors += p.vectors.length;
+    if (pendingVectors >= MODEL_BATCH_WINDOWS) flush();
   });
+  flush();
   alerts.sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
   const partition = input.partition === undefined ? 'all' : String(input.partition);
   const alertsKey = Keys.alertsPart(input.runId, partition);

@@ -188,6 +188,51 @@ export interface WindowModelScorer {
   score(vectors: number[][]): RuleHit[][];
 }
 
+/** One key's windows with their rule hits, and the candidate windows' vectors still to be scored by the models. */
+export interface PendingEpisodes {
+  rows: WindowRow[];
+  windows: { w: KeyWindow; hits: RuleHit[] }[];
+  /** Index into `windows` of each vector in `vectors`. */
+  candidates: number[];
+  vectors: number[][];
+}
+
+/**
+ * First half of {@link buildEpisodes}: scans one key's windows (one account and direction, sorted by time),
+ * applies the rules, and, when `withVectors`, collects the vectors of the candidate windows (2..maxParts parts, at
+ * least split.minSum) for the models. Detect scores the vectors of many keys in one batch, then calls
+ * {@link finishEpisodes} for each key.
+ */
+export function scanEpisodes(
+  rows: WindowRow[],
+  config: DetectionConfig,
+  segmentTypicalDay: SegmentTypicalDay,
+  withVectors: boolean,
+): PendingEpisodes {
+  const windows: PendingEpisodes['windows'] = [];
+  const candidates: number[] = [];
+  const vectors: number[][] = [];
+  scanKeyWindows(rows, config, segmentTypicalDay, (w) => {
+    const hits = evaluateRules(rows[w.i], config);
+    const split = rulesFor(config, rows[w.i].merchant_id, rows[w.i].direction).split;
+    const n = w.hi - w.lo + 1;
+    if (n >= split.minParts && n <= split.maxParts) {
+      const h = splitHit(rows, w.lo, w.hi, w, config);
+      if (h) hits.push(h);
+      if (withVectors) {
+        let total = 0;
+        for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
+        if (total >= split.minSum) {
+          candidates.push(windows.length);
+          vectors.push(windowVector(rows, w.lo, w.hi, w.typicalDay));
+        }
+      }
+    }
+    windows.push({ w, hits });
+  });
+  return { rows, windows, candidates, vectors };
+}
+
 /**
  * Scans the windows of one key (one account and direction, sorted by time) and turns firing windows into
  * alert episodes, per method: the rules, and the unsupervised models on candidate windows (2..maxParts
@@ -201,32 +246,24 @@ export function buildEpisodes(
   segmentTypicalDay: SegmentTypicalDay = () => Number.POSITIVE_INFINITY,
   models?: WindowModelScorer,
 ): Alert[] {
+  const pending = scanEpisodes(rows, config, segmentTypicalDay, models !== undefined);
+  const modelHits = models && pending.vectors.length > 0 ? models.score(pending.vectors) : null;
+  return finishEpisodes(pending, modelHits, config, runId);
+}
+
+/**
+ * Second half of {@link buildEpisodes}: adds the models' hits (one list per vector of `pending.vectors`, or null
+ * when no model ran) to their windows and chains the firing windows into alert episodes.
+ */
+export function finishEpisodes(
+  pending: PendingEpisodes,
+  modelHits: RuleHit[][] | null,
+  config: DetectionConfig,
+  runId: string,
+): Alert[] {
+  const { rows, windows, candidates } = pending;
   const W = Math.round(config.windowHours * 3600);
-  const windows: { w: KeyWindow; hits: RuleHit[] }[] = [];
-  const candidates: number[] = [];
-  const vectors: number[][] = [];
-  scanKeyWindows(rows, config, segmentTypicalDay, (w) => {
-    const hits = evaluateRules(rows[w.i], config);
-    const split = rulesFor(config, rows[w.i].merchant_id, rows[w.i].direction).split;
-    const n = w.hi - w.lo + 1;
-    if (n >= split.minParts && n <= split.maxParts) {
-      const h = splitHit(rows, w.lo, w.hi, w, config);
-      if (h) hits.push(h);
-      if (models) {
-        let total = 0;
-        for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
-        if (total >= split.minSum) {
-          candidates.push(windows.length);
-          vectors.push(windowVector(rows, w.lo, w.hi, w.typicalDay));
-        }
-      }
-    }
-    windows.push({ w, hits });
-  });
-  if (models && vectors.length > 0) {
-    const scored = models.score(vectors);
-    candidates.forEach((k, j) => windows[k].hits.push(...scored[j]));
-  }
+  if (modelHits) candidates.forEach((k, j) => windows[k].hits.push(...modelHits[j]));
 
   const chains = new Map<string, Chain>();
   const closed: Chain[] = [];
