@@ -186,7 +186,7 @@ export async function runEndToEnd(
   );
   if (fits.length) lines.push(`model fits (FitModels): ${fits.join('; ')}`);
   if (scoring.size) {
-    lines.push('', 'model scoring inside Detect (summed over slices; scaling + score, per-key batches)');
+    lines.push('', 'model scoring inside Detect (summed over slices; robust scaling + score, batched across keys)');
     lines.push('| model | windows scored | seconds | windows/s |', '|---|---:|---:|---:|');
     for (const [kind, t] of scoring)
       lines.push(
