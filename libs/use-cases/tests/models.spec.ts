@@ -27,6 +27,26 @@ function vectors(n: number, seed = 1): number[][] {
   ]);
 }
 
+/** One transaction of key `key` (an account, DEBITO) at 10:`minute` on 2021-01-01, as Detect reads it. */
+function windowRow(key: string, i: number, minute: number, amount: string): WindowRow {
+  return {
+    tx_id: `${key}-t${i}`,
+    user_id: `u-${key}`,
+    account_number: key,
+    merchant_id: 'm',
+    subsidiary: 's',
+    direction: 'DEBITO',
+    transaction_date: `2021-01-01 10:${String(minute).padStart(2, '0')}:00`,
+    ts: 1609495200 + minute * 60,
+    amount,
+    n_tx: i + 1,
+    sum_amount: '0',
+    z_sum: null,
+    hist_days: 0,
+    base_mean_daily_sum: null,
+  };
+}
+
 describe('unsupervised detectors over windows', () => {
   const config = resolveConfig({ models: { sampleSize: 2000 } });
   const artifacts = fitArtifacts(vectors(2000), config, { from: '2021-01-01 00:00:00', to: '2021-01-30 00:00:00' });
@@ -91,22 +111,7 @@ describe('unsupervised detectors over windows', () => {
   });
 
   it('builds model alerts with the explanation as reasons when a scorer is given', () => {
-    const row = (i: number, minute: number, amount: string): WindowRow => ({
-      tx_id: `t${i}`,
-      user_id: 'u',
-      account_number: 'a',
-      merchant_id: 'm',
-      subsidiary: 's',
-      direction: 'DEBITO',
-      transaction_date: `2021-01-01 10:${String(minute).padStart(2, '0')}:00`,
-      ts: 1609495200 + minute * 60,
-      amount,
-      n_tx: i + 1,
-      sum_amount: '0',
-      z_sum: null,
-      hist_days: 0,
-      base_mean_daily_sum: null,
-    });
+    const row = (i: number, minute: number, amount: string) => windowRow('a', i, minute, amount);
     const rows = [row(0, 0, '500'), row(1, 2, '500'), row(2, 4, '500'), row(3, 6, '500')];
     const cfg = resolveConfig({ rules: { split: { enabled: false }, count: { enabled: false }, sum: { enabled: false }, zscore: { enabled: false } } });
     const alerts = buildEpisodes(rows, cfg, 'r', () => 50, new ModelScorer(artifacts));
@@ -119,22 +124,7 @@ describe('unsupervised detectors over windows', () => {
   });
 
   it('gives the same alerts when the models score many keys in one batch as when they score each key alone', () => {
-    const row = (key: string, i: number, minute: number, amount: string): WindowRow => ({
-      tx_id: `${key}-t${i}`,
-      user_id: `u-${key}`,
-      account_number: key,
-      merchant_id: 'm',
-      subsidiary: 's',
-      direction: 'DEBITO',
-      transaction_date: `2021-01-01 10:${String(minute).padStart(2, '0')}:00`,
-      ts: 1609495200 + minute * 60,
-      amount,
-      n_tx: i + 1,
-      sum_amount: '0',
-      z_sum: null,
-      hist_days: 0,
-      base_mean_daily_sum: null,
-    });
+    const row = windowRow;
     const keys = [
       [row('a', 0, 0, '500'), row('a', 1, 2, '500'), row('a', 2, 4, '500'), row('a', 3, 6, '500')],
       [row('b', 0, 1, '40'), row('b', 1, 30, '900')],
