@@ -52,7 +52,7 @@ import {
   type ChildMeasurement,
 } from './measure';
 
-/** Rows per user in the real extract (21,516,918 rows over ~2.99M users and 334 days). */
+/** Where the two DuckDB references write their output (beside buildFeatures' `features/`). */
 const REFERENCE_PREFIX = 'bench/reference/';
 const FAIR_PREFIX = 'bench/fair-reference/';
 

@@ -38,7 +38,6 @@ import {
   type ChildMeasurement,
 } from './measure';
 
-
 type Format = 'csv' | 'parquet';
 type Phase = 'bare-read' | 'full-read' | 'bare-copy' | 'ingest';
 
@@ -106,8 +105,6 @@ function readOptions(argv: string[]): Options & { child?: Phase; file?: string; 
 
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-const openEngine = openBenchEngine;
-
 /** Copies the header and the first `rows` data lines of `from` into `to`; returns the data lines copied. */
 async function firstLines(from: string, to: string, rows: number): Promise<number> {
   const out = createWriteStream(to);
@@ -148,7 +145,7 @@ async function prepare(sizeDir: string, rows: number, o: Options): Promise<{ csv
 }
 
 async function writeParquet(csv: string, parquet: string, root: string, o: Options): Promise<void> {
-  const engine = await openEngine(root, o);
+  const engine = await openBenchEngine(root, o);
   try {
     // Bench-only DuckDB SQL: the input contract's types, DECIMAL(24,8) amounts and zone-less timestamps.
     await engine.query(
@@ -165,7 +162,7 @@ async function writeParquet(csv: string, parquet: string, root: string, o: Optio
 
 /** DuckDB alone: COUNT + SUM of the amount over the file, with the types DuckDB detects itself. */
 async function bareRead(file: string, work: string, o: Options): Promise<{ rows: number; detail: string }> {
-  const engine = await openEngine(work, o);
+  const engine = await openBenchEngine(work, o);
   try {
     const source = file.endsWith('.parquet')
       ? `read_parquet(${sqlText(file)})`
@@ -187,7 +184,7 @@ const TYPED_COLUMNS = [
 
 /** DuckDB alone: every column read with its contract type and used, so the reader converts all of them. */
 async function fullRead(file: string, work: string, o: Options): Promise<{ rows: number; detail: string }> {
-  const engine = await openEngine(work, o);
+  const engine = await openBenchEngine(work, o);
   try {
     const source = file.endsWith('.parquet')
       ? `read_parquet(${sqlText(file)})`
@@ -206,7 +203,7 @@ async function fullRead(file: string, work: string, o: Options): Promise<{ rows:
 
 /** DuckDB alone: the file read and written back as one zstd Parquet file (the cheapest full rewrite). */
 async function bareCopy(file: string, work: string, o: Options): Promise<{ rows: number; detail: string }> {
-  const engine = await openEngine(work, o);
+  const engine = await openBenchEngine(work, o);
   try {
     const source = file.endsWith('.parquet')
       ? `read_parquet(${sqlText(file)})`
@@ -264,7 +261,7 @@ async function runIngest(file: string, work: string, o: Options): Promise<{ rows
   await mkdir(join(work, 'raw'), { recursive: true });
   // A hard link when possible: the input is not copied, so only ingest's own work is measured.
   await link(file, raw).catch(() => copyFile(file, raw));
-  const engine = await openEngine(work, o);
+  const engine = await openBenchEngine(work, o);
   try {
     const result = await ingest(
       {

@@ -142,24 +142,7 @@ export class KdTree {
       divLow.push(0);
       divHigh.push(0);
       if (depth > maxDepth) maxDepth = depth;
-      let widest = 0;
-      let spread = -1;
-      for (let j = 0; j < d; j++) {
-        let mn = Infinity;
-        let mx = -Infinity;
-        for (let p = s; p < e; p++) {
-          const v = data[idx[p] * d + j];
-          if (v < mn) mn = v;
-          if (v > mx) mx = v;
-        }
-        if (e === s) mn = mx = 0;
-        lo.push(mn);
-        hi.push(mx);
-        if (mx - mn > spread) {
-          spread = mx - mn;
-          widest = j;
-        }
-      }
+      const widest = widestDimension(data, d, idx, s, e, lo, hi).dim;
       if (e - s > leafSize) {
         const mid = (s + e) >>> 1;
         selectNth(idx, data, d, widest, s, e - 1, mid);
@@ -654,6 +637,41 @@ export class KdTree {
 }
 
 /**
+ * The dimension along which the rows `idx[s..e)` of `data` spread widest (the first of equal ones) and that spread
+ * (0 when they all coincide). With `lo` / `hi`, each dimension's min and max are appended to them in dimension order
+ * (0 and 0 for an empty range): the KD-tree's node boxes.
+ */
+function widestDimension(
+  data: Float64Array,
+  d: number,
+  idx: Int32Array,
+  s: number,
+  e: number,
+  lo?: number[],
+  hi?: number[],
+): { dim: number; spread: number } {
+  let widest = 0;
+  let spread = -1;
+  for (let j = 0; j < d; j++) {
+    let mn = Infinity;
+    let mx = -Infinity;
+    for (let p = s; p < e; p++) {
+      const v = data[idx[p] * d + j];
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    if (e === s) mn = mx = 0;
+    lo?.push(mn);
+    hi?.push(mx);
+    if (mx - mn > spread) {
+      spread = mx - mn;
+      widest = j;
+    }
+  }
+  return { dim: widest, spread };
+}
+
+/**
  * Row indices of `X` in a locality order: recursive median splits on the widest dimension (left before right)
  * down to runs of `leaf` rows, so consecutive rows are spatial neighbours. O(n log n).
  */
@@ -663,21 +681,7 @@ export function localityOrder(X: Matrix, leaf = 4): Int32Array {
   for (let i = 0; i < n; i++) order[i] = i;
   const split = (s: number, e: number): void => {
     if (e - s <= leaf) return;
-    let widest = 0;
-    let spread = -1;
-    for (let j = 0; j < d; j++) {
-      let mn = Infinity;
-      let mx = -Infinity;
-      for (let p = s; p < e; p++) {
-        const v = data[order[p] * d + j];
-        if (v < mn) mn = v;
-        if (v > mx) mx = v;
-      }
-      if (mx - mn > spread) {
-        spread = mx - mn;
-        widest = j;
-      }
-    }
+    const { dim: widest, spread } = widestDimension(data, d, order, s, e);
     if (spread <= 0) return;
     const mid = (s + e) >>> 1;
     selectNth(order, data, d, widest, s, e - 1, mid);

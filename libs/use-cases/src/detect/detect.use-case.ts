@@ -2,7 +2,7 @@ import { Keys, rulesFor, type Alert, type DetectionConfig, type Direction, type 
 import { startStep } from '../audit/step-record';
 import { registerFeatures } from '../features/build-features.use-case';
 import { renderSql } from '../sql-text';
-import { finishEpisodes, scanEpisodes, scanKeyWindows, type PendingEpisodes, type SegmentTypicalDay } from './episodes';
+import { finishEpisodes, isModelCandidate, scanEpisodes, scanKeyWindows, type PendingEpisodes, type SegmentTypicalDay } from './episodes';
 import { enabledModelKinds, fitArtifacts, modelKey, modelsVersion, ModelScorer, Reservoir, type ModelArtifact } from './models';
 import { windowVector } from './window-vector';
 import type { WindowRow } from './rules';
@@ -162,11 +162,7 @@ export async function forEachCandidateWindow(
     if (to === null || last > to) to = last;
     scanKeyWindows(rows, config, segmentDay, (w) => {
       const split = rulesFor(config, rows[w.i].merchant_id, rows[w.i].direction).split;
-      const n = w.hi - w.lo + 1;
-      if (n < split.minParts || n > split.maxParts) return;
-      let total = 0;
-      for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
-      if (total >= split.minSum) visit(windowVector(rows, w.lo, w.hi, w.typicalDay));
+      if (isModelCandidate(rows, w.lo, w.hi, split)) visit(windowVector(rows, w.lo, w.hi, w.typicalDay));
     });
   });
   return { from, to };

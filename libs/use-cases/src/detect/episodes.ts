@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { rulesFor, sumDecimals, type Alert, type DetectionConfig } from '@splitwatch/core';
+import { rulesFor, sumDecimals, type Alert, type DetectionConfig, type RuleSettings } from '@splitwatch/core';
 import { evaluateRules, type RuleHit, type WindowRow } from './rules';
 import { median, windowVector } from './window-vector';
 
@@ -188,6 +188,22 @@ export interface WindowModelScorer {
   score(vectors: number[][]): RuleHit[][];
 }
 
+/**
+ * Whether rows[lo..hi] is a candidate window for the unsupervised models: `split.minParts..split.maxParts` parts
+ * (under its anchor's segment rules) and at least `split.minSum` in total. FitModels samples exactly these windows
+ * and Detect scores exactly these.
+ */
+export function isModelCandidate(rows: WindowRow[], lo: number, hi: number, split: RuleSettings['split']): boolean {
+  const n = hi - lo + 1;
+  return n >= split.minParts && n <= split.maxParts && reachesMinSum(rows, lo, hi, split);
+}
+
+function reachesMinSum(rows: WindowRow[], lo: number, hi: number, split: RuleSettings['split']): boolean {
+  let total = 0;
+  for (let j = lo; j <= hi; j++) total += Number(rows[j].amount);
+  return total >= split.minSum;
+}
+
 /** One key's windows with their rule hits, and the candidate windows' vectors still to be scored by the models. */
 export interface PendingEpisodes {
   rows: WindowRow[];
@@ -219,13 +235,9 @@ export function scanEpisodes(
     if (n >= split.minParts && n <= split.maxParts) {
       const h = splitHit(rows, w.lo, w.hi, w, config);
       if (h) hits.push(h);
-      if (withVectors) {
-        let total = 0;
-        for (let j = w.lo; j <= w.hi; j++) total += Number(rows[j].amount);
-        if (total >= split.minSum) {
-          candidates.push(windows.length);
-          vectors.push(windowVector(rows, w.lo, w.hi, w.typicalDay));
-        }
+      if (withVectors && reachesMinSum(rows, w.lo, w.hi, split)) {
+        candidates.push(windows.length);
+        vectors.push(windowVector(rows, w.lo, w.hi, w.typicalDay));
       }
     }
     windows.push({ w, hits });
