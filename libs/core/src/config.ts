@@ -30,12 +30,15 @@ export interface DetectionConfig {
   windowHours: number;
   rules: {
     /**
-     * Split pattern: 2..maxParts parts on one key inside the window, at least `minSum` in total, scored by log2
-     * terms that are 0 at a reference point: the total against `minRatio` times the key's typical day (median of its
-     * active-day totals over the past `historyDays` when it has `minHistoryDays` of them, else the median of its
-     * earlier amounts, else its segment's typical day), the median gap against `fastGapSeconds`, the number of
-     * parts, the spread of part sizes, the largest part's share, extra merchants and a part equal to a past cap
-     * (see splitHit). It fires at `minScore`.
+     * Split pattern: 2..maxParts parts on one key inside the window, at least `minSum` in total, scored in log2
+     * evidence points by weighted terms that are 0 at a reference point: the total against `minRatio` times the key's
+     * typical day (median of its active-day totals over the past `historyDays` when it has `minHistoryDays` of them,
+     * else the median of its earlier amounts, else its segment's typical day), the median gap against
+     * `fastGapSeconds`, the number of parts, the spread of part sizes, the largest part's share, parts repeating an
+     * amount, the smallest part, extra merchants and branches, a part equal to a past cap, how much history the key
+     * has and the absolute total (see splitHit and split-weights.ts). It fires at `minScore`: 0 is the operating
+     * point the weights were fitted for; a negative value trades precision for recall (the only setting that may be
+     * negative).
      */
     split: {
       enabled: boolean;
@@ -71,7 +74,7 @@ export interface SegmentRule {
 }
 
 export const DEFAULT_CONFIG: DetectionConfig = {
-  version: '2026-11-29.5',
+  version: '2026-11-30.1',
   models: {
     enabled: true,
     sampleSize: 20_000,
@@ -98,6 +101,9 @@ export const DEFAULT_CONFIG: DetectionConfig = {
 
 type Json = Record<string, unknown>;
 
+/** Settings that may be negative (a score threshold below the operating point); every other number is ≥ 0. */
+const SIGNED_KEYS = new Set(['minScore']);
+
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -115,7 +121,7 @@ function mergeDeep(base: Json, over: Json, path: string): Json {
       if (typeof v !== typeof b) {
         throw new ConfigError(`Configuration key "${here}" must be a ${typeof b}, got ${JSON.stringify(v)}`);
       }
-      if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) {
+      if (typeof v === 'number' && (!Number.isFinite(v) || (v < 0 && !SIGNED_KEYS.has(k)))) {
         throw new ConfigError(`Configuration key "${here}" must be a finite non-negative number, got ${v}`);
       }
       out[k] = v;

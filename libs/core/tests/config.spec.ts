@@ -20,6 +20,9 @@ describe('resolveConfig', () => {
   it('rejects wrong types and negative numbers', () => {
     expect(() => resolveConfig({ windowHours: '24' })).toThrow(/windowHours" must be a number/);
     expect(() => resolveConfig({ rules: { count: { minCount: -1 } } })).toThrow(/non-negative/);
+    // A score threshold may go below the operating point (more recall); nothing else may be negative.
+    expect(resolveConfig({ rules: { split: { minScore: -2 } } }).rules.split.minScore).toBe(-2);
+    expect(() => resolveConfig({ rules: { split: { minSum: -2 } } })).toThrow(/non-negative/);
   });
 });
 

@@ -33,3 +33,5 @@ export type {
 } from './gaussian-mixture';
 export { OUTLIER_MODELS } from './registry';
 export type { OutlierModel, OutlierModelKind } from './registry';
+export { decisionLogisticRegression, fitLogisticRegression } from './logistic-regression';
+export type { LogisticRegressionModel, LogisticRegressionOptions } from './logistic-regression';

@@ -5,6 +5,8 @@ export * from './detect/episodes';
 export * from './detect/models';
 export * from './detect/window-vector';
 export * from './detect/rules';
+export * from './detect/split-score';
+export * from './detect/split-weights';
 export * from './features/build-features.use-case';
 export * from './features/features.sql';
 export * from './ingest/csv-parser';

@@ -1,5 +1,8 @@
 import { DEFAULT_CONFIG, resolveConfig } from '@splitwatch/core';
-import { buildEpisodes, evaluateRules, type WindowRow } from '../src';
+import { buildEpisodes, evaluateRules, SPLIT_SCORE_MODEL, type WindowRow } from '../src';
+
+const W = SPLIT_SCORE_MODEL.weights;
+const signed = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(2)}`;
 
 const base = Date.UTC(2021, 0, 10, 8, 0, 0) / 1000;
 function row(i: number, minutes: number, over: Partial<WindowRow> = {}): WindowRow {
@@ -143,7 +146,11 @@ describe('rule:split', () => {
     const parts = [0, 2].map((m, i) => row(500 + i, m, { amount: '300.00000000' }));
     const alerts = buildEpisodes(parts, splitCfg, 'r', () => 40);
     expect(alerts).toHaveLength(1);
-    expect(alerts[0].reasons).toContain("15.0× the segment's typical day 40.00 (key has 0 earlier transactions) (+2.32)");
+    expect(alerts[0].reasons).toContain(
+      `15.0× the segment's typical day 40.00 (key has 0 earlier transactions) (${signed(W.material * Math.log2(15 / 3))})`,
+    );
+    expect(alerts[0].reasons).toContain(`no earlier transactions of the key (${signed(W.noHistory)})`);
+    expect(alerts[0].reasons).toContain("smallest part 300.00 = 7.5× the segment's typical day 40.00");
   });
 
   it('compares a key with little history with its earlier amounts, and prints every term of the score', () => {
@@ -151,9 +158,21 @@ describe('rule:split', () => {
     const parts = [0, 4].map((m, i) => row(610 + i, 10 * day + m, { amount: '150.00000000' }));
     const [a] = buildEpisodes([...past, ...parts], splitCfg, 'r', () => 1e9);
     expect(a.reasons).toContain("6.0× the key's typical amount 50.00 (median of its 2 earlier transactions; 2 active days");
-    // log2(6 / 3) + 0.9·log2(16 / 5) + 1.5·0.2 + 0 = 1 + 1.51 + 0.3
-    expect(a.score).toBeCloseTo(1 + 0.9 * Math.log2(16 / 5) + 0.3, 6);
-    expect(a.reasons).toContain('parts 4 min apart (median) (+1.51)');
+    // Each evidence term times its weight: material log2(6 / 3), pace log2(16 / 5), sizes 0.2 − 0, both parts
+    // repeat one amount, smallest part 3× the typical amount, a short history, total half the 600 reference.
+    const expected =
+      SPLIT_SCORE_MODEL.base +
+      W.material * 1 +
+      W.pace * Math.log2(16 / 5) +
+      W.sizes * 0.2 +
+      W.equalParts * 1 +
+      W.smallestPart * Math.log2(3) +
+      W.shortHistory +
+      W.total * -1;
+    expect(a.score).toBeCloseTo(expected, 5);
+    expect(a.reasons).toContain(`parts 4 min apart (median) (${signed(W.pace * Math.log2(16 / 5))})`);
+    expect(a.reasons).toContain(`2 of 2 parts repeat an amount exactly (${signed(W.equalParts)})`);
+    expect(a.reasons).toContain(`score ${expected.toFixed(2)} (threshold 0)`);
   });
 
   it('marks down windows spread over several merchants and dominated by one part', () => {
@@ -161,12 +180,21 @@ describe('rule:split', () => {
       row(700, 11 * day, { amount: '500.00000000' }),
       row(701, 11 * day + 3, { amount: '150.00000000', merchant_id: 'm2' }),
     ];
-    const [two] = buildEpisodes([...history(), ...parts], splitCfg, 'r');
-    const [one] = buildEpisodes([...history(), parts[0], { ...parts[1], merchant_id: 'm1' }], splitCfg, 'r');
-    expect(one.reasons).toContain('largest part 77% of the total (-0.40)');
-    expect(two.reasons).toContain('2 merchants (-2.00)');
-    expect(one.score - two.score).toBeCloseTo(2, 6);
-    const strict = resolveConfig({ rules: { ...splitCfg.rules, split: { minScore: 2 } } });
-    expect(buildEpisodes([...history(), ...parts], strict, 'r')).toEqual([]);
+    const open = resolveConfig({ rules: { ...splitCfg.rules, split: { minScore: -20 } } });
+    // At this threshold the quiet history fires too: take the alert on the two parts.
+    const onParts = (rows: WindowRow[]) => buildEpisodes(rows, open, 'r').find((a) => a.transaction_ids.includes('tx701'))!;
+    const two = onParts([...history(), ...parts]);
+    const one = onParts([...history(), parts[0], { ...parts[1], merchant_id: 'm1' }]);
+    expect(one.transaction_ids).toEqual(['tx700', 'tx701']);
+    expect(one.reasons).toContain(`largest part 77% of the total (${signed(W.dominance * (0.5 - 500 / 650))})`);
+    expect(two.reasons).toContain(`2 merchants (${signed(-W.merchants)})`);
+    // A second merchant is also a second branch.
+    expect(one.score - two.score).toBeCloseTo(W.merchants + W.branches, 5);
+    // At the default threshold the one-merchant window fires and the two-merchant one does not.
+    expect(one.score).toBeGreaterThanOrEqual(0);
+    expect(two.score).toBeLessThan(0);
+    expect(buildEpisodes([...history(), ...parts], splitCfg, 'r')).toEqual([]);
+    const strict = resolveConfig({ rules: { ...splitCfg.rules, split: { minScore: one.score + 0.01 } } });
+    expect(buildEpisodes([...history(), parts[0], { ...parts[1], merchant_id: 'm1' }], strict, 'r')).toEqual([]);
   });
 });

@@ -40,9 +40,10 @@ describe('detector windows (properties)', () => {
         const k = Math.min(cut, all.length);
         // Keep the prefix strictly before the cut time so no same-second peer is split off.
         const prefix = all.filter((r) => r.ts < all[k - 1].ts);
+        // The typical amount is read on demand: compare its value.
         const seen = (rows: WindowRow[]) => {
-          const out: KeyWindow[] = [];
-          scanKeyWindows(rows, DEFAULT_CONFIG, () => 100, (w) => out.push(w));
+          const out: (Omit<KeyWindow, 'typicalAmount'> & { typicalAmount: number })[] = [];
+          scanKeyWindows(rows, DEFAULT_CONFIG, () => 100, (w) => out.push({ ...w, typicalAmount: w.typicalAmount() }));
           return out;
         };
         const a = seen(prefix);

@@ -74,7 +74,8 @@ FROM (
 GROUP BY merchant_id, direction
 `;
 
-function toWindowRow(r: Record<string, unknown>): WindowRow {
+/** One row of the detectors' SQL (see {@link CANDIDATES_SQL}'s columns) as a WindowRow. */
+export function toWindowRow(r: Record<string, unknown>): WindowRow {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return {
     tx_id: String(r.tx_id),

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { rulesFor, sumDecimals, type Alert, type DetectionConfig, type RuleSettings } from '@splitwatch/core';
 import { evaluateRules, type RuleHit, type WindowRow } from './rules';
+import { SPLIT_SCORE_MODEL } from './split-weights';
+import { SPLIT_EVIDENCE, splitEvidence, splitTerms, type SplitBaseline, type SplitScoreModel } from './split-score';
 import { median, windowVector } from './window-vector';
 
 /** Deterministic alert id: the same episode found again by a re-run gets the same id. */
@@ -20,67 +22,53 @@ const DAY = 86_400;
 /** The segment's typical active-day total, for keys without enough history of their own. */
 export type SegmentTypicalDay = (row: WindowRow) => number;
 
-/** Weights of the split score's evidence terms (see {@link splitHit}); each term is 0 at its reference point. */
-export const SPLIT_WEIGHTS = { pace: 0.9, parts: 0.5, sizes: 1.5, dominance: 1.5, merchant: 2, cap: 0.5 } as const;
-
 /**
  * The split-pattern rule on one window (rows[lo..hi] of a key, in time order): 2..maxParts parts, at least
  * `minSum` in total, scored by how much the window looks like one amount cut into pieces rather than an ordinary
- * busy day. The score adds log2 terms that are each 0 at a reference point, so 0 reads "two parts at `minRatio`×
- * the key's typical day, a quarter of an hour apart, of similar size, at one merchant":
- * - material: log2(ratio / minRatio), ratio = total / the key's typical day ({@link KeyWindow.typicalDay});
- * - pace: 0.9 · log2((1 + fastGap) / (1 + median gap)), gaps in minutes, fastGap = `fastGapSeconds` (15 min):
- *   +1.8 for parts 2 min apart, −3.3 for 3 h;
- * - parts: 0.5 · log2(n / 2); sizes: 1.5 · (0.2 − cv of the part sizes); dominance: 1.5 · (0.5 − largest part's
- *   share of the total) (one big purchase and a coffee is not a split); −2 per extra merchant; +0.5 when a part
- *   equals the key's past maximum (a cap).
- * It fires at `minScore`. The weights were set on the labelled synthetic worlds of two seeds and checked on others
- * (see the README's evaluation section); every term is shown in the reason.
+ * busy day. The score is a sum of log2 evidence points: the base, plus each term of {@link SPLIT_EVIDENCE} (0 at a
+ * reference window) times its weight. The weights are a logistic regression fitted by `npm run fit:split` on
+ * labelled synthetic worlds whose seeds the evaluation does not use (split-weights.ts), so the score reads as the
+ * log2 odds that the window is a split, shifted so that 0 is the operating point that maximised F1 on those worlds.
+ * It fires at `minScore`; every term that moves the score is shown in the reason.
  */
-export function splitHit(rows: WindowRow[], lo: number, hi: number, w: KeyWindowContext, config: DetectionConfig): RuleHit | null {
+export function splitHit(
+  rows: WindowRow[],
+  lo: number,
+  hi: number,
+  w: KeyWindowContext,
+  config: DetectionConfig,
+  model: SplitScoreModel = SPLIT_SCORE_MODEL,
+): RuleHit | null {
   const r = rulesFor(config, rows[hi].merchant_id, rows[hi].direction).split;
-  const n = hi - lo + 1;
-  if (!r.enabled || n < r.minParts || n > r.maxParts) return null;
-  let sum = 0;
-  let sumSq = 0;
-  let max = 0;
-  let capParts = 0;
-  const gaps: number[] = [];
-  const merchants = new Set<string>();
-  for (let j = lo; j <= hi; j++) {
-    const a = Number(rows[j].amount);
-    sum += a;
-    sumSq += a * a;
-    if (a > max) max = a;
-    if (w.pastMax !== null && a === w.pastMax) capParts++;
-    if (j > lo) gaps.push(rows[j].ts - rows[j - 1].ts);
-    merchants.add(rows[j].merchant_id);
-  }
-  if (sum < r.minSum) return null;
+  if (!r.enabled) return null;
+  const e = splitEvidence(rows, lo, hi, w, r);
+  if (!e) return null;
+  const t = splitTerms(e, model);
+  const score = model.base + SPLIT_EVIDENCE.reduce((a, name) => a + t[name], 0);
+  if (!(score >= r.minScore)) return null;
   const typical = Math.max(w.typicalDay, 1e-9);
-  const ratio = sum / typical;
-  const mean = sum / n;
-  const cv = Math.sqrt(Math.max(0, sumSq / n - mean * mean)) / mean;
-  const gapMin = median(gaps) / 60;
-  const share = max / sum;
-  const W = SPLIT_WEIGHTS;
   const terms: [number, string][] = [
-    [Math.log2(ratio / r.minRatio), `${n} parts totalling ${money(sum)} in ${config.windowHours} h = ${ratio.toFixed(1)}× the ${typicalText(w, typical)}`],
-    [W.pace * Math.log2((1 + r.fastGapSeconds / 60) / (1 + gapMin)), `parts ${formatGap(gapMin)} apart (median)`],
+    [t.material, `${e.n} parts totalling ${money(e.sum)} in ${config.windowHours} h = ${e.ratio.toFixed(1)}× the ${typicalText(w, typical)}`],
+    [t.pace + t.slowPace, `parts ${formatGap(e.gapMinutes)} apart (median)`],
+    [t.parts + t.moreThanTwo, `${e.n} parts`],
+    [t.sizes, e.cv <= 0.2 ? `parts of similar size (cv ${e.cv.toFixed(2)})` : `part sizes vary (cv ${e.cv.toFixed(2)})`],
+    [t.dominance, `largest part ${Math.round(100 * e.share)}% of the total`],
+    [t.equalParts, `${e.repeated} of ${e.n} parts repeat an amount exactly`],
+    [t.smallestPart, `smallest part ${money(e.smallest)} = ${(e.smallest / Math.max(e.typicalAmount, 1e-9)).toFixed(1)}× the ${w.pastTx > 0 ? "key's typical amount" : "segment's typical day"} ${money(e.typicalAmount)}`],
+    [t.merchants, `${e.merchants} merchants`],
+    [t.branches, `${e.branches} branches`],
+    [t.cap, `${e.capParts} part(s) equal to the key's past maximum ${money(w.pastMax ?? 0)}`],
+    [t.noHistory, 'no earlier transactions of the key'],
+    [t.shortHistory, 'too few active days of the key for a typical day'],
+    [t.total, `total ${money(e.sum)} in absolute terms`],
   ];
-  if (n > 2) terms.push([W.parts * Math.log2(n / 2), `${n} parts`]);
-  terms.push([W.sizes * (0.2 - cv), cv <= 0.2 ? `parts of similar size (cv ${cv.toFixed(2)})` : `part sizes vary (cv ${cv.toFixed(2)})`]);
-  terms.push([W.dominance * (0.5 - share), `largest part ${Math.round(100 * share)}% of the total`]);
-  if (merchants.size > 1) terms.push([-W.merchant * (merchants.size - 1), `${merchants.size} merchants`]);
-  if (capParts > 0) terms.push([W.cap, `${capParts} part(s) equal to the key's past maximum ${money(w.pastMax!)}`]);
-  const score = terms.reduce((a, [p]) => a + p, 0);
-  if (score < r.minScore) return null;
   const signed = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(2)}`;
+  const shown = terms.filter(([p], k) => k === 0 || Math.abs(p) >= 0.005);
   return {
     method: 'rule:split',
     score,
     threshold: r.minScore,
-    reason: `${terms.map(([p, t]) => `${t} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${r.minScore})`,
+    reason: `base ${signed(model.base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${r.minScore})`,
   };
 }
 
@@ -106,7 +94,7 @@ interface Chain {
 }
 
 /** What the split score needs to know of a window's key and past. */
-export interface KeyWindowContext {
+export interface KeyWindowContext extends SplitBaseline {
   /**
    * What the window's total is compared with, from the past only: the median of the key's active-day totals over
    * `historyDays` when it has at least `minHistoryDays` of them (`key-days`); else the median of its last 200 earlier
@@ -145,6 +133,8 @@ export function scanKeyWindows(
   const daySums = new Map<number, number>(); // day → sum of transactions that left the window (the past)
   let pastMax: number | null = null;
   const pastAmounts: number[] = [];
+  let amountMedianAt = -1;
+  let amountMedian = Number.NaN;
   let lo = 0;
   let hi = -1;
   for (let i = 0; i < rows.length; i++) {
@@ -165,16 +155,25 @@ export function scanKeyWindows(
     for (const [d, s] of daySums) if (d >= windowStartDay - historyDays && d <= windowStartDay) pastDays.push(s);
     const own = pastDays.length >= minHistoryDays;
     const source = own ? 'key-days' : lo > 0 ? 'key-amounts' : 'segment';
+    const pastCount = lo;
+    const anchor = rows[i];
+    // The median of the earlier amounts changes only when a transaction leaves the window: computed on demand,
+    // once per window start.
+    const typicalAmount = () => {
+      if (pastCount === 0) return segmentTypicalDay(anchor);
+      if (amountMedianAt !== pastCount) {
+        amountMedian = median(pastAmounts.slice(-PAST_AMOUNTS));
+        amountMedianAt = pastCount;
+      }
+      return amountMedian;
+    };
     visit({
       i,
       lo,
       hi,
-      typicalDay: own
-        ? median(pastDays)
-        : lo > 0
-          ? median(pastAmounts.slice(-PAST_AMOUNTS))
-          : segmentTypicalDay(rows[i]),
+      typicalDay: own ? median(pastDays) : lo > 0 ? typicalAmount() : segmentTypicalDay(anchor),
       typicalSource: source,
+      typicalAmount,
       ownHistoryDays: pastDays.length,
       pastTx: lo,
       pastDays,
