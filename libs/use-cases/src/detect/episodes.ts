@@ -28,7 +28,8 @@ export type SegmentTypicalDay = (row: WindowRow) => number;
  * busy day. The score is a sum of log2 evidence points: the base, plus each term of {@link SPLIT_EVIDENCE} (0 at a
  * reference window) times its weight. The weights are a logistic regression fitted by `npm run fit:split` on
  * labelled synthetic worlds whose seeds the evaluation does not use (split-weights.ts), so the score reads as the
- * log2 odds that the window is a split, shifted so that 0 is the operating point that maximised F1 on those worlds.
+ * log2 odds that the window is a split, shifted so that 0 is the operating point with the best mean F2 (recall
+ * weighted twice) on those worlds.
  * It fires at `minScore`; every term that moves the score is shown in the reason.
  */
 export function splitHit(
