@@ -9,7 +9,7 @@
  * shifted so that 0 is the threshold with the best mean F1 of rule:split on the training worlds. The check worlds
  * (other seeds) then compare the fitted weights with the committed ones, same windows, same run.
  *
- *   npm run fit:split -- [--presets default,small] [--seeds 101,102] [--check-seeds 1,7,11] [--write]
+ *   npm run fit:split -- [--presets default,small,nequi:30000] [--seeds 101,102] [--check-seeds 1,7,11] [--write]
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -46,6 +46,12 @@ const CONFIG: DetectionConfig = resolveConfig({
 });
 const WEIGHTS_FILE = resolve(__dirname, '../../libs/use-cases/src/detect/split-weights.ts');
 
+interface WorldSpec {
+  preset: keyof typeof SYNTH_PRESETS;
+  users?: number;
+  label: string;
+}
+
 interface World {
   name: string;
   keys: WindowRow[][];
@@ -69,9 +75,13 @@ function readOptions() {
       if (!Number.isInteger(n)) throw new Error(`${what} must be integers, got ${s}`);
       return n;
     });
-  const presets = values.presets.split(',').map((p) => {
+  // A preset, or preset:users for a fraction of it (nequi:30000 has the real log's sparsity at a hundredth of its size).
+  const presets = values.presets.split(',').map((spec): WorldSpec => {
+    const [p, users] = spec.split(':');
     if (!(p in SYNTH_PRESETS)) throw new Error(`--presets: unknown preset ${p}; known: ${Object.keys(SYNTH_PRESETS).join(', ')}`);
-    return p as keyof typeof SYNTH_PRESETS;
+    const n = users === undefined ? undefined : Number(users);
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new Error(`--presets: ${spec}: users must be a positive integer`);
+    return { preset: p as keyof typeof SYNTH_PRESETS, users: n, label: spec };
   });
   return {
     presets,
@@ -83,9 +93,9 @@ function readOptions() {
 }
 
 /** Synthesises (once, cached) and loads a world: its keys' rows in time order, as Detect reads them, and its labels. */
-async function loadWorld(dir: string, preset: keyof typeof SYNTH_PRESETS, seed: number): Promise<World> {
-  const synth: SynthOptions = { ...SYNTH_PRESETS[preset], seed };
-  const name = `${preset}-seed${seed}`;
+async function loadWorld(dir: string, spec: WorldSpec, seed: number): Promise<World> {
+  const synth: SynthOptions = { ...SYNTH_PRESETS[spec.preset], seed, ...(spec.users ? { users: spec.users } : {}) };
+  const name = `${spec.preset}${spec.users ? `-${spec.users}` : ''}-seed${seed}`;
   const world = join(dir, name);
   if (!existsSync(join(world, 'done.json'))) {
     await rm(world, { recursive: true, force: true });
@@ -194,7 +204,7 @@ function line(label: string, w: World, model: SplitScoreModel): string {
 async function main(): Promise<void> {
   const o = readOptions();
   await mkdir(o.dir, { recursive: true });
-  log(`fit:split — training on ${o.presets.join(', ')} × seeds ${o.seeds.join(', ')}; checking on seeds ${o.checkSeeds.join(', ')}`);
+  log(`fit:split — training on ${o.presets.map((p) => p.label).join(', ')} × seeds ${o.seeds.join(', ')}; checking on seeds ${o.checkSeeds.join(', ')}`);
   const training: World[] = [];
   for (const p of o.presets) for (const s of o.seeds) training.push(await loadWorld(o.dir, p, s));
   const data: { x: number[]; y: number }[] = [];
@@ -224,7 +234,7 @@ async function main(): Promise<void> {
     log(`    log2 odds ≥ ${t.toFixed(2)}: training precision ${pct(precision)}, recall ${pct(recall)}, F2 ${f2.toFixed(3)}`);
     if (f2 > best.f2) best = { t, f2, precision, recall };
   }
-  const fittedOn = `${o.presets.join(', ')} worlds, seeds ${o.seeds.join(', ')} (${fmt(data.length)} windows); operating point log2 odds ${best.t} (best mean F2 on them: precision ${pct(best.precision)}, recall ${pct(best.recall)})`;
+  const fittedOn = `${o.presets.map((p) => p.label).join(', ')} worlds, seeds ${o.seeds.join(', ')} (${fmt(data.length)} windows); operating point log2 odds ${best.t} (best mean F2 on them: precision ${pct(best.precision)}, recall ${pct(best.recall)})`;
   const fitted: SplitScoreModel = { fittedOn, base: round(logOdds - best.t), weights };
   log(`  operating point: log2 odds ≥ ${best.t} (best mean F2 on the training worlds: precision ${pct(best.precision)}, recall ${pct(best.recall)})`);
   log(`  base ${fitted.base}; ${SPLIT_EVIDENCE.map((n) => `${n} ${weights[n]}`).join(', ')}`);
