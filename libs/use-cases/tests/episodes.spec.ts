@@ -1,5 +1,5 @@
 import { DEFAULT_CONFIG, resolveConfig } from '@splitwatch/core';
-import { buildEpisodes, evaluateRules, SPLIT_SCORE_MODEL, type WindowRow } from '../src';
+import { buildEpisodes, evaluateRules, SPLIT_EVIDENCE, SPLIT_SCORE_MODEL, splitEvidence, type WindowRow } from '../src';
 
 const W = SPLIT_SCORE_MODEL.weights;
 const signed = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(2)}`;
@@ -196,5 +196,38 @@ describe('rule:split', () => {
     expect(buildEpisodes([...history(), ...parts], splitCfg, 'r')).toEqual([]);
     const strict = resolveConfig({ rules: { ...splitCfg.rules, split: { minScore: one.score + 0.01 } } });
     expect(buildEpisodes([...history(), parts[0], { ...parts[1], merchant_id: 'm1' }], strict, 'r')).toEqual([]);
+  });
+
+  it('computes every evidence term from the window and its baseline, each 0 at the reference window', () => {
+    const r = DEFAULT_CONFIG.rules.split;
+    const baseline = { typicalDay: 100, typicalSource: 'key-days' as const, typicalAmount: () => 80, pastMax: 400 };
+    // Reference: two equal parts at 3× the typical day, 15 min apart, one branch… (its cv is 0, not the 0.2 reference).
+    const ref = [row(1, 0, { amount: '150.00000000' }), row(2, 15, { amount: '150.00000000' })];
+    const x0 = splitEvidence(ref, 0, 1, baseline, r)!.x;
+    const at = (x: number[], name: (typeof SPLIT_EVIDENCE)[number]) => x[SPLIT_EVIDENCE.indexOf(name)];
+    expect(at(x0, 'material')).toBeCloseTo(0, 12);
+    expect(at(x0, 'pace')).toBeCloseTo(0, 12);
+    expect(at(x0, 'sizes')).toBeCloseTo(0.2, 12);
+    for (const name of ['parts', 'moreThanTwo', 'dominance', 'merchants', 'branches', 'cap', 'noHistory', 'shortHistory'] as const)
+      expect(at(x0, name)).toBeCloseTo(0, 12);
+    // Three parts 3 h apart at two branches, one at the key's past maximum, none repeating another's amount.
+    const slow = [
+      row(1, 0, { amount: '400.00000000' }),
+      row(2, 180, { amount: '100.00000000', subsidiary: 's2' }),
+      row(3, 360, { amount: '300.00000000' }),
+    ];
+    const x = splitEvidence(slow, 0, 2, { ...baseline, typicalSource: 'segment' }, r)!.x;
+    expect(at(x, 'pace')).toBe(-3);
+    expect(at(x, 'slowPace')).toBeCloseTo(Math.log2(16 / 181) + 3, 12);
+    expect(at(x, 'moreThanTwo')).toBe(1);
+    expect(at(x, 'branches')).toBeCloseTo(-0.5, 12);
+    expect(at(x, 'cap')).toBe(1);
+    expect(at(x, 'equalParts')).toBe(0);
+    expect(at(x, 'smallestPart')).toBeCloseTo(Math.log2(100 / 80), 12);
+    expect(at(x, 'noHistory')).toBe(1);
+    expect(at(x, 'total')).toBeCloseTo(Math.log2(800 / 600), 12);
+    // Not a window the rule looks at: too small, or no baseline at all.
+    expect(splitEvidence([row(1, 0, { amount: '20.00000000' }), row(2, 1, { amount: '20.00000000' })], 0, 1, baseline, r)).toBeNull();
+    expect(splitEvidence(ref, 0, 1, { ...baseline, typicalDay: Number.POSITIVE_INFINITY }, r)).toBeNull();
   });
 });

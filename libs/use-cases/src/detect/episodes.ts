@@ -94,19 +94,12 @@ interface Chain {
   lastAnchorTs: number;
 }
 
-/** What the split score needs to know of a window's key and past. */
+/** What the split score and its reasons need to know of a window's key and past (the baseline: see SplitBaseline). */
 export interface KeyWindowContext extends SplitBaseline {
-  /**
-   * What the window's total is compared with, from the past only: the median of the key's active-day totals over
-   * `historyDays` when it has at least `minHistoryDays` of them (`key-days`); else the median of its last 200 earlier
-   * amounts, of any age (`key-amounts`); else, for a key seen for the first time, its segment's typical day.
-   */
-  typicalDay: number;
-  typicalSource: 'key-days' | 'key-amounts' | 'segment';
+  /** Active days of the key in the history window. */
   ownHistoryDays: number;
   /** Transactions of the key before the window. */
   pastTx: number;
-  pastMax: number | null;
 }
 
 /** One window of a key: the anchor transaction rows[i] and its window rows[lo..hi] (same-second peers included). */

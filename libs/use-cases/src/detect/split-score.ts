@@ -50,12 +50,18 @@ export interface SplitScoreModel {
   weights: Record<SplitEvidenceName, number>;
 }
 
-/** What the evidence needs of the window's key and past. */
+/** What the evidence needs of the window's key and past (all strictly before the window). */
 export interface SplitBaseline {
+  /**
+   * What the window's total is compared with: the median of the key's active-day totals over `historyDays` when it
+   * has at least `minHistoryDays` of them (`key-days`); else the median of its last 200 earlier amounts, of any age
+   * (`key-amounts`); else, for a key seen for the first time, its segment's typical day.
+   */
   typicalDay: number;
   typicalSource: 'key-days' | 'key-amounts' | 'segment';
-  /** The median of the key's last 200 earlier amounts (its segment's typical day when it has none). */
+  /** The median of the key's last 200 earlier amounts (its segment's typical day when it has none), on demand. */
   typicalAmount: () => number;
+  /** The key's largest earlier amount (null: no earlier transaction). */
   pastMax: number | null;
 }
 
