@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALERT_COLUMNS } from '@splitwatch/core';
-import type { DetectResult } from '@splitwatch/use-cases';
+import { SPLIT_CANDIDATE_METHOD, type DetectResult } from '@splitwatch/use-cases';
 import { openLocalAdapters, type Adapters } from '@splitwatch/handlers';
 import { synthesize, SYNTH_PRESETS } from '@splitwatch/synth';
 import { alertsToCsv } from '../src/commands/export.command';
@@ -53,6 +53,12 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     const alerts = await store.listAlerts();
     expect(alerts).toHaveLength(detected + out.sink!.ensemble);
     expect(alerts.filter((a) => a.method === 'ensemble')).toHaveLength(out.sink!.ensemble);
+    // Split episodes below the rule's threshold reach the ensemble but are never stored as alerts of their own.
+    const candidates = slices.reduce((n, d) => n + d.splitCandidates, 0);
+    expect(candidates).toBeGreaterThan(0);
+    expect(alerts.some((a) => a.method === SPLIT_CANDIDATE_METHOD)).toBe(false);
+    const sinkRecord = JSON.parse(await adapters.objectStore.getText('runs/run-1/steps/sink.json'));
+    expect(sinkRecord.counts.splitCandidates).toBe(candidates);
     expect(new Set(alerts.map((a) => a.alert_id)).size).toBe(alerts.length);
     for (const a of alerts) {
       expect(a.transaction_ids.length).toBe(a.n_tx);

@@ -24,8 +24,13 @@ export interface DetectionConfig {
     gmm: boolean;
     gmmComponents: number;
   };
-  /** One ranked list across methods, with at most `budgetPerDay` alerts a day (stored as method `ensemble`). */
-  ensemble: { enabled: boolean; budgetPerDay: number };
+  /**
+   * One ranked list across methods, with at most `budgetPerDay` alerts a day (stored as method `ensemble`). Besides
+   * every method's alerts it ranks split episodes that scored up to `splitDepth` points below the split rule's
+   * `minScore` (never stored as rule:split alerts), so a quiet day's budget goes to the next most split-like
+   * episodes before generic anomalies; 0 turns that off.
+   */
+  ensemble: { enabled: boolean; budgetPerDay: number; splitDepth: number };
   /** Trailing window length in hours. */
   windowHours: number;
   rules: {
@@ -74,7 +79,7 @@ export interface SegmentRule {
 }
 
 export const DEFAULT_CONFIG: DetectionConfig = {
-  version: '2026-11-30.1',
+  version: '2026-11-30.2',
   models: {
     enabled: true,
     sampleSize: 20_000,
@@ -88,7 +93,7 @@ export const DEFAULT_CONFIG: DetectionConfig = {
     gmm: true,
     gmmComponents: 4,
   },
-  ensemble: { enabled: true, budgetPerDay: 25 },
+  ensemble: { enabled: true, budgetPerDay: 25, splitDepth: 3 },
   windowHours: 24,
   rules: {
     split: { enabled: true, minParts: 2, maxParts: 12, minRatio: 3, minSum: 60, historyDays: 30, minHistoryDays: 3, fastGapSeconds: 900, minScore: 0 },

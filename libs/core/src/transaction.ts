@@ -56,6 +56,9 @@ export const Keys = {
   candidates: (runId: string) => `scores/run=${runId}/`,
   alerts: (runId: string) => `alerts/run=${runId}/`,
   alertsPart: (runId: string, part: string) => `alerts/run=${runId}/part=${part}.json`,
+  /** Split episodes below the rule's threshold, for the ensemble only (never stored as alerts). */
+  splitCandidates: (runId: string) => `alerts/run=${runId}/split-candidates/`,
+  splitCandidatesPart: (runId: string, part: string) => `alerts/run=${runId}/split-candidates/part=${part}.json`,
   report: (runId: string) => `reports/run=${runId}/index.html`,
   reportLatest: 'reports/latest/index.html',
   manifest: (runId: string) => `runs/${runId}/manifest.json`,

@@ -8,6 +8,7 @@ import {
   matchAlert,
   precisionAtRecall,
   recallAtPrecision,
+  SPLIT_CANDIDATE_METHOD,
 } from '../src';
 
 const labels = labelsFromRows([
@@ -96,6 +97,32 @@ describe('evaluation against labels', () => {
     expect(withSplit[0]).toMatchObject({ transaction_ids: ['a2', 'a3'], score: 1.75 });
     const ev = evaluate([alert('x', 'rule:sum', 2, ['a1', 'a2'])], labels);
     expect(ev.methods.map((m) => m.method)).toEqual(['rule:sum', 'ensemble:all']);
+  });
+
+  it('ranks split candidates below the rule threshold by their split score, never as a method of their own', () => {
+    const candidate = (id: string, score: number, ids: string[]) => ({ ...alert(id, SPLIT_CANDIDATE_METHOD, score, ids), threshold: 0 });
+    const out = ensembleAlerts(
+      [
+        candidate('c1', -0.5, ['a1', 'a2']),
+        alert('z', 'rule:zscore', 5000, ['b1', 'b2']),
+        candidate('c2', -1, ['d1', 'd2']),
+        alert('i', 'model:iforest', 3, ['d2', 'd3']),
+        // A candidate of the same window as a rule:split alert (same score): the stored alert is the one shown.
+        candidate('c3', 1.5, ['e1', 'e2']),
+        alert('s', 'rule:split', 1.5, ['e1', 'e2']),
+      ],
+      'r2',
+    );
+    const by = (id: string) => out.find((a) => a.transaction_ids.includes(id))!;
+    // Alone, a candidate keeps its split score: above any generic anomaly (at most 2 - 4), below the rule's alerts.
+    expect(by('a1').score).toBe(-0.5);
+    expect(by('a1').reasons).toMatch(/^split pattern below the rule:split threshold \(-0\.50 < 0\) — /);
+    expect(by('b1').score).toBe(-2);
+    // A generic anomaly on the same parts agrees with the candidate: half a point, and it is named.
+    expect(by('d1')).toMatchObject({ score: -0.5, transaction_ids: ['d1', 'd2'] });
+    expect(by('d1').reasons).toMatch(/^model:iforest \+ split pattern below the rule:split threshold/);
+    expect(by('e1')).toMatchObject({ score: 1.5, reasons: expect.stringMatching(/^rule:split — /) });
+    expect(out).toHaveLength(4);
   });
 
   it('keeps the best alerts of each day within the budget', () => {

@@ -2,7 +2,15 @@ import { Keys, rulesFor, type Alert, type DetectionConfig, type Direction, type 
 import { startStep } from '../audit/step-record';
 import { registerFeatures } from '../features/build-features.use-case';
 import { renderSql } from '../sql-text';
-import { finishEpisodes, isModelCandidate, scanEpisodes, scanKeyWindows, type PendingEpisodes, type SegmentTypicalDay } from './episodes';
+import {
+  finishEpisodes,
+  isModelCandidate,
+  scanEpisodes,
+  scanKeyWindows,
+  SPLIT_CANDIDATE_METHOD,
+  type PendingEpisodes,
+  type SegmentTypicalDay,
+} from './episodes';
 import { enabledModelKinds, fitArtifacts, modelKey, modelsVersion, ModelScorer, Reservoir, type ModelArtifact } from './models';
 import { windowVector } from './window-vector';
 import type { WindowRow } from './rules';
@@ -23,6 +31,8 @@ export interface DetectResult {
   alerts: number;
   byMethod: Record<string, number>;
   candidateRows: number;
+  /** Split episodes below the rule's threshold written for the ensemble (see SPLIT_CANDIDATE_METHOD). */
+  splitCandidates: number;
 }
 
 /**
@@ -238,7 +248,8 @@ export async function detect(
   const segmentDay = await segmentTypicalDays(sqlEngine);
   const { artifacts, missing } = await loadArtifacts(objectStore, input.config);
   const scorer = artifacts.length > 0 ? new ModelScorer(artifacts) : undefined;
-  const alerts: Alert[] = [];
+  const found: Alert[] = [];
+  const withCandidates = input.config.ensemble.enabled && input.config.ensemble.splitDepth > 0;
   // Keys wait until their candidate windows fill a batch: the models score many keys' windows at once (LOF's
   // batched kNN is ~1.4× faster than a search per key), with the same scores.
   let pending: PendingEpisodes[] = [];
@@ -249,15 +260,15 @@ export async function detect(
     for (const p of pending) {
       const hits = scored ? scored.slice(offset, offset + p.vectors.length) : null;
       offset += p.vectors.length;
-      alerts.push(...finishEpisodes(p, hits, input.config, input.runId));
+      found.push(...finishEpisodes(p, hits, input.config, input.runId));
     }
     pending = [];
     pendingVectors = 0;
   };
   const candidateRows = await forEachKey(sqlEngine, input.partition, input.partitions, (keyRows) => {
-    const p = scanEpisodes(keyRows, input.config, segmentDay, scorer !== undefined);
+    const p = scanEpisodes(keyRows, input.config, segmentDay, scorer !== undefined, withCandidates);
     if (p.vectors.length === 0) {
-      alerts.push(...finishEpisodes(p, null, input.config, input.runId));
+      found.push(...finishEpisodes(p, null, input.config, input.runId));
       return;
     }
     pending.push(p);
@@ -265,15 +276,22 @@ export async function detect(
     if (pendingVectors >= MODEL_BATCH_WINDOWS) flush();
   });
   flush();
-  alerts.sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
+  const byScore = (a: Alert, b: Alert) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1);
+  const alerts = found.filter((a) => a.method !== SPLIT_CANDIDATE_METHOD).sort(byScore);
+  const candidates = found.filter((a) => a.method === SPLIT_CANDIDATE_METHOD).sort(byScore);
   const partition = input.partition === undefined ? 'all' : String(input.partition);
   const alertsKey = Keys.alertsPart(input.runId, partition);
   await objectStore.putText(alertsKey, JSON.stringify(alerts), 'application/json');
+  if (withCandidates) {
+    const candidatesKey = Keys.splitCandidatesPart(input.runId, partition);
+    await objectStore.putText(candidatesKey, JSON.stringify(candidates), 'application/json');
+    step.record.writes.push({ key: candidatesKey, rows: candidates.length });
+  }
   const byMethod: Record<string, number> = {};
   for (const a of alerts) byMethod[a.method] = (byMethod[a.method] ?? 0) + 1;
   step.record.reads.push({ key: Keys.features, rows: candidateRows });
   step.record.writes.push({ key: alertsKey, rows: alerts.length });
-  Object.assign(step.record.counts, { candidateRows, alerts: alerts.length });
+  Object.assign(step.record.counts, { candidateRows, alerts: alerts.length, splitCandidates: candidates.length });
   step.record.reads.push(...artifacts.map((a) => ({ key: modelKey(a.kind, a.version) })));
   step.record.details = {
     byMethod,
@@ -291,5 +309,5 @@ export async function detect(
     ...(missing.length ? { modelsNotFitted: missing } : {}),
   };
   await step.finish();
-  return { runId: input.runId, partition, alertsKey, alerts: alerts.length, byMethod, candidateRows };
+  return { runId: input.runId, partition, alertsKey, alerts: alerts.length, byMethod, candidateRows, splitCandidates: candidates.length };
 }

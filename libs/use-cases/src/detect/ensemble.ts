@@ -1,5 +1,5 @@
 import type { Alert } from '@splitwatch/core';
-import { alertIdOf } from './episodes';
+import { alertIdOf, SPLIT_CANDIDATE_METHOD } from './episodes';
 
 export const ENSEMBLE_METHOD = 'ensemble';
 
@@ -28,23 +28,35 @@ export function normalisedScore(a: Alert): number {
  */
 export const NON_SPLIT_CAP = 2;
 
-/** A group's ranking score from one of its alerts: the split score, or another method's (capped) less the penalty. */
+const isSplit = (a: Alert) => a.method === 'rule:split' || a.method === SPLIT_CANDIDATE_METHOD;
+
+/**
+ * A group's ranking score from one of its alerts: the split score (of a rule:split alert or of a split candidate
+ * below the rule's threshold), or another method's (capped) less the penalty.
+ */
 function rankScore(a: Alert): number {
-  return a.method === 'rule:split' ? a.score : Math.min(normalisedScore(a), NON_SPLIT_CAP) - NON_SPLIT_PENALTY;
+  return isSplit(a) ? a.score : Math.min(normalisedScore(a), NON_SPLIT_CAP) - NON_SPLIT_PENALTY;
 }
 
 /**
  * Ranks every method's alerts as one list: alerts on the same account and direction that share transactions
- * are one episode, shown with the members of its strongest alert and scored by it — the split rule's score when
- * it fired, else the best other method's normalised score, capped at {@link NON_SPLIT_CAP}, less
- * {@link NON_SPLIT_PENALTY} — plus half a point per
- * other method that agrees, with every agreeing method named in the reasons.
+ * are one episode, shown with the members of its strongest alert and scored by it — the split score when the rule
+ * fired or a split candidate (below the rule's threshold, see SPLIT_CANDIDATE_METHOD) is there, the higher one
+ * winning, else the best other method's normalised score, capped at {@link NON_SPLIT_CAP}, less
+ * {@link NON_SPLIT_PENALTY} — plus half a point per other method that agrees, with every agreeing method named
+ * in the reasons. A candidate is never a method of its own: it neither counts as agreement nor is named as one.
  */
 export function ensembleAlerts(alerts: Alert[], runId: string): Alert[] {
   const groups: { best: Alert; ids: Set<string>; methods: Set<string>; score: number }[] = [];
   const byKey = new Map<string, typeof groups>();
-  const sorted = [...alerts].sort(
-    (a, b) => (a.window_start < b.window_start ? -1 : a.window_start > b.window_start ? 1 : a.alert_id < b.alert_id ? -1 : 1),
+  const sorted = [...alerts].sort((a, b) =>
+    a.window_start < b.window_start
+      ? -1
+      : a.window_start > b.window_start
+        ? 1
+        : a.alert_id < b.alert_id
+          ? -1
+          : 1,
   );
   for (const a of sorted) {
     const key = `${a.account_number ?? a.user_id}|${a.direction}`;
@@ -52,25 +64,45 @@ export function ensembleAlerts(alerts: Alert[], runId: string): Alert[] {
     byKey.set(key, list);
     const score = rankScore(a);
     const group = list.find((g) => a.transaction_ids.some((id) => g.ids.has(id)));
+    const named = a.method === SPLIT_CANDIDATE_METHOD ? [] : [a.method];
     if (group) {
       for (const id of a.transaction_ids) group.ids.add(id);
-      group.methods.add(a.method);
-      if (score > group.score) Object.assign(group, { best: a, score });
+      for (const m of named) group.methods.add(m);
+      // On a tie the stored alert is shown rather than the candidate of the same window.
+      const better =
+        score > group.score ||
+        (score === group.score && group.best.method === SPLIT_CANDIDATE_METHOD && named.length > 0);
+      if (better) Object.assign(group, { best: a, score });
     } else {
-      const g = { best: a, ids: new Set(a.transaction_ids), methods: new Set([a.method]), score };
+      const g = { best: a, ids: new Set(a.transaction_ids), methods: new Set(named), score };
       list.push(g);
       groups.push(g);
     }
   }
-  return groups.map((g) => ({
-    ...g.best,
-    alert_id: alertIdOf(ENSEMBLE_METHOD, g.best.account_number ?? g.best.user_id, g.best.direction, g.best.transaction_ids[0]),
-    run_id: runId,
-    method: ENSEMBLE_METHOD,
-    score: Math.round((g.score + 0.5 * (g.methods.size - 1)) * 1e6) / 1e6,
-    threshold: 0,
-    reasons: `${[...g.methods].sort().join(' + ')} — ${g.best.reasons}`,
-  }));
+  return groups.map((g) => {
+    const candidate = g.best.method === SPLIT_CANDIDATE_METHOD;
+    // Methods that agree with the one shown: every named method when a candidate is shown.
+    const agreeing = g.methods.size - (candidate ? 0 : 1);
+    const names = [...g.methods].sort();
+    if (candidate)
+      names.push(
+        `split pattern below the rule:split threshold (${g.best.score.toFixed(2)} < ${g.best.threshold})`,
+      );
+    return {
+      ...g.best,
+      alert_id: alertIdOf(
+        ENSEMBLE_METHOD,
+        g.best.account_number ?? g.best.user_id,
+        g.best.direction,
+        g.best.transaction_ids[0],
+      ),
+      run_id: runId,
+      method: ENSEMBLE_METHOD,
+      score: Math.round((g.score + 0.5 * agreeing) * 1e6) / 1e6,
+      threshold: 0,
+      reasons: `${names.join(' + ')} — ${g.best.reasons}`,
+    };
+  });
 }
 
 /** Keeps the `perDay` best alerts of each day (by the day the episode ends), in score order: the analysts' budget. */

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { rulesFor, sumDecimals, type Alert, type DetectionConfig, type RuleSettings } from '@splitwatch/core';
 import { evaluateRules, type RuleHit, type WindowRow } from './rules';
 import { SPLIT_SCORE_MODEL } from './split-weights';
-import { SPLIT_EVIDENCE, splitEvidence, splitTerms, type SplitBaseline, type SplitScoreModel } from './split-score';
+import {
+  SPLIT_EVIDENCE,
+  splitEvidence,
+  splitTerms,
+  type SplitBaseline,
+  type SplitEvidence,
+  type SplitEvidenceName,
+  type SplitScoreModel,
+} from './split-score';
 import { median, windowVector } from './window-vector';
 
 /** Deterministic alert id: the same episode found again by a re-run gets the same id. */
@@ -39,6 +47,7 @@ export function splitHit(
   w: KeyWindowContext,
   config: DetectionConfig,
   model: SplitScoreModel = SPLIT_SCORE_MODEL,
+  floor?: number,
 ): RuleHit | null {
   const r = rulesFor(config, rows[hi].merchant_id, rows[hi].direction).split;
   if (!r.enabled) return null;
@@ -46,7 +55,22 @@ export function splitHit(
   if (!e) return null;
   const t = splitTerms(e, model);
   const score = model.base + SPLIT_EVIDENCE.reduce((a, name) => a + t[name], 0);
-  if (!(score >= r.minScore)) return null;
+  if (!(score >= (floor ?? r.minScore))) return null;
+  const hit: RuleHit = { method: 'rule:split', score, threshold: r.minScore, reason: `split score ${score.toFixed(2)}` };
+  // The whole reason is written only for the window an alert finally shows.
+  hit.explain = () => splitReason(e, t, w, config, model, score, r.minScore);
+  return hit;
+}
+
+function splitReason(
+  e: SplitEvidence,
+  t: Record<SplitEvidenceName, number>,
+  w: KeyWindowContext,
+  config: DetectionConfig,
+  model: SplitScoreModel,
+  score: number,
+  threshold: number,
+): string {
   const typical = Math.max(w.typicalDay, 1e-9);
   const terms: [number, string][] = [
     [t.material, `${e.n} parts totalling ${money(e.sum)} in ${config.windowHours} h = ${e.ratio.toFixed(1)}× the ${typicalText(w, typical)}`],
@@ -65,12 +89,7 @@ export function splitHit(
   ];
   const signed = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(2)}`;
   const shown = terms.filter(([p], k) => k === 0 || Math.abs(p) >= 0.005);
-  return {
-    method: 'rule:split',
-    score,
-    threshold: r.minScore,
-    reason: `base ${signed(model.base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${r.minScore})`,
-  };
+  return `base ${signed(model.base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${threshold})`;
 }
 
 function typicalText(w: KeyWindowContext, typical: number): string {
@@ -176,6 +195,12 @@ export function scanKeyWindows(
   }
 }
 
+/**
+ * Split episodes down to `ensemble.splitDepth` points below the split rule's threshold, chained like any method's
+ * alerts but handed only to the ensemble (see {@link scanEpisodes}'s `splitCandidates`); never stored as alerts.
+ */
+export const SPLIT_CANDIDATE_METHOD = 'candidate:split';
+
 /** Scores a key's candidate windows with the fitted models (one batch per key). */
 export interface WindowModelScorer {
   score(vectors: number[][]): RuleHit[][];
@@ -209,7 +234,8 @@ export interface PendingEpisodes {
 /**
  * First half of {@link buildEpisodes}: scans one key's windows (one account and direction, sorted by time),
  * applies the rules, and, when `withVectors`, collects the vectors of the candidate windows (2..maxParts parts, at
- * least split.minSum) for the models. Detect scores the vectors of many keys in one batch, then calls
+ * least split.minSum) for the models. With `splitCandidates`, it also yields the ensemble's split candidates
+ * (method {@link SPLIT_CANDIDATE_METHOD}). Detect scores the vectors of many keys in one batch, then calls
  * {@link finishEpisodes} for each key.
  */
 export function scanEpisodes(
@@ -217,17 +243,21 @@ export function scanEpisodes(
   config: DetectionConfig,
   segmentTypicalDay: SegmentTypicalDay,
   withVectors: boolean,
+  splitCandidates = false,
 ): PendingEpisodes {
   const windows: PendingEpisodes['windows'] = [];
   const candidates: number[] = [];
   const vectors: number[][] = [];
+  const depth = splitCandidates ? config.ensemble.splitDepth : 0;
   scanKeyWindows(rows, config, segmentTypicalDay, (w) => {
     const hits = evaluateRules(rows[w.i], config);
     const split = rulesFor(config, rows[w.i].merchant_id, rows[w.i].direction).split;
     const n = w.hi - w.lo + 1;
     if (n >= split.minParts && n <= split.maxParts) {
-      const h = splitHit(rows, w.lo, w.hi, w, config);
-      if (h) hits.push(h);
+      const h = splitHit(rows, w.lo, w.hi, w, config, SPLIT_SCORE_MODEL, split.minScore - depth);
+      if (h && h.score >= split.minScore) hits.push(h);
+      // Candidates chain on their own (every window down to the depth), so the rule's alerts stay as they are.
+      if (h && depth > 0) hits.push({ ...h, method: SPLIT_CANDIDATE_METHOD });
       if (withVectors && reachesMinSum(rows, w.lo, w.hi, split)) {
         candidates.push(windows.length);
         vectors.push(windowVector(rows, w.lo, w.hi, w.typicalDay));

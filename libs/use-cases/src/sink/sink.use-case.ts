@@ -18,17 +18,22 @@ export async function sink(
   const config = input.config ?? DEFAULT_CONFIG;
   const step = startStep(deps.objectStore, input.runId, 'sink');
   const key = Keys.alerts(input.runId);
-  // Every partition's alerts of the run (the Detect Map writes one file per partition).
+  // Every partition's alerts of the run (the Detect Map writes one file per partition), and the split candidates
+  // below the rule's threshold that only the ensemble ranks (never stored).
   const alerts: Alert[] = [];
+  const candidates: Alert[] = [];
   for (const part of await deps.objectStore.list(key)) {
-    alerts.push(...(JSON.parse(await deps.objectStore.getText(part.key)) as Alert[]));
+    const list = JSON.parse(await deps.objectStore.getText(part.key)) as Alert[];
+    if (part.key.startsWith(Keys.splitCandidates(input.runId))) candidates.push(...list);
+    else alerts.push(...list);
   }
   const ensemble = config.ensemble.enabled
-    ? applyDailyBudget(ensembleAlerts(alerts, input.runId), config.ensemble.budgetPerDay)
+    ? applyDailyBudget(ensembleAlerts([...alerts, ...candidates], input.runId), config.ensemble.budgetPerDay)
     : [];
   await deps.resultsStore.ensureSchema();
   const written = await deps.resultsStore.upsertAlerts([...alerts, ...ensemble]);
   step.record.reads.push({ key, rows: alerts.length });
+  step.record.counts.splitCandidates = candidates.length;
   step.record.writes.push({ key: `${deps.resultsStore.name}:splitwatch_alerts`, rows: written });
   step.record.counts.written = written;
   step.record.counts.ensemble = ensemble.length;
