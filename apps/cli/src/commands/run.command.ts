@@ -119,7 +119,13 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       log(`  alerts          ${fmt(total)}${by ? ` (${by})` : ''} from ${parts.length} account slice(s)`);
     }
     if (output.sink) {
-      log(`  ensemble        ${fmt(output.sink.ensemble)} ranked alert(s) within the daily budget`);
+      const candidates = output.detect
+        ? (Array.isArray(output.detect) ? output.detect : [output.detect]).reduce((a, p) => a + (p.splitCandidates ?? 0), 0)
+        : 0;
+      log(
+        `  ensemble        ${fmt(output.sink.ensemble)} ranked alert(s) within the daily budget` +
+          (candidates ? ` (also ranked: ${fmt(candidates)} split episode(s) just below the rule:split threshold)` : ''),
+      );
       log(`  results store   ${fmt(output.sink.written)} alert(s) upserted into ${output.sink.store}`);
     }
     log(`  time            ${Object.entries(stepSeconds).map(([s, v]) => `${s} ${v.toFixed(1)} s`).join(', ')}; total ${totalSeconds.toFixed(1)} s`);
