@@ -38,7 +38,8 @@ export type SegmentTypicalDay = (row: WindowRow) => number;
  * labelled synthetic worlds whose seeds the evaluation does not use (split-weights.ts), so the score reads as the
  * log2 odds that the window is a split, shifted so that 0 is the operating point with the best mean F2 (recall
  * weighted twice) on those worlds.
- * It fires at `minScore`; every term that moves the score is shown in the reason.
+ * It fires at `minScore` (or at `floor` when given: the ensemble's split candidates, reported against the same
+ * threshold); every term that moves the score is shown in the reason, written only when an alert shows the window.
  */
 export function splitHit(
   rows: WindowRow[],
