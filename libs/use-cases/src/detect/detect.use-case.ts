@@ -278,7 +278,9 @@ export async function detect(
   flush();
   const byScore = (a: Alert, b: Alert) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1);
   const alerts = found.filter((a) => a.method !== SPLIT_CANDIDATE_METHOD).sort(byScore);
-  const candidates = found.filter((a) => a.method === SPLIT_CANDIDATE_METHOD).sort(byScore);
+  // A candidate at or above the threshold shows the same window as a rule:split alert (its chain's best): only the
+  // ones below it add anything.
+  const candidates = found.filter((a) => a.method === SPLIT_CANDIDATE_METHOD && a.score < a.threshold).sort(byScore);
   const partition = input.partition === undefined ? 'all' : String(input.partition);
   const alertsKey = Keys.alertsPart(input.runId, partition);
   await objectStore.putText(alertsKey, JSON.stringify(alerts), 'application/json');
