@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { SYNTH_PRESETS, synthesize, type SynthOptions } from '@splitwatch/synth';
 import { evalCommand } from '../../apps/cli/src/commands/eval.command';
 import { runCommand } from '../../apps/cli/src/commands/run.command';
-import { fmt, log, measureInChild, reportFromChild, type ChildMeasurement } from './measure';
+import { fmt, log, measureInChild, pct, reportFromChild, type ChildMeasurement } from './measure';
 
 export interface EndToEndOptions {
   preset: string;
@@ -97,7 +97,6 @@ export async function endToEndChild(json: string): Promise<void> {
   });
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const gb = (mb: number) => `${(mb / 1024).toFixed(2)} GB`;
 
 /** Parent side: synthesise (once), run, evaluate, print. */
@@ -202,7 +201,7 @@ export async function runEndToEnd(
   for (const m of ev.methods)
     lines.push(
       `| ${m.method} | ${fmt(m.alerts)} | ${pct(m.precision)} | ${pct(m.recall)} | ${m.f1.toFixed(3)} | ` +
-        `${m.precisionAtGoalRecall === null ? '—' : pct(m.precisionAtGoalRecall)} | ${pct(m.recallAtGoalPrecision)} |`,
+        `${pct(m.precisionAtGoalRecall)} | ${pct(m.recallAtGoalPrecision)} |`,
     );
   console.log(lines.join('\n'));
 }

@@ -24,6 +24,7 @@ import {
   evaluateAlerts,
   finishEpisodes,
   labelsFromRows,
+  precisionAtRecall,
   scanKeyWindows,
   SEGMENT_TYPICAL_DAY_SQL,
   SPLIT_EVIDENCE,
@@ -37,7 +38,7 @@ import {
   type SplitScoreModel,
   type WindowRow,
 } from '@splitwatch/use-cases';
-import { fmt, log } from './measure';
+import { fmt, log, pct } from './measure';
 
 /** Only the split rule: the other rules and the models are not what is being fitted. */
 const CONFIG: DetectionConfig = resolveConfig({
@@ -183,13 +184,7 @@ function evaluateModel(w: World, model: SplitScoreModel, config: DetectionConfig
 /** A threshold far below any operating point: the whole ranked list, to read precision at any recall off it. */
 const RANKING: DetectionConfig = { ...CONFIG, rules: { ...CONFIG.rules, split: { ...CONFIG.rules.split, minScore: -12 } } };
 
-const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(1)}%`);
 const round = (v: number) => Math.round(v * 1000) / 1000;
-const atRecall = (m: MethodMetrics, r: number) => {
-  let best: number | null = null;
-  for (const p of m.curve) if (p.recall >= r && (best === null || p.precision > best)) best = p.precision;
-  return best;
-};
 
 /** One check row: the alerts at the model's own threshold, then its whole ranking (see {@link RANKING}). */
 function line(label: string, w: World, model: SplitScoreModel): string {
@@ -197,7 +192,7 @@ function line(label: string, w: World, model: SplitScoreModel): string {
   const r = evaluateModel(w, model, RANKING);
   return (
     `| ${label} | ${fmt(m.alerts)} | ${pct(m.precision)} | ${pct(m.recall)} | ${m.f1.toFixed(3)} | ` +
-    `${pct(atRecall(r, 0.7))} | ${pct(atRecall(r, 0.8))} | ${pct(atRecall(r, 0.9))} | ${pct(atRecall(r, 0.95))} | ${pct(r.recallAtGoalPrecision)} |`
+    `${[0.7, 0.8, 0.9, 0.95].map((at) => pct(precisionAtRecall(r.curve, at))).join(' | ')} | ${pct(r.recallAtGoalPrecision)} |`
   );
 }
 

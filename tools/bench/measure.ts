@@ -59,4 +59,6 @@ export async function reportFromChild(run: () => Promise<{ rows: number; detail?
 
 export const log = (s: string) => process.stderr.write(s + '\n');
 export const fmt = (n: number) => n.toLocaleString('en-US');
+/** A share as a percentage with one decimal; — for none (e.g. a recall never reached). */
+export const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(1)}%`);
 export const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -18,7 +18,7 @@ import { SYNTH_PRESETS, synthesize, type SynthOptions } from '@splitwatch/synth'
 import { QUALITY_GOAL, type Evaluation, type MethodMetrics } from '@splitwatch/use-cases';
 import { evalCommand } from '../../apps/cli/src/commands/eval.command';
 import { runCommand } from '../../apps/cli/src/commands/run.command';
-import { fmt, log } from './measure';
+import { fmt, log, pct } from './measure';
 
 const GOAL = QUALITY_GOAL;
 
@@ -29,7 +29,6 @@ interface WorldResult {
   ev: Evaluation;
 }
 
-const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(1)}%`);
 
 function readOptions() {
   const { values } = parseArgs({

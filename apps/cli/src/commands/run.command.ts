@@ -108,8 +108,8 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       log(`  rejected        ${fmt(t.rejected)}${t.rejected ? ` → ${cfg.dataDir}/quarantine/run=${runId}/` : ''}`);
     }
     if (output.features) log(`  windows         ${fmt(output.features.rows)} (${fmt(output.features.multiTxWindows)} with ≥ 2 transactions)`);
+    const parts = output.detect ? (Array.isArray(output.detect) ? output.detect : [output.detect]) : [];
     if (output.detect) {
-      const parts = Array.isArray(output.detect) ? output.detect : [output.detect];
       const byMethod: Record<string, number> = {};
       for (const p of parts) for (const [m, n] of Object.entries(p.byMethod)) byMethod[m] = (byMethod[m] ?? 0) + n;
       const total = parts.reduce((a, p) => a + p.alerts, 0);
@@ -119,9 +119,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       log(`  alerts          ${fmt(total)}${by ? ` (${by})` : ''} from ${parts.length} account slice(s)`);
     }
     if (output.sink) {
-      const candidates = output.detect
-        ? (Array.isArray(output.detect) ? output.detect : [output.detect]).reduce((a, p) => a + (p.splitCandidates ?? 0), 0)
-        : 0;
+      const candidates = parts.reduce((a, p) => a + (p.splitCandidates ?? 0), 0);
       log(
         `  ensemble        ${fmt(output.sink.ensemble)} ranked alert(s) within the daily budget` +
           (candidates ? ` (also ranked: ${fmt(candidates)} split episode(s) just below the rule:split threshold)` : ''),

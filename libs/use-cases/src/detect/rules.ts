@@ -25,7 +25,7 @@ export interface RuleHit {
   score: number;
   threshold: number;
   reason: string;
-  /** For model hits: the explanation, computed only for the window an alert finally shows (it costs a few ms). */
+  /** The full explanation of a model or split-rule hit, computed only for the window an alert finally shows. */
   explain?: () => string;
 }
 
