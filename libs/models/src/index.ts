@@ -35,3 +35,5 @@ export { OUTLIER_MODELS } from './registry';
 export type { OutlierModel, OutlierModelKind } from './registry';
 export { decisionLogisticRegression, fitLogisticRegression } from './logistic-regression';
 export type { LogisticRegressionModel, LogisticRegressionOptions } from './logistic-regression';
+export { contributionsBoostedTrees, fitBoostedTrees, predictBoostedTrees } from './gradient-boosting';
+export type { BoostedTree, BoostedTreesModel, BoostedTreesOptions } from './gradient-boosting';

@@ -1,4 +1,5 @@
-import { ModelFitError, ModelInputError } from './errors';
+import { ModelFitError } from './errors';
+import { binaryClassWeights } from './class-weights';
 import { choleskyLower } from './linalg';
 import { assertMatrix, type Matrix } from './matrix';
 
@@ -37,17 +38,8 @@ export function fitLogisticRegression(
 ): LogisticRegressionModel {
   assertMatrix(X, 'fitLogisticRegression', undefined, 2);
   const { n, d, data } = X;
-  if (y.length !== n) throw new ModelInputError(`fitLogisticRegression: ${y.length} labels for ${n} rows`);
-  let positives = 0;
-  for (let i = 0; i < n; i++) {
-    if (y[i] !== 0 && y[i] !== 1) throw new ModelInputError(`fitLogisticRegression: label ${i} is ${y[i]}, expected 0 or 1`);
-    positives += y[i];
-  }
-  if (positives === 0 || positives === n) throw new ModelInputError('fitLogisticRegression needs both classes in y');
+  const { positives, wPos, wNeg } = binaryClassWeights(y, n, options.positiveWeight ?? 'balanced', 'fitLogisticRegression');
   const l2 = options.l2 ?? 1e-4;
-  const pw = options.positiveWeight ?? 'balanced';
-  const wPos = pw === 'balanced' ? n / (2 * positives) : pw;
-  const wNeg = pw === 'balanced' ? n / (2 * (n - positives)) : 1;
   const maxIterations = options.maxIterations ?? 50;
   const tolerance = options.tolerance ?? 1e-10;
   const D = d + 1; // coefficients, then the intercept
