@@ -3,8 +3,8 @@ import { rulesFor, sumDecimals, type Alert, type DetectionConfig, type RuleSetti
 import { evaluateRules, type RuleHit, type WindowRow } from './rules';
 import { SPLIT_SCORE_MODEL } from './split-weights';
 import {
-  SPLIT_EVIDENCE,
   splitEvidence,
+  splitScore,
   splitTerms,
   type SplitBaseline,
   type SplitEvidence,
@@ -33,11 +33,11 @@ export type SegmentTypicalDay = (row: WindowRow) => number;
 /**
  * The split-pattern rule on one window (rows[lo..hi] of a key, in time order): 2..maxParts parts, at least
  * `minSum` in total, scored by how much the window looks like one amount cut into pieces rather than an ordinary
- * busy day. The score is a sum of log2 evidence points: the base, plus each term of {@link SPLIT_EVIDENCE} (0 at a
- * reference window) times its weight. The weights are a logistic regression fitted by `npm run fit:split` on
- * labelled synthetic worlds whose seeds the evaluation does not use (split-weights.ts), so the score reads as the
+ * busy day. The score is in log2 points over the terms of SPLIT_EVIDENCE (each 0 at a reference window):
+ * gradient-boosted trees fitted by `npm run fit:split` on labelled synthetic worlds whose seeds the evaluation does
+ * not use (split-weights.ts; a linear model of one weight per term is also accepted), so the score reads as the
  * log2 odds that the window is a split, shifted so that 0 is the operating point with the best mean F2 (recall
- * weighted twice) on those worlds.
+ * weighted twice) on those worlds. The reason splits the score into a base and one contribution per term.
  * It fires at `minScore` (or at `floor` when given: the ensemble's split candidates, reported against the same
  * threshold); every term that moves the score is shown in the reason, written only when an alert shows the window.
  */
@@ -54,21 +54,19 @@ export function splitHit(
   if (!r.enabled) return null;
   const e = splitEvidence(rows, lo, hi, w, r);
   if (!e) return null;
-  const t = splitTerms(e, model);
-  const score = model.base + SPLIT_EVIDENCE.reduce((a, name) => a + t[name], 0);
+  const score = splitScore(e, model);
   if (!(score >= (floor ?? r.minScore))) return null;
   const hit: RuleHit = { method: 'rule:split', score, threshold: r.minScore, reason: `split score ${score.toFixed(2)}` };
   // The whole reason is written only for the window an alert finally shows.
-  hit.explain = () => splitReason(e, t, w, config, model, score, r.minScore);
+  hit.explain = () => splitReason(e, splitTerms(e, model), w, config, score, r.minScore);
   return hit;
 }
 
 function splitReason(
   e: SplitEvidence,
-  t: Record<SplitEvidenceName, number>,
+  { base, terms: t }: { base: number; terms: Record<SplitEvidenceName, number> },
   w: KeyWindowContext,
   config: DetectionConfig,
-  model: SplitScoreModel,
   score: number,
   threshold: number,
 ): string {
@@ -79,18 +77,31 @@ function splitReason(
     [t.parts + t.moreThanTwo, `${e.n} parts`],
     [t.sizes, e.cv <= 0.2 ? `parts of similar size (cv ${e.cv.toFixed(2)})` : `part sizes vary (cv ${e.cv.toFixed(2)})`],
     [t.dominance, `largest part ${Math.round(100 * e.share)}% of the total`],
-    [t.equalParts, `${e.repeated} of ${e.n} parts repeat an amount exactly`],
+    [t.equalParts, e.repeated > 0 ? `${e.repeated} of ${e.n} parts repeat an amount exactly` : "no part repeats another's amount"],
     [t.smallestPart, `smallest part ${money(e.smallest)} = ${(e.smallest / Math.max(e.typicalAmount, 1e-9)).toFixed(1)}× the ${w.pastTx > 0 ? "key's typical amount" : "segment's typical day"} ${money(e.typicalAmount)}`],
-    [t.merchants, `${e.merchants} merchants`],
-    [t.branches, `${e.branches} branches`],
-    [t.cap, `${e.capParts} part(s) equal to the key's past maximum ${money(w.pastMax ?? 0)}`],
-    [t.noHistory, 'no earlier transactions of the key'],
-    [t.shortHistory, 'too few active days of the key for a typical day'],
+    [t.merchants, e.merchants === 1 ? 'one merchant' : `${e.merchants} merchants`],
+    [t.branches, e.branches === 1 ? 'one branch' : `${e.branches} branches`],
+    [t.cap, capText(e, w)],
+    [t.noHistory, w.typicalSource === 'segment' ? 'no earlier transactions of the key' : `${w.pastTx} earlier transactions of the key`],
+    [t.shortHistory, historyText(w)],
     [t.total, `total ${money(e.sum)} in absolute terms`],
   ];
   const signed = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(2)}`;
   const shown = terms.filter(([p], k) => k === 0 || Math.abs(p) >= 0.005);
-  return `base ${signed(model.base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${threshold})`;
+  return `base ${signed(base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${threshold})`;
+}
+
+function capText(e: SplitEvidence, w: KeyWindowContext): string {
+  if (w.pastMax === null) return 'no past maximum of the key';
+  return e.capParts > 0
+    ? `${e.capParts} part(s) equal to the key's past maximum ${money(w.pastMax)}`
+    : `no part at the key's past maximum ${money(w.pastMax)}`;
+}
+
+function historyText(w: KeyWindowContext): string {
+  if (w.typicalSource === 'key-amounts') return 'too few active days of the key for a typical day';
+  if (w.typicalSource === 'segment') return 'no active days of the key';
+  return `${w.ownHistoryDays} active days of the key in the history window`;
 }
 
 function typicalText(w: KeyWindowContext, typical: number): string {
