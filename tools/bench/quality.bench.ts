@@ -1,6 +1,7 @@
 /**
  * Detection quality across worlds: `npm run bench:quality [-- --seeds 1,7,11] [--presets default] [--users N]
- * [--dir DIR] [--json FILE]`.
+ * [--config FILE] [--dir DIR] [--json FILE]` (`--config`: a detection config JSON, as `splitwatch run --config`, to
+ * judge a setting against the defaults on the same worlds).
  *
  * For each preset × seed it synthesises a labelled world (once; reused from `<dir>/<preset>-<users>-<seed>/world`),
  * runs the whole local pipeline on it (`splitwatch run`: the pipeline's ASL, DuckDB, PGlite) into a fresh data
@@ -38,6 +39,7 @@ function readOptions() {
       users: { type: 'string' },
       dir: { type: 'string', default: join(tmpdir(), 'splitwatch-bench', 'quality') },
       json: { type: 'string' },
+      config: { type: 'string' },
     },
   });
   const seeds = values.seeds.split(',').map((s) => {
@@ -53,10 +55,10 @@ function readOptions() {
   const users = values.users === undefined ? undefined : Number(values.users.replace(/_/g, ''));
   if (users !== undefined && !(Number.isInteger(users) && users >= 1))
     throw new Error(`--users must be a positive integer, got ${values.users}`);
-  return { seeds, presets, users, dir: resolve(values.dir), json: values.json };
+  return { seeds, presets, users, dir: resolve(values.dir), json: values.json, config: values.config && resolve(values.config) };
 }
 
-async function runWorld(dir: string, synth: SynthOptions, name: string): Promise<WorldResult> {
+async function runWorld(dir: string, synth: SynthOptions, name: string, config?: string): Promise<WorldResult> {
   const base = join(dir, name);
   const world = join(base, 'world');
   const dataDir = join(base, 'data');
@@ -68,7 +70,7 @@ async function runWorld(dir: string, synth: SynthOptions, name: string): Promise
   await rm(dataDir, { recursive: true, force: true });
   const started = performance.now();
   const run = await runCommand(
-    { input: join(world, 'transactions.csv'), dataDir, quiet: true },
+    { input: join(world, 'transactions.csv'), dataDir, quiet: true, ...(config ? { config } : {}) },
     () => undefined,
   );
   const seconds = (performance.now() - started) / 1000;
@@ -84,12 +86,12 @@ async function runWorld(dir: string, synth: SynthOptions, name: string): Promise
 async function main(): Promise<void> {
   const o = readOptions();
   await mkdir(o.dir, { recursive: true });
-  log(`bench:quality — presets ${o.presets.join(', ')}, seeds ${o.seeds.join(', ')}; worlds under ${o.dir}`);
+  log(`bench:quality — presets ${o.presets.join(', ')}, seeds ${o.seeds.join(', ')}; worlds under ${o.dir}${o.config ? `; config ${o.config}` : ''}`);
   const results: WorldResult[] = [];
   for (const preset of o.presets)
     for (const seed of o.seeds) {
       const synth: SynthOptions = { ...SYNTH_PRESETS[preset], seed, ...(o.users ? { users: o.users } : {}) };
-      results.push(await runWorld(o.dir, synth, `${preset}-${synth.users}-seed${seed}`));
+      results.push(await runWorld(o.dir, synth, `${preset}-${synth.users}-seed${seed}`, o.config));
     }
 
   const out: string[] = [];

@@ -235,6 +235,28 @@ describe('rule:split', () => {
     expect(t.base + SPLIT_EVIDENCE.reduce((a, n) => a + t.terms[n], 0)).toBeCloseTo(splitScore(e, trees), 12);
   });
 
+  it('ships a well-formed split model: every tree reaches its leaves on known evidence terms', () => {
+    expect(SPLIT_SCORE_MODEL.kind).toBe('trees');
+    if (SPLIT_SCORE_MODEL.kind !== 'trees') return;
+    const { trees, base } = SPLIT_SCORE_MODEL.trees;
+    expect(Number.isFinite(base)).toBe(true);
+    expect(trees.length).toBeGreaterThan(0);
+    for (const t of trees) {
+      const n = t.f.length;
+      expect([t.t.length, t.l.length, t.r.length, t.v.length]).toEqual([n, n, n, n]);
+      t.f.forEach((f, k) => {
+        expect(Number.isFinite(t.v[k])).toBe(true);
+        if (f < 0) return;
+        expect(f).toBeLessThan(SPLIT_EVIDENCE.length);
+        expect(Number.isFinite(t.t[k])).toBe(true);
+        // Children come after their parent, so every walk ends at a leaf.
+        expect(t.l[k]).toBeGreaterThan(k);
+        expect(t.r[k]).toBeGreaterThan(k);
+        expect(Math.max(t.l[k], t.r[k])).toBeLessThan(n);
+      });
+    }
+  });
+
   it('prints terms that add up to the score with the committed model', () => {
     const parts = [0, 3, 7].map((m, i) => row(800 + i, 11 * day + m, { amount: '200.00000000' }));
     const [a] = buildEpisodes([...history(), ...parts], splitCfg, 'r');
