@@ -182,7 +182,8 @@ function evaluateModel(w: World, model: SplitScoreModel, config: DetectionConfig
     const windows: PendingEpisodes['windows'] = [];
     scanKeyWindows(rows, config, w.segmentDay, (win) => {
       const hit = splitHit(rows, win.lo, win.hi, win, config, model);
-      windows.push({ w: win, hits: hit ? [hit] : [] });
+      // Only the alerts are measured here: their reasons (the terms' Shapley values) are never built.
+      windows.push({ w: win, hits: hit ? [{ ...hit, explain: undefined }] : [] });
     });
     return finishEpisodes({ rows, windows, candidates: [], vectors: [] }, null, config, 'fit');
   });

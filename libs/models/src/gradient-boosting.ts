@@ -4,8 +4,8 @@ import { assertMatrix, type Matrix } from './matrix';
 
 /**
  * One regression tree, flat: node k splits on feature `f[k]` (−1 at a leaf) at `t[k]` (x ≤ t goes to `l[k]`, else
- * to `r[k]`), and `v[k]` is the value the ensemble would add if the path stopped at k (a leaf's value is what it
- * adds). Internal nodes keep their value so that a prediction can be split into per-feature contributions.
+ * to `r[k]`), `v[k]` is its value (a leaf's value is what the tree adds) and `c[k]` how many training rows reached it
+ * (the covers explanations weigh the two sides of a split by). Children always come after their parent.
  */
 export interface BoostedTree {
   f: number[];
@@ -13,6 +13,7 @@ export interface BoostedTree {
   l: number[];
   r: number[];
   v: number[];
+  c: number[];
 }
 
 /** Fitted gradient-boosted trees for binary classification: natural-log odds = base + Σ trees. Plain JSON. */
@@ -95,7 +96,7 @@ export function fitBoostedTrees(
       g[i] = weight[i] * (p - y[i]);
       h[i] = weight[i] * Math.max(p * (1 - p), 1e-12);
     }
-    const tree: BoostedTree = { f: [], t: [], l: [], r: [], v: [] };
+    const tree: BoostedTree = { f: [], t: [], l: [], r: [], v: [], c: [] };
     const grow = (rows: Int32Array, depth: number): number => {
       let G = 0;
       let H = 0;
@@ -109,6 +110,7 @@ export function fitBoostedTrees(
       tree.l.push(-1);
       tree.r.push(-1);
       tree.v.push((-G / (H + lambda)) * rate);
+      tree.c.push(rows.length);
       if (depth >= maxDepth || rows.length < 2 * minLeaf) return id;
       const parent = (G * G) / (H + lambda);
       let bestGain = 1e-12;
@@ -199,10 +201,91 @@ export function predictBoostedTrees(model: BoostedTreesModel, x: ArrayLike<numbe
   return s;
 }
 
+/** Shapley weights s!(p−s−1)!/p! for a game of p players and coalitions of size s. */
+function shapleyWeights(p: number): number[] {
+  const fact = [1];
+  for (let k = 1; k <= p; k++) fact.push(fact[k - 1] * k);
+  return Array.from({ length: p }, (_, s) => (fact[s] * fact[p - s - 1]) / fact[p]);
+}
+
 /**
- * The prediction split into a bias and one contribution per feature (Saabas' path attribution, as treeinterpreter
- * does): along each tree's path, the change in node value at a split is credited to the feature split on. The bias
- * is the base plus every root's value; bias + Σ contributions equals {@link predictBoostedTrees} exactly.
+ * Every leaf of a model, flat, for exact Shapley values: leaf k has value `value[k]` and the distinct features split
+ * on along its path in `feature[first[k] .. first[k + 1])`; feature entry j has the share of training rows that
+ * followed all its splits on the path (`share[j]`, the leaf's weight when the feature is not known) and those
+ * splits in `threshold` / `left` from `split[j]` to `split[j + 1]`.
+ */
+interface LeafGames {
+  value: Float64Array;
+  first: Int32Array;
+  feature: Int32Array;
+  share: Float64Array;
+  split: Int32Array;
+  threshold: Float64Array;
+  left: Uint8Array;
+  /** weights[p][s] = s!(p−s−1)!/p!. */
+  weights: number[][];
+  maxFeatures: number;
+}
+
+const LEAF_GAMES = new WeakMap<BoostedTreesModel, LeafGames>();
+
+function leafGames(model: BoostedTreesModel): LeafGames {
+  const cached = LEAF_GAMES.get(model);
+  if (cached) return cached;
+  const leaves: { value: number; features: { feature: number; share: number; splits: [number, boolean][] }[] }[] = [];
+  for (const tree of model.trees) {
+    if (!tree.c || tree.c.length !== tree.f.length)
+      throw new ModelInputError('contributionsBoostedTrees: the model has no node covers (c); refit it');
+    const walk = (k: number, features: (typeof leaves)[number]['features']): void => {
+      const f = tree.f[k];
+      if (f < 0) {
+        leaves.push({ value: tree.v[k], features });
+        return;
+      }
+      for (const left of [true, false]) {
+        const child = left ? tree.l[k] : tree.r[k];
+        const share = tree.c[child] / tree.c[k];
+        const known = features.find((g) => g.feature === f);
+        walk(
+          child,
+          known
+            ? features.map((g) =>
+                g === known ? { ...g, share: g.share * share, splits: [...g.splits, [tree.t[k], left] as [number, boolean]] } : g,
+              )
+            : [...features, { feature: f, share, splits: [[tree.t[k], left]] }],
+        );
+      }
+    };
+    walk(0, []);
+  }
+  const entries = leaves.flatMap((l) => l.features);
+  const splits = entries.flatMap((g) => g.splits);
+  const games: LeafGames = {
+    value: Float64Array.from(leaves, (l) => l.value),
+    first: new Int32Array(leaves.length + 1),
+    feature: Int32Array.from(entries, (g) => g.feature),
+    share: Float64Array.from(entries, (g) => g.share),
+    split: new Int32Array(entries.length + 1),
+    threshold: Float64Array.from(splits, (sp) => sp[0]),
+    left: Uint8Array.from(splits, (sp) => (sp[1] ? 1 : 0)),
+    weights: [],
+    maxFeatures: Math.max(0, ...leaves.map((l) => l.features.length)),
+  };
+  leaves.forEach((l, k) => (games.first[k + 1] = games.first[k] + l.features.length));
+  entries.forEach((g, j) => (games.split[j + 1] = games.split[j] + g.splits.length));
+  for (let p = 0; p <= games.maxFeatures; p++) games.weights.push(p === 0 ? [] : shapleyWeights(p));
+  LEAF_GAMES.set(model, games);
+  return games;
+}
+
+/**
+ * The prediction split into a bias and one Shapley value per feature (TreeSHAP's path-dependent game, computed
+ * exactly): a coalition S of features is worth the tree's expected output when the features in S are fixed to x's
+ * values and the others follow the training rows (each split on a feature outside S averages its two sides by
+ * their covers). Each feature gets its average marginal worth over all orders, so the credit does not depend on
+ * which feature a tree happened to split on first; a feature no tree uses gets 0. The bias is the base plus every
+ * tree's expected output; bias + Σ contributions equals {@link predictBoostedTrees} (up to rounding). A depth-d tree
+ * uses at most 2^d − 1 features, so the 2^m coalitions of one tree stay small (≤ 128 at depth 3).
  */
 export function contributionsBoostedTrees(
   model: BoostedTreesModel,
@@ -211,13 +294,45 @@ export function contributionsBoostedTrees(
 ): { bias: number; contributions: number[] } {
   const contributions = new Array<number>(features).fill(0);
   let bias = model.base;
-  for (const tree of model.trees) {
-    let k = 0;
-    bias += tree.v[0];
-    while (tree.f[k] >= 0) {
-      const next = x[tree.f[k]] <= tree.t[k] ? tree.l[k] : tree.r[k];
-      contributions[tree.f[k]] += tree.v[next] - tree.v[k];
-      k = next;
+  const { value, first, feature, share, split, threshold, left, weights, maxFeatures } = leafGames(model);
+  const follows = new Float64Array(maxFeatures);
+  // A tree's output is the sum of its leaves' values times the chance of reaching them, where a split on a known
+  // feature follows x and any other split its training share: each leaf is a game of the (at most depth) features
+  // on its path, worth value × Π (known ? 1 if x follows that feature's splits, else 0 : its share). Players off
+  // the path are null in it, so each leaf's Shapley values come from its own few features (exact, Σ = output − E).
+  for (let k = 0; k < value.length; k++) {
+    const a = first[k];
+    const p = first[k + 1] - a;
+    let unknown = value[k];
+    for (let j = 0; j < p; j++) {
+      const v = x[feature[a + j]];
+      let ok = 1;
+      for (let q = split[a + j]; q < split[a + j + 1]; q++) if (v <= threshold[q] !== (left[q] === 1)) ok = 0;
+      follows[j] = ok;
+      unknown *= share[a + j];
+    }
+    bias += unknown;
+    const w = weights[p];
+    for (let i = 0; i < p; i++) {
+      // x following the feature's splits exactly as often as the training rows did credits it nothing.
+      const gain = follows[i] - share[a + i];
+      if (gain === 0) continue;
+      let sum = 0;
+      // Every coalition S of the leaf's other features (bit j: feature j known).
+      for (let mask = 0; mask < 1 << p; mask++) {
+        if (mask & (1 << i)) continue;
+        let term = 1;
+        let size = 0;
+        for (let j = 0; j < p; j++) {
+          if (j === i) continue;
+          if (mask & (1 << j)) {
+            term *= follows[j];
+            size++;
+          } else term *= share[a + j];
+        }
+        sum += w[size] * term;
+      }
+      contributions[feature[a + i]] += value[k] * gain * sum;
     }
   }
   return { bias, contributions };

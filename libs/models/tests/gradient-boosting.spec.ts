@@ -8,6 +8,7 @@ import {
   ModelInputError,
   predictBoostedTrees,
   Random,
+  type BoostedTreesModel,
 } from '../src';
 
 /** y = 1 when exactly one of x0 > 0.3, x1 > −0.2 holds (XOR), x2 is noise: no linear score separates it. */
@@ -52,6 +53,73 @@ describe('fitBoostedTrees', () => {
       const { bias, contributions } = contributionsBoostedTrees(model, x, 3);
       expect(bias + contributions.reduce((a, c) => a + c, 0)).toBeCloseTo(predictBoostedTrees(model, x), 10);
       expect(Math.abs(contributions[2])).toBeLessThan(Math.abs(contributions[0]) + Math.abs(contributions[1]));
+    }
+  });
+
+  it('credits each feature its Shapley value over the training rows (exact on hand-made trees)', () => {
+    // One split on x0, 75 training rows to the left (−0.5), 25 to the right (2): expected output 0.125.
+    const stump: BoostedTreesModel = {
+      kind: 'boosted-trees',
+      version: 1,
+      base: 0,
+      trees: [{ f: [0, -1, -1], t: [0.5, 0, 0], l: [1, -1, -1], r: [2, -1, -1], v: [0.1, -0.5, 2], c: [100, 75, 25] }],
+    };
+    const one = contributionsBoostedTrees(stump, [1, 7], 2);
+    expect(one.bias).toBeCloseTo(0.125, 12);
+    expect(one.contributions[0]).toBeCloseTo(1.875, 12);
+    expect(one.contributions[1]).toBe(0);
+    // x0 > 0 AND x1 > 0 → 1: the root splits on x0, yet at (1, 1) both features earn the same credit (0.375 each;
+    // path attribution would give the root's feature less).
+    const and: BoostedTreesModel = {
+      kind: 'boosted-trees',
+      version: 1,
+      base: 0,
+      trees: [{ f: [0, -1, 1, -1, -1], t: [0, 0, 0, 0, 0], l: [1, -1, 3, -1, -1], r: [2, -1, 4, -1, -1], v: [0, 0, 0, 0, 1], c: [100, 50, 50, 25, 25] }],
+    };
+    const both = contributionsBoostedTrees(and, [1, 1], 2);
+    expect(both.bias).toBeCloseTo(0.25, 12);
+    expect(both.contributions[0]).toBeCloseTo(0.375, 12);
+    expect(both.contributions[1]).toBeCloseTo(0.375, 12);
+    expect(() => contributionsBoostedTrees({ ...and, trees: [{ ...and.trees[0], c: [] }] }, [1, 1], 2)).toThrow(/no node covers/);
+  });
+
+  it('gives the same Shapley values as enumerating every coalition of a tree (depth 4, features repeated on paths)', () => {
+    const { X, y } = xor(3_000, 6);
+    const model = fitBoostedTrees(X, y, { rounds: 15, depth: 4, minLeaf: 20 });
+    // Reference: a coalition S is worth the tree's expected output with S's features fixed to x (cover-weighted
+    // average over the other splits); Shapley values by definition, over every feature the tree uses.
+    const reference = (x: ArrayLike<number>) => {
+      const phi = [0, 0, 0];
+      let bias = model.base;
+      for (const t of model.trees) {
+        const used = [...new Set(t.f.filter((f) => f >= 0))];
+        const m = used.length;
+        const worth = (mask: number): number => {
+          const at = (k: number): number => {
+            if (t.f[k] < 0) return t.v[k];
+            if (mask & (1 << used.indexOf(t.f[k]))) return at(x[t.f[k]] <= t.t[k] ? t.l[k] : t.r[k]);
+            return (t.c[t.l[k]] * at(t.l[k]) + t.c[t.r[k]] * at(t.r[k])) / t.c[k];
+          };
+          return at(0);
+        };
+        const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
+        bias += worth(0);
+        for (let i = 0; i < m; i++)
+          for (let mask = 0; mask < 1 << m; mask++) {
+            if (mask & (1 << i)) continue;
+            const s = used.filter((_, b) => mask & (1 << b)).length;
+            phi[used[i]] += ((fact(s) * fact(m - s - 1)) / fact(m)) * (worth(mask | (1 << i)) - worth(mask));
+          }
+      }
+      return { bias, phi };
+    };
+    expect(model.trees.some((t) => t.f.filter((f) => f === 0).length > 1)).toBe(true);
+    for (let i = 0; i < 40; i++) {
+      const x = row(X, i);
+      const fast = contributionsBoostedTrees(model, x, 3);
+      const slow = reference(x);
+      expect(fast.bias).toBeCloseTo(slow.bias, 10);
+      slow.phi.forEach((v, j) => expect(fast.contributions[j]).toBeCloseTo(v, 10));
     }
   });
 

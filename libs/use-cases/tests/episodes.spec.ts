@@ -221,17 +221,20 @@ describe('rule:split', () => {
         version: 1,
         base: -1,
         trees: [
-          { f: [0, -1, -1], t: [0.5, 0, 0], l: [1, -1, -1], r: [2, -1, -1], v: [0.1, -0.5, 2] },
-          { f: [1, -1, -1], t: [0, 0, 0], l: [1, -1, -1], r: [2, -1, -1], v: [0, -1, 1.5] },
+          { f: [0, -1, -1], t: [0.5, 0, 0], l: [1, -1, -1], r: [2, -1, -1], v: [0.1, -0.5, 2], c: [100, 60, 40] },
+          { f: [1, -1, -1], t: [0, 0, 0], l: [1, -1, -1], r: [2, -1, -1], v: [0, -1, 1.5], c: [100, 50, 50] },
         ],
       },
     };
     // material = log2(600 / 300) = 1 > 0.5; pace = log2(16 / 5) > 0.
     expect(splitScore(e, trees)).toBeCloseTo(-1 + 2 + 1.5, 12);
     const t = splitTerms(e, trees);
-    expect(t.base).toBeCloseTo(-1 + 0.1 + 0, 12);
-    expect(t.terms.material).toBeCloseTo(1.9, 12);
-    expect(t.terms.pace).toBeCloseTo(1.5, 12);
+    // Base: −1 plus each tree's expected output over its training rows (0.6·−0.5 + 0.4·2 = 0.5; 0.5·−1 + 0.5·1.5 =
+    // 0.25); each term: what fixing that piece of evidence moves it by.
+    expect(t.base).toBeCloseTo(-1 + 0.5 + 0.25, 12);
+    expect(t.terms.material).toBeCloseTo(2 - 0.5, 12);
+    expect(t.terms.pace).toBeCloseTo(1.5 - 0.25, 12);
+    expect(t.terms.sizes).toBe(0);
     expect(t.base + SPLIT_EVIDENCE.reduce((a, n) => a + t.terms[n], 0)).toBeCloseTo(splitScore(e, trees), 12);
   });
 

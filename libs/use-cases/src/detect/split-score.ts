@@ -55,7 +55,7 @@ export interface LinearSplitScoreModel {
 /**
  * A split score of gradient-boosted trees over the evidence terms (feature j = SPLIT_EVIDENCE[j]), in log2 points,
  * shifted so that 0 is the operating point. Each window's score is split into a base and one contribution per term
- * (path attribution), which the reason prints as the linear score's terms are printed.
+ * (its Shapley value over the fitting rows), which the reason prints as the linear score's terms are printed.
  */
 export interface TreesSplitScoreModel {
   kind: 'trees';
@@ -191,7 +191,8 @@ export function splitScore(e: SplitEvidence, model: SplitScoreModel): number {
 
 /**
  * The score split into a base and one term per piece of evidence, summing to {@link splitScore}: each evidence term
- * times its weight (linear), or each term's contribution along the trees' paths (trees).
+ * times its weight (linear), or each term's Shapley value (trees: what fixing that term to the window's value moves
+ * the trees' expected score by, averaged over the orders the terms could be fixed in).
  */
 export function splitTerms(
   e: SplitEvidence,
