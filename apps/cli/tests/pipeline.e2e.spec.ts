@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALERT_COLUMNS } from '@splitwatch/core';
-import { SPLIT_CANDIDATE_METHOD, type DetectResult } from '@splitwatch/use-cases';
+import { readSplitCandidates, SPLIT_CANDIDATE_METHOD, type DetectResult } from '@splitwatch/use-cases';
 import { openLocalAdapters, type Adapters } from '@splitwatch/handlers';
 import { synthesize, SYNTH_PRESETS } from '@splitwatch/synth';
 import { alertsToCsv } from '../src/commands/export.command';
@@ -59,6 +59,10 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(alerts.some((a) => a.method === SPLIT_CANDIDATE_METHOD)).toBe(false);
     const sinkRecord = JSON.parse(await adapters.objectStore.getText('runs/run-1/steps/sink.json'));
     expect(sinkRecord.counts.splitCandidates).toBe(candidates);
+    // What the evaluation's ensemble:all reads back: every candidate Detect wrote, none of them stored.
+    const read = await readSplitCandidates(adapters.objectStore, alerts.map((a) => a.run_id));
+    expect(read).toHaveLength(candidates);
+    expect(read.every((c) => c.method === SPLIT_CANDIDATE_METHOD && c.score < c.threshold)).toBe(true);
     expect(new Set(alerts.map((a) => a.alert_id)).size).toBe(alerts.length);
     for (const a of alerts) {
       expect(a.transaction_ids.length).toBe(a.n_tx);

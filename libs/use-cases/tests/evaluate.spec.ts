@@ -125,6 +125,18 @@ describe('evaluation against labels', () => {
     expect(out).toHaveLength(4);
   });
 
+  it('ranks the split candidates in ensemble:all, never as a method of their own', () => {
+    const stored = [alert('x', 'rule:sum', 2, ['a1', 'a2'])];
+    const candidates = [{ ...alert('c', SPLIT_CANDIDATE_METHOD, -0.5, ['b1', 'b2'], 'acc2'), threshold: 0 }];
+    const without = evaluate(stored, labels).methods.find((m) => m.method === 'ensemble:all')!;
+    const withCandidates = evaluate(stored, labels, undefined, candidates);
+    const all = withCandidates.methods.find((m) => m.method === 'ensemble:all')!;
+    expect(without).toMatchObject({ alerts: 1, episodesFound: 1 });
+    // E2 is found only by the candidate.
+    expect(all).toMatchObject({ alerts: 2, episodesFound: 2, recall: 1 });
+    expect(withCandidates.methods.map((m) => m.method)).toEqual(['rule:sum', 'ensemble:all']);
+  });
+
   it('keeps the best alerts of each day within the budget', () => {
     const day = (d: string, id: string, score: number) => ({ ...alert(id, 'ensemble', score, [id]), window_end: `${d} 10:00:00` });
     const kept = applyDailyBudget([day('2021-01-01', 'a', 1), day('2021-01-01', 'b', 3), day('2021-01-01', 'c', 2), day('2021-01-02', 'd', 0.5)], 2);

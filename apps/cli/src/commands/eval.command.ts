@@ -2,7 +2,15 @@ import { createReadStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Keys } from '@splitwatch/core';
-import { evaluate, labelsFromRows, parseCsv, QUALITY_GOAL, renderEvalPage, type Evaluation } from '@splitwatch/use-cases';
+import {
+  evaluate,
+  labelsFromRows,
+  parseCsv,
+  QUALITY_GOAL,
+  readSplitCandidates,
+  renderEvalPage,
+  type Evaluation,
+} from '@splitwatch/use-cases';
 import { withAdapters, type StoreOptions } from './context';
 
 /** Reads `labels.csv` (`_id,episode_id,scenario`), failing with the file and line of a bad row. */
@@ -62,7 +70,9 @@ export async function evalCommand(
     const store = await a.resultsStore();
     await store.ensureSchema();
     const alerts = await store.listAlerts(opts.runId ? { runId: opts.runId } : undefined);
-    const ev = evaluate(alerts, labels);
+    // ensemble:all ranks the split candidates of the runs these alerts come from, as Sink did.
+    const candidates = await readSplitCandidates(a.objectStore, alerts.map((x) => x.run_id));
+    const ev = evaluate(alerts, labels, undefined, candidates);
     const page = renderEvalPage(ev);
     await a.objectStore.putText(Keys.reportLatest.replace('index.html', 'eval.html'), page, 'text/html');
     const compact = { ...ev, methods: ev.methods.map(({ curve: _curve, ...m }) => m) };

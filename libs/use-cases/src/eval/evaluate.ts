@@ -1,4 +1,4 @@
-import type { Alert } from '@splitwatch/core';
+import { Keys, type Alert, type ObjectStore } from '@splitwatch/core';
 import { ENSEMBLE_METHOD, ensembleAlerts } from '../detect/ensemble';
 
 /** Ground truth of a labelled world: which transactions belong to which split episode. */
@@ -152,12 +152,24 @@ export function evaluateAlerts(method: string, alerts: Alert[], labels: Labels, 
 
 /**
  * Evaluates each method's alerts, and the ensemble: the stored one (budgeted, as analysts see it) when the
- * results hold it, plus the unbudgeted ensemble of every method (`ensemble:all`) for the whole PR curve.
+ * results hold it, plus the unbudgeted ensemble of every method (`ensemble:all`) for the whole PR curve — with the
+ * run's split candidates (`splitCandidates`, never stored as alerts) ranked in it as Sink ranks them.
  */
-export function evaluate(alerts: Alert[], labels: Labels, budgets?: number[]): Evaluation {
+export function evaluate(alerts: Alert[], labels: Labels, budgets?: number[], splitCandidates: Alert[] = []): Evaluation {
   const methods = [...new Set(alerts.map((a) => a.method))].sort();
   const results = methods.map((m) => evaluateAlerts(m, alerts.filter((a) => a.method === m), labels, budgets));
   const base = alerts.filter((a) => a.method !== ENSEMBLE_METHOD);
-  results.push(evaluateAlerts(`${ENSEMBLE_METHOD}:all`, ensembleAlerts(base, base[0]?.run_id ?? ''), labels, budgets));
+  results.push(
+    evaluateAlerts(`${ENSEMBLE_METHOD}:all`, ensembleAlerts([...base, ...splitCandidates], base[0]?.run_id ?? ''), labels, budgets),
+  );
   return { episodes: labels.episodes.size, labelledTransactions: labels.episodeOf.size, methods: results };
+}
+
+/** The split candidates Detect wrote for these runs (files under `alerts/run=<id>/split-candidates/`, never stored). */
+export async function readSplitCandidates(objectStore: ObjectStore, runIds: Iterable<string>): Promise<Alert[]> {
+  const out: Alert[] = [];
+  for (const runId of new Set(runIds))
+    for (const part of await objectStore.list(Keys.splitCandidates(runId)))
+      out.push(...(JSON.parse(await objectStore.getText(part.key)) as Alert[]));
+  return out;
 }
