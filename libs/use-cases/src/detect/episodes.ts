@@ -57,8 +57,10 @@ export function splitHit(
   const score = splitScore(e, model);
   if (!(score >= (floor ?? r.minScore))) return null;
   const hit: RuleHit = { method: 'rule:split', score, threshold: r.minScore, reason: `split score ${score.toFixed(2)}` };
-  // The whole reason is written only for the window an alert finally shows.
-  hit.explain = () => splitReason(e, splitTerms(e, model), w, config, score, r.minScore);
+  // The whole reason is written only for the window an alert finally shows, and once: a split candidate is a copy of
+  // this hit, and its chain often shows the same window as the rule's.
+  let reason: string | undefined;
+  hit.explain = () => (reason ??= splitReason(e, splitTerms(e, model), w, config, score, r.minScore));
   return hit;
 }
 
