@@ -2,12 +2,14 @@ import { DEFAULT_CONFIG, resolveConfig } from '@splitwatch/core';
 import {
   buildEpisodes,
   evaluateRules,
+  scanEpisodes,
   SPLIT_EVIDENCE,
   SPLIT_SCORE_MODEL,
   splitEvidence,
   splitScore,
   splitTerms,
   type LinearSplitScoreModel,
+  type SplitBaseline,
   type TreesSplitScoreModel,
   type WindowRow,
 } from '../src';
@@ -132,6 +134,17 @@ describe('rule:split', () => {
   /** Ten quiet days of one ~50 purchase a day, then the rows given. */
   const history = () => Array.from({ length: 10 }, (_, d) => row(100 + d, d * day, { amount: '50.00000000' }));
   const splitCfg = resolveConfig({ rules: { count: { enabled: false }, sum: { enabled: false }, zscore: { enabled: false } } });
+  /** A key with a typical day of 100, a typical amount of 80 and three quiet active days of history. */
+  const baseline: SplitBaseline = {
+    typicalDay: 100,
+    typicalSource: 'key-days',
+    typicalAmount: () => 80,
+    pastMax: 400,
+    pastTx: 3,
+    pastDays: [100, 90, 120],
+    pastDayCounts: [1, 1, 1],
+    hadAmount: () => false,
+  };
 
   it('fires on quick, similar parts that are material against the key typical day, with readable evidence', () => {
     const parts = [0, 3, 7].map((m, i) => row(200 + i, 11 * day + m, { amount: '200.00000000' }));
@@ -150,6 +163,27 @@ describe('rule:split', () => {
   it('stays quiet on an ordinary day with one big purchase and a small one, hours apart', () => {
     const day11 = [row(300, 11 * day, { amount: '400.00000000' }), row(301, 11 * day + 300, { amount: '20.00000000' })];
     expect(buildEpisodes([...history(), ...day11], splitCfg, 'r')).toEqual([]);
+  });
+
+  it("scores lower when the parts repeat the key's habitual amount", () => {
+    // Two keys with one purchase a day for ten days, 120.00 on one and 121.00 on the other, then three parts of
+    // 120.00 twenty minutes apart: the same window, but on the first key its parts are the amount it always pays.
+    const pastOf = (amount: string) => Array.from({ length: 10 }, (_, d) => row(700 + d, d * day, { amount }));
+    const parts = [0, 20, 40].map((m, i) => row(800 + i, 11 * day + m, { amount: '120.00000000' }));
+    const score = (rows: WindowRow[]) => {
+      const { windows } = scanEpisodes(rows, splitCfg, () => 40, false);
+      const { w } = windows[windows.length - 1];
+      const e = splitEvidence(rows, w.lo, w.hi, w, splitCfg.rules.split)!;
+      expect(e.n).toBe(3);
+      const out = { e, score: splitScore(e, SPLIT_SCORE_MODEL), terms: splitTerms(e, SPLIT_SCORE_MODEL).terms };
+      return out;
+    };
+    const usual = score([...pastOf('120.00000000'), ...parts]);
+    const fresh = score([...pastOf('121.00000000'), ...parts]);
+    expect([usual.e.familiar, fresh.e.familiar]).toEqual([3, 0]);
+    expect(usual.terms.familiar).toBeLessThan(0);
+    expect(fresh.terms.familiar).toBeGreaterThan(0);
+    expect(usual.score).toBeLessThan(fresh.score - 1);
   });
 
   it('does not fire beyond maxParts (bursts of hundreds are not classic splitting)', () => {
@@ -203,7 +237,6 @@ describe('rule:split', () => {
 
   it('scores a window as its base plus one term per piece of evidence, under a linear model and under trees', () => {
     const r = DEFAULT_CONFIG.rules.split;
-    const baseline = { typicalDay: 100, typicalSource: 'key-days' as const, typicalAmount: () => 80, pastMax: 400 };
     const parts = [row(1, 0, { amount: '300.00000000' }), row(2, 4, { amount: '300.00000000' })];
     const e = splitEvidence(parts, 0, 1, baseline, r)!;
     const weights = Object.fromEntries(SPLIT_EVIDENCE.map((n, j) => [n, j + 1])) as LinearSplitScoreModel['weights'];
@@ -264,12 +297,15 @@ describe('rule:split', () => {
     const parts = [0, 3, 7].map((m, i) => row(800 + i, 11 * day + m, { amount: '200.00000000' }));
     const [a] = buildEpisodes([...history(), ...parts], splitCfg, 'r');
     expectReasonAddsUp(a);
+    // The key's habits, in words: its history has ten one-transaction days of 50.00.
+    expect(a.reasons).toContain('no part repeats an amount the key had before');
+    expect(a.reasons).toContain("one transaction on each of the key's 10 active days in the history window");
+    expect(a.reasons).toContain('no active day of the key in the history window reached 600.00');
     expect(SPLIT_SCORE_MODEL.fittedOn).toMatch(/seeds 101, 102/);
   });
 
   it('computes every evidence term from the window and its baseline, each 0 at the reference window', () => {
     const r = DEFAULT_CONFIG.rules.split;
-    const baseline = { typicalDay: 100, typicalSource: 'key-days' as const, typicalAmount: () => 80, pastMax: 400 };
     // Reference: two equal parts at 3× the typical day, 15 min apart, one branch… (its cv is 0, not the 0.2 reference).
     const ref = [row(1, 0, { amount: '150.00000000' }), row(2, 15, { amount: '150.00000000' })];
     const x0 = splitEvidence(ref, 0, 1, baseline, r)!.x;
@@ -277,8 +313,17 @@ describe('rule:split', () => {
     expect(at(x0, 'material')).toBeCloseTo(0, 12);
     expect(at(x0, 'pace')).toBeCloseTo(0, 12);
     expect(at(x0, 'sizes')).toBeCloseTo(0.2, 12);
-    for (const name of ['parts', 'moreThanTwo', 'dominance', 'merchants', 'branches', 'cap', 'noHistory', 'shortHistory'] as const)
+    for (const name of ['parts', 'moreThanTwo', 'dominance', 'merchants', 'branches', 'cap', 'noHistory', 'shortHistory', 'familiar', 'busyDays', 'bigDays'] as const)
       expect(at(x0, name)).toBeCloseTo(0, 12);
+    expect(at(x0, 'pastTx')).toBe(2);
+    // The key's habits: one part's amount seen before; two of four active days busy, one as big as the window.
+    const habits = { ...baseline, pastDays: [100, 320, 90, 50], pastDayCounts: [2, 3, 1, 1], hadAmount: (a: string) => a === '150.00000000' };
+    const mixed = [row(1, 0, { amount: '150.00000000' }), row(2, 15, { amount: '170.00000000' })];
+    const xh = splitEvidence(mixed, 0, 1, habits, r)!.x;
+    expect(at(xh, 'familiar')).toBe(0.5);
+    expect(at(xh, 'busyDays')).toBe(0.5);
+    expect(at(xh, 'bigDays')).toBe(0.25);
+    expect(at(splitEvidence(ref, 0, 1, { ...baseline, pastDays: [], pastDayCounts: [] }, r)!.x, 'busyDays')).toBe(-1);
     // Three parts 3 h apart at two branches, one at the key's past maximum, none repeating another's amount.
     const slow = [
       row(1, 0, { amount: '400.00000000' }),

@@ -40,11 +40,16 @@ describe('detector windows (properties)', () => {
         const k = Math.min(cut, all.length);
         // Keep the prefix strictly before the cut time so no same-second peer is split off.
         const prefix = all.filter((r) => r.ts < all[k - 1].ts);
-        // The typical amount is read on demand: compare its value.
+        // The typical amount and the amounts the key had are read on demand: compare their values, read after the
+        // whole scan (a lookup called late must still see only the window's past).
         const seen = (rows: WindowRow[]) => {
-          const out: (Omit<KeyWindow, 'typicalAmount'> & { typicalAmount: number })[] = [];
-          scanKeyWindows(rows, DEFAULT_CONFIG, () => 100, (w) => out.push({ ...w, typicalAmount: w.typicalAmount() }));
-          return out;
+          const windows: KeyWindow[] = [];
+          scanKeyWindows(rows, DEFAULT_CONFIG, () => 100, (w) => windows.push(w));
+          return windows.map(({ typicalAmount, hadAmount, ...w }) => ({
+            ...w,
+            typicalAmount: typicalAmount(),
+            had: rows.slice(0, w.hi + 1).map((r) => hadAmount(r.amount)),
+          }));
         };
         const a = seen(prefix);
         const b = seen(all).slice(0, prefix.length);

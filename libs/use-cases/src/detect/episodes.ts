@@ -84,13 +84,25 @@ function splitReason(
     [t.merchants, e.merchants === 1 ? 'one merchant' : `${e.merchants} merchants`],
     [t.branches, e.branches === 1 ? 'one branch' : `${e.branches} branches`],
     [t.cap, capText(e, w)],
-    [t.noHistory, w.typicalSource === 'segment' ? 'no earlier transactions of the key' : `${w.pastTx} earlier transactions of the key`],
+    [t.familiar, e.familiar > 0 ? `${e.familiar} of ${e.n} parts repeat amounts the key had before` : 'no part repeats an amount the key had before'],
+    [t.noHistory + t.pastTx, w.pastTx === 0 ? 'no earlier transactions of the key' : `${w.pastTx} earlier transactions of the key`],
     [t.shortHistory, historyText(w)],
+    ...(e.activeDays === 0
+      ? ([[t.busyDays + t.bigDays, 'no active day of the key in the history window']] as [number, string][])
+      : ([
+          [t.busyDays, busyDaysText(e)],
+          [t.bigDays, `${e.bigDays === 0 ? 'no' : e.bigDays} active day${e.bigDays > 1 ? 's' : ''} of the key in the history window reached ${money(e.sum)}`],
+        ] as [number, string][])),
     [t.total, `total ${money(e.sum)} in absolute terms`],
   ];
   const signed = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(2)}`;
   const shown = terms.filter(([p], k) => k === 0 || Math.abs(p) >= 0.005);
   return `base ${signed(base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${threshold})`;
+}
+
+function busyDaysText(e: SplitEvidence): string {
+  const days = `the key's ${e.activeDays} active days in the history window`;
+  return e.busyDays === 0 ? `one transaction on each of ${days}` : `two or more transactions on ${e.busyDays} of ${days}`;
 }
 
 function capText(e: SplitEvidence, w: KeyWindowContext): string {
@@ -131,8 +143,6 @@ interface Chain {
 export interface KeyWindowContext extends SplitBaseline {
   /** Active days of the key in the history window. */
   ownHistoryDays: number;
-  /** Transactions of the key before the window. */
-  pastTx: number;
 }
 
 /** One window of a key: the anchor transaction rows[i] and its window rows[lo..hi] (same-second peers included). */
@@ -140,7 +150,6 @@ export interface KeyWindow extends KeyWindowContext {
   i: number;
   lo: number;
   hi: number;
-  pastDays: number[];
 }
 
 /** Earlier amounts the key-amounts baseline looks at. */
@@ -158,6 +167,8 @@ export function scanKeyWindows(
 ): void {
   const W = Math.round(config.windowHours * 3600);
   const daySums = new Map<number, number>(); // day → sum of transactions that left the window (the past)
+  const dayCounts = new Map<number, number>(); // day → how many
+  const firstSeen = new Map<string, number>(); // amount (canonical text) → index of the first row that had it
   let pastMax: number | null = null;
   const pastAmounts: number[] = [];
   let amountMedianAt = -1;
@@ -170,6 +181,8 @@ export function scanKeyWindows(
       const a = Number(rows[lo].amount);
       const d = Math.floor(rows[lo].ts / DAY);
       daySums.set(d, (daySums.get(d) ?? 0) + a);
+      dayCounts.set(d, (dayCounts.get(d) ?? 0) + 1);
+      if (!firstSeen.has(rows[lo].amount)) firstSeen.set(rows[lo].amount, lo);
       if (pastMax === null || a > pastMax) pastMax = a;
       pastAmounts.push(a);
       lo++;
@@ -179,21 +192,28 @@ export function scanKeyWindows(
     const { historyDays, minHistoryDays } = rulesFor(config, rows[i].merchant_id, rows[i].direction).split;
     const windowStartDay = Math.floor((t - W) / DAY);
     const pastDays: number[] = [];
-    for (const [d, s] of daySums) if (d >= windowStartDay - historyDays && d <= windowStartDay) pastDays.push(s);
+    const pastDayCounts: number[] = [];
+    for (const [d, s] of daySums) {
+      if (d >= windowStartDay - historyDays && d <= windowStartDay) {
+        pastDays.push(s);
+        pastDayCounts.push(dayCounts.get(d)!);
+      }
+    }
     const own = pastDays.length >= minHistoryDays;
     const source = own ? 'key-days' : lo > 0 ? 'key-amounts' : 'segment';
     const pastCount = lo;
     const anchor = rows[i];
     // The median of the earlier amounts changes only when a transaction leaves the window: computed on demand,
-    // once per window start.
+    // once per window start. Both lookups read only the rows before this window, whenever they are called.
     const typicalAmount = () => {
       if (pastCount === 0) return segmentTypicalDay(anchor);
       if (amountMedianAt !== pastCount) {
-        amountMedian = median(pastAmounts.slice(-PAST_AMOUNTS));
+        amountMedian = median(pastAmounts.slice(Math.max(0, pastCount - PAST_AMOUNTS), pastCount));
         amountMedianAt = pastCount;
       }
       return amountMedian;
     };
+    const hadAmount = (amount: string) => (firstSeen.get(amount) ?? pastCount) < pastCount;
     visit({
       i,
       lo,
@@ -204,6 +224,8 @@ export function scanKeyWindows(
       ownHistoryDays: pastDays.length,
       pastTx: lo,
       pastDays,
+      pastDayCounts,
+      hadAmount,
       pastMax,
     });
   }

@@ -7,7 +7,9 @@ import { median } from './window-vector';
  * The evidence terms of the split score, each a number that is 0 at a reference window: two parts at `minRatio`×
  * the key's typical day, a quarter of an hour apart, of similar size (cv 0.2), the largest half the total, at one
  * merchant and one branch, no part at the key's past maximum or repeating another's amount, the smallest part at
- * the key's typical amount, a key with its own history of active days, and a total of 600.
+ * the key's typical amount, a key with its own history of active days, and a total of 600. The last four describe
+ * the key's habits (how an ordinary busy day of this key looks): amounts it had before, how often its days hold
+ * several transactions or reach the window's total, and how much history it has.
  */
 export const SPLIT_EVIDENCE = [
   /** log2(total / (minRatio × the key's typical day)). */
@@ -40,6 +42,14 @@ export const SPLIT_EVIDENCE = [
   'shortHistory',
   /** log2(total / 600): the absolute size. */
   'total',
+  /** Share of the parts whose exact amount the key had before the window, at any age (habits repeat amounts). */
+  'familiar',
+  /** Share of the key's active days in the history window with two or more transactions (−1: no active day). */
+  'busyDays',
+  /** Share of those days whose total reached the window's total (−1: no active day). */
+  'bigDays',
+  /** log2(1 + the key's transactions before the window). */
+  'pastTx',
 ] as const;
 
 export type SplitEvidenceName = (typeof SPLIT_EVIDENCE)[number];
@@ -79,6 +89,14 @@ export interface SplitBaseline {
   typicalAmount: () => number;
   /** The key's largest earlier amount (null: no earlier transaction). */
   pastMax: number | null;
+  /** Transactions of the key before the window. */
+  pastTx: number;
+  /** Totals of the key's active days in the history window (transactions before the window only). */
+  pastDays: number[];
+  /** Transactions on each of those days, in the same order. */
+  pastDayCounts: number[];
+  /** Whether the key had exactly this amount (canonical text) before the window, at any age. */
+  hadAmount: (amount: string) => boolean;
 }
 
 /** The evidence of one window, with what the reasons print. */
@@ -96,6 +114,12 @@ export interface SplitEvidence {
   repeated: number;
   smallest: number;
   typicalAmount: number;
+  /** Parts whose amount the key had before. */
+  familiar: number;
+  /** Active days of the key in the history window; of them, days with two or more transactions and days whose total reached the window's. */
+  activeDays: number;
+  busyDays: number;
+  bigDays: number;
 }
 
 const TOTAL_REFERENCE = 600;
@@ -141,7 +165,18 @@ export function splitEvidence(
   // No baseline (a segment never seen): nothing to call material.
   if (!Number.isFinite(b.typicalDay) || !Number.isFinite(typicalAmount)) return null;
   let repeated = 0;
-  for (const c of amounts.values()) if (c > 1) repeated += c;
+  let familiar = 0;
+  for (const [amount, c] of amounts) {
+    if (c > 1) repeated += c;
+    if (b.hadAmount(amount)) familiar += c;
+  }
+  const activeDays = b.pastDays.length;
+  let busyDays = 0;
+  let bigDays = 0;
+  for (let k = 0; k < activeDays; k++) {
+    if (b.pastDayCounts[k] >= 2) busyDays++;
+    if (b.pastDays[k] >= sum) bigDays++;
+  }
   const ratio = sum / Math.max(b.typicalDay, 1e-9);
   const mean = sum / n;
   const cv = Math.sqrt(Math.max(0, sumSq / n - mean * mean)) / mean;
@@ -163,6 +198,10 @@ export function splitEvidence(
     b.typicalSource === 'segment' ? 1 : 0,
     b.typicalSource === 'key-amounts' ? 1 : 0,
     Math.log2(sum / TOTAL_REFERENCE),
+    familiar / n,
+    activeDays > 0 ? busyDays / activeDays : -1,
+    activeDays > 0 ? bigDays / activeDays : -1,
+    Math.log2(1 + b.pastTx),
   ];
   return {
     x,
@@ -178,6 +217,10 @@ export function splitEvidence(
     repeated,
     smallest: min,
     typicalAmount,
+    familiar,
+    activeDays,
+    busyDays,
+    bigDays,
   };
 }
 
