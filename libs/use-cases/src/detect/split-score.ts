@@ -9,7 +9,8 @@ import { median } from './window-vector';
  * merchant and one branch, no part at the key's past maximum or repeating another's amount, the smallest part at
  * the key's typical amount, a key with its own history of active days, and a total of 600. The last four describe
  * the key's habits (how an ordinary busy day of this key looks): amounts it had before, how often its days hold
- * several transactions or reach the window's total, and how much history it has.
+ * several transactions or reach the window's total, and how much history it has; they are 0 when no part repeats an
+ * amount the key had, no active day was busy or as big, and (the count alone, in log2(1 + n)) at no earlier transaction.
  */
 export const SPLIT_EVIDENCE = [
   /** log2(total / (minRatio × the key's typical day)). */
