@@ -166,8 +166,7 @@ export function scanKeyWindows(
   visit: (w: KeyWindow) => void,
 ): void {
   const W = Math.round(config.windowHours * 3600);
-  const daySums = new Map<number, number>(); // day → sum of transactions that left the window (the past)
-  const dayCounts = new Map<number, number>(); // day → how many
+  const pastByDay = new Map<number, { sum: number; count: number }>(); // day → transactions that left the window (the past)
   const firstSeen = new Map<string, number>(); // amount (canonical text) → index of the first row that had it
   let pastMax: number | null = null;
   const pastAmounts: number[] = [];
@@ -180,8 +179,11 @@ export function scanKeyWindows(
     while (rows[lo].ts < t - W) {
       const a = Number(rows[lo].amount);
       const d = Math.floor(rows[lo].ts / DAY);
-      daySums.set(d, (daySums.get(d) ?? 0) + a);
-      dayCounts.set(d, (dayCounts.get(d) ?? 0) + 1);
+      const day = pastByDay.get(d);
+      if (day) {
+        day.sum += a;
+        day.count++;
+      } else pastByDay.set(d, { sum: a, count: 1 });
       if (!firstSeen.has(rows[lo].amount)) firstSeen.set(rows[lo].amount, lo);
       if (pastMax === null || a > pastMax) pastMax = a;
       pastAmounts.push(a);
@@ -193,10 +195,10 @@ export function scanKeyWindows(
     const windowStartDay = Math.floor((t - W) / DAY);
     const pastDays: number[] = [];
     const pastDayCounts: number[] = [];
-    for (const [d, s] of daySums) {
+    for (const [d, { sum, count }] of pastByDay) {
       if (d >= windowStartDay - historyDays && d <= windowStartDay) {
-        pastDays.push(s);
-        pastDayCounts.push(dayCounts.get(d)!);
+        pastDays.push(sum);
+        pastDayCounts.push(count);
       }
     }
     const own = pastDays.length >= minHistoryDays;
