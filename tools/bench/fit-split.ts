@@ -11,7 +11,7 @@
  * mean F2 of rule:split on the training worlds. The check worlds (other seeds) then compare the committed model
  * with both fitted ones, same windows, same run; `--write` writes the one `--model` names (default trees).
  *
- *   npm run fit:split -- [--presets default,small,nequi:30000] [--seeds 101,102] [--check-seeds 1,7,11]
+ *   npm run fit:split -- [--presets default,small,nequi:30000 (the default)] [--seeds 101,102] [--check-seeds 1,7,11]
  *     [--model trees|linear] [--write]
  */
 import { existsSync } from 'node:fs';
@@ -27,6 +27,7 @@ import {
   evaluateAlerts,
   finishEpisodes,
   labelsFromRows,
+  LOG_START_SQL,
   precisionAtRecall,
   scanKeyWindows,
   SEGMENT_TYPICAL_DAY_SQL,
@@ -61,6 +62,8 @@ interface WorldSpec {
 interface World {
   name: string;
   keys: WindowRow[][];
+  /** The log's first transaction (epoch seconds), as Detect reads it ({@link LOG_START_SQL}). */
+  logStart: number;
   labels: Labels;
   segmentDay: (r: WindowRow) => number;
 }
@@ -68,7 +71,7 @@ interface World {
 function readOptions() {
   const { values } = parseArgs({
     options: {
-      presets: { type: 'string', default: 'default,small' },
+      presets: { type: 'string', default: 'default,small,nequi:30000' },
       seeds: { type: 'string', default: '101,102' },
       'check-seeds': { type: 'string', default: '1,7,11' },
       dir: { type: 'string', default: join(tmpdir(), 'splitwatch-bench', 'fit-split') },
@@ -122,6 +125,7 @@ async function loadWorld(dir: string, spec: WorldSpec, seed: number): Promise<Wo
     const segments = new Map<string, number>();
     for (const s of await engine.query(SEGMENT_TYPICAL_DAY_SQL))
       segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(Number(s.typical_day).toPrecision(12)));
+    const [start] = await engine.query(LOG_START_SQL);
     const keys: WindowRow[][] = [];
     let cur: WindowRow[] = [];
     const rows = await engine.query(`SELECT tx_id, user_id, account_number, merchant_id, subsidiary, direction,
@@ -146,6 +150,7 @@ async function loadWorld(dir: string, spec: WorldSpec, seed: number): Promise<Wo
     return {
       name,
       keys: keys.filter((k) => k.length >= 2),
+      logStart: Number(start.log_start),
       labels: labelsFromRows(labelRows),
       segmentDay: (r) => segments.get(`${r.merchant_id}|${r.direction}`) ?? Number.POSITIVE_INFINITY,
     };
@@ -172,7 +177,7 @@ function evidenceRows(w: World, out: { x: number[]; y: number }[]): void {
         if (c * 2 >= e.n && c >= 2 && c * 2 >= parts) y = 1;
       }
       out.push({ x: e.x, y });
-    });
+    }, w.logStart);
   }
 }
 
@@ -184,7 +189,7 @@ function evaluateModel(w: World, model: SplitScoreModel, config: DetectionConfig
       const hit = splitHit(rows, win.lo, win.hi, win, config, model);
       // Only the alerts are measured here: their reasons (the terms' Shapley values) are never built.
       windows.push({ w: win, hits: hit ? [{ ...hit, explain: undefined }] : [] });
-    });
+    }, w.logStart);
     return finishEpisodes({ rows, windows, candidates: [], vectors: [] }, null, config, 'fit');
   });
   return evaluateAlerts('rule:split', alerts, w.labels);

@@ -59,6 +59,14 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(alerts.some((a) => a.method === SPLIT_CANDIDATE_METHOD)).toBe(false);
     const sinkRecord = JSON.parse(await adapters.objectStore.getText('runs/run-1/steps/sink.json'));
     expect(sinkRecord.counts.splitCandidates).toBe(candidates);
+    // Every slice counts the log's age from the same first transaction: the whole log's, not its own keys'.
+    const starts = await Promise.all(
+      slices.map(async (d) => JSON.parse(await adapters.objectStore.getText(`runs/run-1/steps/detect-${d.partition}.json`)).details.logStart),
+    );
+    expect(new Set(starts).size).toBe(1);
+    expect(starts[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(starts[0].slice(0, 10)).toBe(out.ingest!.dateRange!.min);
+    expect(alerts.some((a) => a.method === 'rule:split' && /the log (starts|covers)/.test(a.reasons))).toBe(true);
     // What the evaluation's ensemble:all reads back: every candidate Detect wrote, none of them stored.
     const read = await readSplitCandidates(adapters.objectStore, alerts.map((a) => a.run_id));
     expect(read).toHaveLength(candidates);

@@ -3,6 +3,7 @@ import {
   buildEpisodes,
   evaluateRules,
   scanEpisodes,
+  scanKeyWindows,
   SPLIT_EVIDENCE,
   SPLIT_SCORE_MODEL,
   splitEvidence,
@@ -144,6 +145,7 @@ describe('rule:split', () => {
     pastDays: [100, 90, 120],
     pastDayCounts: [1, 1, 1],
     hadAmount: () => false,
+    logDays: 0,
   };
 
   it('fires on quick, similar parts that are material against the key typical day, with readable evidence', () => {
@@ -304,6 +306,32 @@ describe('rule:split', () => {
     expect(SPLIT_SCORE_MODEL.fittedOn).toMatch(/seeds 101, 102/);
   });
 
+  it("counts the log's age before each window, up to the history window, and says it in the reason", () => {
+    const parts = [0, 3, 7].map((m, i) => row(900 + i, 11 * day + m, { amount: '200.00000000' }));
+    const rows = [...history(), ...parts];
+    const logDaysOf = (logStart?: number) => {
+      const seen: number[] = [];
+      scanKeyWindows(rows, splitCfg, () => 40, (w) => seen.push(w.logDays), logStart);
+      return seen;
+    };
+    // The key's first transaction is at `row`'s epoch; a log that starts 2.5 days earlier.
+    const start = rows[0].ts - 2.5 * 86400;
+    const ages = logDaysOf(start);
+    expect(ages[0]).toBeCloseTo(2.5, 9);
+    expect(ages[10]).toBeCloseTo(2.5 + 11, 6);
+    expect(logDaysOf(rows[0].ts - 40 * 86400).every((d) => d === splitCfg.rules.split.historyDays)).toBe(true);
+    // Left out, the log is taken to reach back past the history window.
+    expect(logDaysOf().every((d) => d === splitCfg.rules.split.historyDays)).toBe(true);
+    // The same three parts in a log 13 days old and in one that covers the history window: the term is in the
+    // reason, and the reasons still add up to the scores.
+    const young = buildEpisodes(rows, splitCfg, 'r', () => 40, undefined, start).find((a) => a.transaction_ids.includes('tx900'))!;
+    const old = buildEpisodes(rows, splitCfg, 'r', () => 40).find((a) => a.transaction_ids.includes('tx900'))!;
+    for (const a of [young, old]) expectReasonAddsUp(a);
+    expect(young.reasons).toMatch(/the log starts 13 days before the window \([+-]\d+\.\d\d\)/);
+    expect(old.reasons).toMatch(/the log covers the whole 30-day history window \([+-]\d+\.\d\d\)/);
+    expect(young.score).not.toBe(old.score);
+  });
+
   it('computes every evidence term from the window and its baseline, each 0 at the reference window', () => {
     const r = DEFAULT_CONFIG.rules.split;
     // Reference: two equal parts at 3× the typical day, 15 min apart, one branch… (its cv is 0, not the 0.2 reference).
@@ -313,7 +341,7 @@ describe('rule:split', () => {
     expect(at(x0, 'material')).toBeCloseTo(0, 12);
     expect(at(x0, 'pace')).toBeCloseTo(0, 12);
     expect(at(x0, 'sizes')).toBeCloseTo(0.2, 12);
-    for (const name of ['parts', 'moreThanTwo', 'dominance', 'merchants', 'branches', 'cap', 'noHistory', 'shortHistory', 'familiar', 'busyDays', 'bigDays'] as const)
+    for (const name of ['parts', 'moreThanTwo', 'dominance', 'merchants', 'branches', 'cap', 'noHistory', 'shortHistory', 'familiar', 'busyDays', 'bigDays', 'logDays'] as const)
       expect(at(x0, name)).toBeCloseTo(0, 12);
     expect(at(x0, 'pastTx')).toBe(2);
     // The key's habits: one part's amount seen before; two of four active days busy, one as big as the window.

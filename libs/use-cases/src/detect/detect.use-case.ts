@@ -84,6 +84,20 @@ FROM (
 GROUP BY merchant_id, direction
 `;
 
+/**
+ * The log's first transaction (epoch seconds, every key): the split score's `logDays` counts the log's age before a
+ * window from it. Min/max statistics answer it without reading the rows in DuckDB.
+ */
+export const LOG_START_SQL = `
+SELECT date_diff('second', TIMESTAMP '1970-01-01 00:00:00', MIN(transaction_date)) AS log_start FROM features
+`;
+
+/** The log's first transaction, or undefined for an empty log. */
+async function logStartOf(sqlEngine: SqlEngine): Promise<number | undefined> {
+  const [row] = await sqlEngine.query(LOG_START_SQL);
+  return row?.log_start === null || row?.log_start === undefined ? undefined : Number(row.log_start);
+}
+
 /** One row of the detectors' SQL (see {@link CANDIDATES_SQL}'s columns) as a WindowRow. */
 export function toWindowRow(r: Record<string, unknown>): WindowRow {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
@@ -246,6 +260,7 @@ export async function detect(
   const step = startStep(objectStore, input.runId, input.partition === undefined ? 'detect' : `detect-${input.partition}`);
   await registerFeatures(sqlEngine);
   const segmentDay = await segmentTypicalDays(sqlEngine);
+  const logStart = await logStartOf(sqlEngine);
   const { artifacts, missing } = await loadArtifacts(objectStore, input.config);
   const scorer = artifacts.length > 0 ? new ModelScorer(artifacts) : undefined;
   const found: Alert[] = [];
@@ -266,7 +281,7 @@ export async function detect(
     pendingVectors = 0;
   };
   const candidateRows = await forEachKey(sqlEngine, input.partition, input.partitions, (keyRows) => {
-    const p = scanEpisodes(keyRows, input.config, segmentDay, scorer !== undefined, withCandidates);
+    const p = scanEpisodes(keyRows, input.config, segmentDay, scorer !== undefined, withCandidates, logStart);
     if (p.vectors.length === 0) {
       found.push(...finishEpisodes(p, null, input.config, input.runId));
       return;
@@ -298,6 +313,7 @@ export async function detect(
   step.record.details = {
     byMethod,
     configVersion: input.config.version,
+    ...(logStart !== undefined ? { logStart: new Date(logStart * 1000).toISOString().slice(0, 19).replace('T', ' ') } : {}),
     rules: input.config.rules,
     ...(input.config.segments.length ? { segments: input.config.segments } : {}),
     models: artifacts.map((a) => `${a.kind}@${a.version}`),

@@ -60,7 +60,7 @@ export function splitHit(
   // The whole reason is written only for the window an alert finally shows, and once: a split candidate is a copy of
   // this hit, and its chain often shows the same window as the rule's.
   let reason: string | undefined;
-  hit.explain = () => (reason ??= splitReason(e, splitTerms(e, model), w, config, score, r.minScore));
+  hit.explain = () => (reason ??= splitReason(e, splitTerms(e, model), w, config, score, r));
   return hit;
 }
 
@@ -70,7 +70,7 @@ function splitReason(
   w: KeyWindowContext,
   config: DetectionConfig,
   score: number,
-  threshold: number,
+  r: RuleSettings['split'],
 ): string {
   const typical = Math.max(w.typicalDay, 1e-9);
   const terms: [number, string][] = [
@@ -94,10 +94,17 @@ function splitReason(
           [t.bigDays, `${e.bigDays === 0 ? 'no' : e.bigDays} active day${e.bigDays > 1 ? 's' : ''} of the key in the history window reached ${money(e.sum)}`],
         ] as [number, string][])),
     [t.total, `total ${money(e.sum)} in absolute terms`],
+    [t.logDays, logDaysText(w.logDays, r.historyDays)],
   ];
   const signed = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(2)}`;
   const shown = terms.filter(([p], k) => k === 0 || Math.abs(p) >= 0.005);
-  return `base ${signed(base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${threshold})`;
+  return `base ${signed(base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${r.minScore})`;
+}
+
+function logDaysText(days: number, historyDays: number): string {
+  if (days >= historyDays) return `the log covers the whole ${historyDays}-day history window`;
+  if (days < 1) return 'the log starts less than a day before the window';
+  return `the log starts ${Math.floor(days)} day${Math.floor(days) > 1 ? 's' : ''} before the window`;
 }
 
 function busyDaysText(e: SplitEvidence): string {
@@ -158,12 +165,15 @@ const PAST_AMOUNTS = 200;
 /**
  * Walks the windows of one key in time order, with what each needs from the key's past (strictly before the
  * window: active-day totals of the last `historyDays`, the largest amount). No window sees the future.
+ * `logStart` is the log's first transaction (epoch seconds, over every key; see {@link LOG_START_SQL}); left out,
+ * the log is taken to reach back past every history window.
  */
 export function scanKeyWindows(
   rows: WindowRow[],
   config: DetectionConfig,
   segmentTypicalDay: SegmentTypicalDay,
   visit: (w: KeyWindow) => void,
+  logStart = Number.NEGATIVE_INFINITY,
 ): void {
   const W = Math.round(config.windowHours * 3600);
   const pastByDay = new Map<number, { sum: number; count: number }>(); // day → transactions that left the window (the past)
@@ -216,6 +226,7 @@ export function scanKeyWindows(
       return amountMedian;
     };
     const hadAmount = (amount: string) => (firstSeen.get(amount) ?? pastCount) < pastCount;
+    const logDays = Math.max(0, Math.min(historyDays, (rows[lo].ts - logStart) / DAY));
     visit({
       i,
       lo,
@@ -229,6 +240,7 @@ export function scanKeyWindows(
       pastDayCounts,
       hadAmount,
       pastMax,
+      logDays,
     });
   }
 }
@@ -282,6 +294,7 @@ export function scanEpisodes(
   segmentTypicalDay: SegmentTypicalDay,
   withVectors: boolean,
   splitCandidates = false,
+  logStart?: number,
 ): PendingEpisodes {
   const windows: PendingEpisodes['windows'] = [];
   const candidates: number[] = [];
@@ -302,7 +315,7 @@ export function scanEpisodes(
       }
     }
     windows.push({ w, hits });
-  });
+  }, logStart);
   return { rows, windows, candidates, vectors };
 }
 
@@ -318,8 +331,9 @@ export function buildEpisodes(
   runId: string,
   segmentTypicalDay: SegmentTypicalDay = () => Number.POSITIVE_INFINITY,
   models?: WindowModelScorer,
+  logStart?: number,
 ): Alert[] {
-  const pending = scanEpisodes(rows, config, segmentTypicalDay, models !== undefined);
+  const pending = scanEpisodes(rows, config, segmentTypicalDay, models !== undefined, false, logStart);
   const modelHits = models && pending.vectors.length > 0 ? models.score(pending.vectors) : null;
   return finishEpisodes(pending, modelHits, config, runId);
 }

@@ -11,6 +11,8 @@ import { median } from './window-vector';
  * the key's habits (how an ordinary busy day of this key looks): amounts it had before, how often its days hold
  * several transactions or reach the window's total, and how much history it has; they are 0 when no part repeats an
  * amount the key had, no active day was busy or as big, and (the count alone, in log2(1 + n)) at no earlier transaction.
+ * The last, the log's own age before the window (0 on its first day), tells a key new to the log from a log too
+ * young to hold anyone's history.
  */
 export const SPLIT_EVIDENCE = [
   /** log2(total / (minRatio × the key's typical day)). */
@@ -51,6 +53,11 @@ export const SPLIT_EVIDENCE = [
   'bigDays',
   /** log2(1 + the key's transactions before the window). */
   'pastTx',
+  /**
+   * Days of the log before the window's first part, up to the history window: a young log explains a key's short
+   * history (every key is new in a log's first days), an old one does not.
+   */
+  'logDays',
 ] as const;
 
 export type SplitEvidenceName = (typeof SPLIT_EVIDENCE)[number];
@@ -98,6 +105,8 @@ export interface SplitBaseline {
   pastDayCounts: number[];
   /** Whether the key had exactly this amount (canonical text) before the window, at any age. */
   hadAmount: (amount: string) => boolean;
+  /** Days of the whole log (every key) before the window's first part, capped at the history window. */
+  logDays: number;
 }
 
 /** The evidence of one window, with what the reasons print. */
@@ -203,6 +212,7 @@ export function splitEvidence(
     activeDays > 0 ? busyDays / activeDays : -1,
     activeDays > 0 ? bigDays / activeDays : -1,
     Math.log2(1 + b.pastTx),
+    b.logDays,
   ];
   return {
     x,
