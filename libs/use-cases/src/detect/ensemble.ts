@@ -6,10 +6,23 @@ export const ENSEMBLE_METHOD = 'ensemble';
 /**
  * How far a method that does not look for the split pattern ranks below it. Count, sum, z-score and the
  * unsupervised models flag unusual windows of any kind; on the labelled worlds, their alerts that the split rule
- * did not also raise were 1–7% true (against 32–100% for the split rule's, rising with agreement), so they only
- * outrank a split alert when they are far past their thresholds or several agree.
+ * did not also raise were 1–7% true (against 32–100% for the split rule's), so with the cap ({@link NON_SPLIT_CAP})
+ * they score at most 2 − 7 = −5: below every split candidate at the default `ensemble.splitDepth` (5 points under the
+ * rule's threshold), which are more often true. Since config 2026-11-30.6 (it was 4, which let them in among the
+ * candidates 2–5 points down): once the ensemble's whole list holds 95% of the episodes it is 19.6–23.8% precise on
+ * the default worlds (was 10.2–13.7%), 32.6% on small seed 11 (18.4%) and 42.0% on a tenth of Nequi (38.1%); 8.3% on
+ * small seed 1 (9.7%). Penalties 5, 6 and 8 measured within a point or two of 7.
  */
-export const NON_SPLIT_PENALTY = 4;
+export const NON_SPLIT_PENALTY = 7;
+
+/**
+ * Points an episode gains for each other method that flagged it (every agreeing method is named in the reasons
+ * either way). Since config 2026-11-30.6 (it was 0.5): the fitted split score already weighs what makes a window
+ * split-like, and half a point per agreeing generic detector pushed busy ordinary days above real splits — the
+ * recall at precision ≥ 0.9 of the budgeted ensemble was 61.7–76.0% on the quality worlds with 0.5 and 67.3–77.1%
+ * with 0.25 (0 measured the same as 0.25 overall: 68.2–75.0%), at the same budgeted precision and recall.
+ */
+export const AGREEMENT_POINTS = 0.25;
 
 /**
  * A method's score on one comparable scale, in the "evidence points" rule:split reports: the split score as
@@ -43,7 +56,7 @@ function rankScore(a: Alert): number {
  * are one episode, shown with the members of its strongest alert and scored by it — the split score when the rule
  * fired or a split candidate (below the rule's threshold, see SPLIT_CANDIDATE_METHOD) is there, the higher one
  * winning, else the best other method's normalised score, capped at {@link NON_SPLIT_CAP}, less
- * {@link NON_SPLIT_PENALTY} — plus half a point per other method that agrees, with every agreeing method named
+ * {@link NON_SPLIT_PENALTY} — plus {@link AGREEMENT_POINTS} per other method that agrees, with every agreeing method named
  * in the reasons. A candidate is never a method of its own: it neither counts as agreement nor is named as one.
  */
 export function ensembleAlerts(alerts: Alert[], runId: string): Alert[] {
@@ -98,7 +111,7 @@ export function ensembleAlerts(alerts: Alert[], runId: string): Alert[] {
       ),
       run_id: runId,
       method: ENSEMBLE_METHOD,
-      score: Math.round((g.score + 0.5 * agreeing) * 1e6) / 1e6,
+      score: Math.round((g.score + AGREEMENT_POINTS * agreeing) * 1e6) / 1e6,
       threshold: 0,
       reasons: `${names.join(' + ')} — ${g.best.reasons}`,
     };
