@@ -11,7 +11,7 @@
  * mean F2 of rule:split on the training worlds. The check worlds (other seeds) then compare the committed model
  * with both fitted ones, same windows, same run; `--write` writes the one `--model` names (default trees).
  *
- *   npm run fit:split -- [--presets default,small,nequi:30000 (the default)] [--seeds 101,102] [--check-seeds 1,7,11]
+ *   npm run fit:split -- [--presets default,small,nequi:30000 (the default)] [--seeds 101,102,103,104] [--check-seeds 1,7,11]
  *     [--model trees|linear] [--write]
  */
 import { existsSync } from 'node:fs';
@@ -72,7 +72,7 @@ function readOptions() {
   const { values } = parseArgs({
     options: {
       presets: { type: 'string', default: 'default,small,nequi:30000' },
-      seeds: { type: 'string', default: '101,102' },
+      seeds: { type: 'string', default: '101,102,103,104' },
       'check-seeds': { type: 'string', default: '1,7,11' },
       dir: { type: 'string', default: join(tmpdir(), 'splitwatch-bench', 'fit-split') },
       write: { type: 'boolean', default: false },
