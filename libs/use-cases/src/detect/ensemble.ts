@@ -9,7 +9,8 @@ export const ENSEMBLE_METHOD = 'ensemble';
  * did not also raise were 1–7% true (against 32–100% for the split rule's), so with the cap ({@link NON_SPLIT_CAP})
  * they score at most 2 − 7 = −5: below every split candidate at the default `ensemble.splitDepth` (5 points under the
  * rule's threshold), which are more often true. Since config 2026-11-30.6 (it was 4, which let them in among the
- * candidates 2–5 points down): once the ensemble's whole list holds 95% of the episodes it is 19.6–23.8% precise on
+ * candidates 2–5 points down; chosen with the split trees of two fitting seeds, measured again with the four-seed ones:
+ * 20.1–24.1% on the default worlds): once the ensemble's whole list holds 95% of the episodes it is 19.6–23.8% precise on
  * the default worlds (was 10.2–13.7%), 32.6% on small seed 11 (18.4%) and 42.0% on a tenth of Nequi (38.1%); 8.3% on
  * small seed 1 (9.7%). Penalties 5, 6 and 8 measured within a point or two of 7.
  */
