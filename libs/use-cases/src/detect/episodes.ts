@@ -45,7 +45,7 @@ export function splitHit(
   rows: WindowRow[],
   lo: number,
   hi: number,
-  w: KeyWindowContext,
+  w: SplitBaseline,
   config: DetectionConfig,
   model: SplitScoreModel = SPLIT_SCORE_MODEL,
   floor?: number,
@@ -67,7 +67,7 @@ export function splitHit(
 function splitReason(
   e: SplitEvidence,
   { base, terms: t }: { base: number; terms: Record<SplitEvidenceName, number> },
-  w: KeyWindowContext,
+  w: SplitBaseline,
   config: DetectionConfig,
   score: number,
   r: RuleSettings['split'],
@@ -112,23 +112,23 @@ function busyDaysText(e: SplitEvidence): string {
   return e.busyDays === 0 ? `one transaction on each of ${days}` : `two or more transactions on ${e.busyDays} of ${days}`;
 }
 
-function capText(e: SplitEvidence, w: KeyWindowContext): string {
+function capText(e: SplitEvidence, w: SplitBaseline): string {
   if (w.pastMax === null) return 'no past maximum of the key';
   return e.capParts > 0
     ? `${e.capParts} part(s) equal to the key's past maximum ${money(w.pastMax)}`
     : `no part at the key's past maximum ${money(w.pastMax)}`;
 }
 
-function historyText(w: KeyWindowContext): string {
+function historyText(w: SplitBaseline): string {
   if (w.typicalSource === 'key-amounts') return 'too few active days of the key for a typical day';
   if (w.typicalSource === 'segment') return 'no active days of the key';
-  return `${w.ownHistoryDays} active days of the key in the history window`;
+  return `${w.pastDays.length} active days of the key in the history window`;
 }
 
-function typicalText(w: KeyWindowContext, typical: number): string {
-  if (w.typicalSource === 'key-days') return `key's typical day ${money(typical)} (median of ${w.ownHistoryDays} past active days)`;
+function typicalText(w: SplitBaseline, typical: number): string {
+  if (w.typicalSource === 'key-days') return `key's typical day ${money(typical)} (median of ${w.pastDays.length} past active days)`;
   if (w.typicalSource === 'key-amounts') {
-    return `key's typical amount ${money(typical)} (median of its ${w.pastTx} earlier transactions; ${w.ownHistoryDays} active days in the history window)`;
+    return `key's typical amount ${money(typical)} (median of its ${w.pastTx} earlier transactions; ${w.pastDays.length} active days in the history window)`;
   }
   return `segment's typical day ${money(typical)} (key has ${w.pastTx} earlier transactions)`;
 }
@@ -146,14 +146,8 @@ interface Chain {
   lastAnchorTs: number;
 }
 
-/** What the split score and its reasons need to know of a window's key and past (the baseline: see SplitBaseline). */
-export interface KeyWindowContext extends SplitBaseline {
-  /** Active days of the key in the history window. */
-  ownHistoryDays: number;
-}
-
 /** One window of a key: the anchor transaction rows[i] and its window rows[lo..hi] (same-second peers included). */
-export interface KeyWindow extends KeyWindowContext {
+export interface KeyWindow extends SplitBaseline {
   i: number;
   lo: number;
   hi: number;
@@ -234,7 +228,6 @@ export function scanKeyWindows(
       typicalDay: own ? median(pastDays) : lo > 0 ? typicalAmount() : segmentTypicalDay(anchor),
       typicalSource: source,
       typicalAmount,
-      ownHistoryDays: pastDays.length,
       pastTx: lo,
       pastDays,
       pastDayCounts,
