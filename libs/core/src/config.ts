@@ -79,7 +79,7 @@ export interface SegmentRule {
 }
 
 export const DEFAULT_CONFIG: DetectionConfig = {
-  version: '2026-11-30.6',
+  version: '2026-11-30.7',
   models: {
     enabled: true,
     sampleSize: 20_000,
