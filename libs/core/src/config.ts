@@ -79,7 +79,7 @@ export interface SegmentRule {
 }
 
 export const DEFAULT_CONFIG: DetectionConfig = {
-  version: '2026-11-30.7',
+  version: '2026-11-30.8',
   models: {
     enabled: true,
     sampleSize: 20_000,
@@ -93,7 +93,7 @@ export const DEFAULT_CONFIG: DetectionConfig = {
     gmm: true,
     gmmComponents: 4,
   },
-  ensemble: { enabled: true, budgetPerDay: 25, splitDepth: 5 },
+  ensemble: { enabled: true, budgetPerDay: 25, splitDepth: 6 },
   windowHours: 24,
   rules: {
     split: { enabled: true, minParts: 2, maxParts: 12, minRatio: 3, minSum: 60, historyDays: 30, minHistoryDays: 3, fastGapSeconds: 900, minScore: 0 },

@@ -1,4 +1,4 @@
-import type { Alert } from '@splitwatch/core';
+import { DEFAULT_CONFIG, type Alert } from '@splitwatch/core';
 import {
   applyDailyBudget,
   ensembleAlerts,
@@ -82,12 +82,14 @@ describe('evaluation against labels', () => {
     const merged = ensembleAlerts([alert('x', 'rule:sum', 4, ['a1', 'a2']), alert('y', 'rule:count', 1.5, ['a2', 'a3'])], 'r2');
     expect(merged).toHaveLength(1);
     expect(merged[0]).toMatchObject({ method: 'ensemble', run_id: 'r2', transaction_ids: ['a1', 'a2'] });
-    // rule:sum 4× its threshold = log2(4) + 1 = 3 points, capped at 2, less 7 (no split pattern), plus a quarter
+    // rule:sum 4× its threshold = log2(4) + 1 = 3 points, capped at 2, less 8 (no split pattern), plus a quarter
     // point for rule:count.
-    expect(merged[0].score).toBe(-4.75);
+    expect(merged[0].score).toBe(-5.75);
     // However far past its threshold, a generic anomaly ranks below a split episode at its threshold (score 0).
     const [huge] = ensembleAlerts([alert('z', 'rule:zscore', 5000, ['b1', 'b2'])], 'r2');
-    expect(huge.score).toBe(-5);
+    expect(huge.score).toBe(-6);
+    // ... and at or below every split candidate the ensemble ranks by default.
+    expect(huge.score).toBeLessThanOrEqual(-DEFAULT_CONFIG.ensemble.splitDepth);
     expect(merged[0].reasons).toMatch(/^rule:count \+ rule:sum — /);
     // The split rule anchors an episode: its members and score lead, even against a larger sum.
     const withSplit = ensembleAlerts(
@@ -114,10 +116,10 @@ describe('evaluation against labels', () => {
       'r2',
     );
     const by = (id: string) => out.find((a) => a.transaction_ids.includes(id))!;
-    // Alone, a candidate keeps its split score: above any generic anomaly (at most 2 - 7), below the rule's alerts.
+    // Alone, a candidate keeps its split score: above any generic anomaly (at most 2 - 8), below the rule's alerts.
     expect(by('a1').score).toBe(-0.5);
     expect(by('a1').reasons).toMatch(/^split pattern below the rule:split threshold \(-0\.50 < 0\) — /);
-    expect(by('b1').score).toBe(-5);
+    expect(by('b1').score).toBe(-6);
     // A generic anomaly on the same parts agrees with the candidate: a quarter point, and it is named.
     expect(by('d1')).toMatchObject({ score: -0.75, transaction_ids: ['d1', 'd2'] });
     expect(by('d1').reasons).toMatch(/^model:iforest \+ split pattern below the rule:split threshold/);
