@@ -163,7 +163,8 @@ async function loadWorld(dir: string, spec: WorldSpec, seed: number): Promise<Wo
 }
 
 /** Every window the split rule scores, as evidence rows with their labels. */
-function evidenceRows(w: World, out: EvidenceRow[]): void {
+function evidenceRows(w: World): EvidenceRow[] {
+  const out: EvidenceRow[] = [];
   for (const rows of w.keys) {
     scanKeyWindows(rows, CONFIG, w.segmentDay, (win) => {
       const r = rulesFor(CONFIG, rows[win.i].merchant_id, rows[win.i].direction).split;
@@ -182,6 +183,7 @@ function evidenceRows(w: World, out: EvidenceRow[]): void {
       out.push({ x: e.x, y });
     }, w.logStart);
   }
+  return out;
 }
 
 /** rule:split's alerts on a world under `model`, evaluated. */
@@ -249,11 +251,7 @@ async function main(): Promise<void> {
       training.push(await loadWorld(o.dir, p, s));
       seedOf.push(s);
     }
-  const perWorld = training.map((w) => {
-    const rows: EvidenceRow[] = [];
-    evidenceRows(w, rows);
-    return rows;
-  });
+  const perWorld = training.map(evidenceRows);
   const all = perWorld.flat();
   let started = performance.now();
   const lr = fitLinear(all);

@@ -1,22 +1,29 @@
-import type { Alert } from '@splitwatch/core';
+import { DEFAULT_CONFIG, type Alert } from '@splitwatch/core';
 import { alertIdOf, SPLIT_CANDIDATE_METHOD } from './episodes';
 
 export const ENSEMBLE_METHOD = 'ensemble';
+
+/**
+ * Most points a method other than the split rule brings before the penalty: a z-score can be in the thousands for a
+ * quiet key, and must not push a generic anomaly above the split episodes (on a Nequi-sparsity world of 2.1M rows,
+ * uncapped z-scores filled the daily budget and cut the ensemble's precision at the budget from 64% to 28%).
+ */
+export const NON_SPLIT_CAP = 2;
 
 /**
  * How far a method that does not look for the split pattern ranks below it. Count, sum, z-score and the
  * unsupervised models flag unusual windows of any kind; on the labelled worlds, their alerts that the split rule
  * did not also raise were 1–7% true (against 32–100% for the split rule's), so with the cap ({@link NON_SPLIT_CAP})
  * they score at most 2 − 8 = −6: at or below every split candidate at the default `ensemble.splitDepth` (6 points
- * under the rule's threshold), which are more often true. It follows the depth: 4 until config 2026-11-30.6, which
- * let them in among the candidates 2–5 points down; 7 (−5) with a depth of 5 until 2026-11-30.8. With 7: once the
+ * under the rule's threshold), which are more often true. It is the cap plus that depth (it was 4 until config
+ * 2026-11-30.6, which let them in among the candidates 2–5 points down; 7, −5 at a depth of 5, until .8). With 7: once the
  * ensemble's whole list holds 95% of the episodes it was 19.6–23.8% precise on the default worlds (10.2–13.7% with
  * 4), 32.6% on small seed 11 (18.4%) and 42.0% on a tenth of Nequi (38.1%); 8.3% on small seed 1 (9.7%); penalties
  * 5, 6 and 8 measured within a point or two of it. With 8 and a depth of 6 (300 × 4 split trees): 23.9 / 21.2 /
  * 26.5% on the default worlds (23.7 / 20.7 / 26.5% with 7 and 5), and every one of the six quality worlds reaches
  * 95% recall.
  */
-export const NON_SPLIT_PENALTY = 8;
+export const NON_SPLIT_PENALTY = NON_SPLIT_CAP + DEFAULT_CONFIG.ensemble.splitDepth;
 
 /**
  * Points an episode gains for each other method that flagged it (every agreeing method is named in the reasons
@@ -36,13 +43,6 @@ export function normalisedScore(a: Alert): number {
   const ratio = a.method === 'rule:zscore' ? a.score / Math.max(a.threshold, 1e-9) : a.score;
   return Math.log2(Math.max(ratio, 1e-9)) + 1;
 }
-
-/**
- * Most points a method other than the split rule brings before the penalty: a z-score can be in the thousands for a
- * quiet key, and must not push a generic anomaly above the split episodes (on a Nequi-sparsity world of 2.1M rows,
- * uncapped z-scores filled the daily budget and cut the ensemble's precision at the budget from 64% to 28%).
- */
-export const NON_SPLIT_CAP = 2;
 
 const isSplit = (a: Alert) => a.method === 'rule:split' || a.method === SPLIT_CANDIDATE_METHOD;
 
