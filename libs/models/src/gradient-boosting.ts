@@ -212,7 +212,9 @@ function shapleyWeights(p: number): number[] {
  * Every leaf of a model, flat, for exact Shapley values: leaf k has value `value[k]` and the distinct features split
  * on along its path in `feature[first[k] .. first[k + 1])`; feature entry j has the share of training rows that
  * followed all its splits on the path (`share[j]`, the leaf's weight when the feature is not known) and those
- * splits in `threshold` / `left` from `split[j]` to `split[j + 1]`.
+ * splits in `threshold` / `left` from `split[j]` to `split[j + 1]`. A leaf's Shapley values depend on x only through
+ * which of its p features x follows, so for each of those 2^p patterns they are computed once (`table`, leaf k's
+ * from `tableAt[k]`, p values per pattern) unless that would take more than {@link MAX_TABLE_ENTRIES} numbers.
  */
 interface LeafGames {
   value: Float64Array;
@@ -225,21 +227,39 @@ interface LeafGames {
   /** weights[p][s] = s!(p−s−1)!/p!. */
   weights: number[][];
   maxFeatures: number;
+  /** The base plus every tree's expected output (the same for every x). */
+  bias: number;
+  maxTableEntries: number;
+  table: Float64Array | null;
+  tableAt: Int32Array;
+  /**
+   * When every tree has at most 31 nodes: x's way at each split node, one bit per node of its tree (1: x ≤ threshold),
+   * is found once per tree (`nodes`, tree t's from `treeNodes[t]`), and feature entry j is followed when those bits
+   * under `mask[j]` (its split nodes on the path) equal `want[j]` (the ones the path takes on the left); otherwise each
+   * leaf checks its splits (`threshold` / `left`) itself.
+   */
+  nodes: { feature: Int32Array; threshold: Float64Array; bit: Int32Array; treeNodes: Int32Array } | null;
+  leafTree: Int32Array;
+  mask: Int32Array;
+  want: Int32Array;
 }
+
+/** Largest table of per-pattern Shapley values kept per model: 4M numbers, 32 MB (300 depth-4 trees need 0.3M). */
+const MAX_TABLE_ENTRIES = 4_000_000;
 
 const LEAF_GAMES = new WeakMap<BoostedTreesModel, LeafGames>();
 
-function leafGames(model: BoostedTreesModel): LeafGames {
+function leafGames(model: BoostedTreesModel, maxTableEntries = MAX_TABLE_ENTRIES): LeafGames {
   const cached = LEAF_GAMES.get(model);
-  if (cached) return cached;
-  const leaves: { value: number; features: { feature: number; share: number; splits: [number, boolean][] }[] }[] = [];
-  for (const tree of model.trees) {
+  if (cached && cached.maxTableEntries === maxTableEntries) return cached;
+  const leaves: { tree: number; value: number; features: { feature: number; share: number; splits: [number, boolean, number][] }[] }[] = [];
+  for (const [t, tree] of model.trees.entries()) {
     if (!tree.c || tree.c.length !== tree.f.length)
       throw new ModelInputError('contributionsBoostedTrees: the model has no node covers (c); refit it');
     const walk = (k: number, features: (typeof leaves)[number]['features']): void => {
       const f = tree.f[k];
       if (f < 0) {
-        leaves.push({ value: tree.v[k], features });
+        leaves.push({ tree: t, value: tree.v[k], features });
         return;
       }
       for (const left of [true, false]) {
@@ -250,9 +270,9 @@ function leafGames(model: BoostedTreesModel): LeafGames {
           child,
           known
             ? features.map((g) =>
-                g === known ? { ...g, share: g.share * share, splits: [...g.splits, [tree.t[k], left] as [number, boolean]] } : g,
+                g === known ? { ...g, share: g.share * share, splits: [...g.splits, [tree.t[k], left, k] as [number, boolean, number]] } : g,
               )
-            : [...features, { feature: f, share, splits: [[tree.t[k], left]] }],
+            : [...features, { feature: f, share, splits: [[tree.t[k], left, k]] }],
         );
       }
     };
@@ -270,12 +290,106 @@ function leafGames(model: BoostedTreesModel): LeafGames {
     left: Uint8Array.from(splits, (sp) => (sp[1] ? 1 : 0)),
     weights: [],
     maxFeatures: Math.max(0, ...leaves.map((l) => l.features.length)),
+    bias: model.base,
+    maxTableEntries,
+    table: null,
+    tableAt: new Int32Array(leaves.length + 1),
+    nodes: null,
+    leafTree: Int32Array.from(leaves, (l) => l.tree),
+    mask: Int32Array.from(entries, (g) => g.splits.reduce((m, sp) => m | (1 << sp[2]), 0)),
+    want: Int32Array.from(entries, (g) => g.splits.reduce((m, sp) => (sp[1] ? m | (1 << sp[2]) : m), 0)),
   };
+  if (model.trees.every((tree) => tree.f.length <= 31)) {
+    const inner = model.trees.flatMap((tree) => tree.f.flatMap((f, k) => (f >= 0 ? [{ f, t: tree.t[k], k }] : [])));
+    const treeNodes = new Int32Array(model.trees.length + 1);
+    model.trees.forEach((tree, t) => (treeNodes[t + 1] = treeNodes[t] + tree.f.filter((f) => f >= 0).length));
+    games.nodes = {
+      feature: Int32Array.from(inner, (n) => n.f),
+      threshold: Float64Array.from(inner, (n) => n.t),
+      bit: Int32Array.from(inner, (n) => 1 << n.k),
+      treeNodes,
+    };
+  }
   leaves.forEach((l, k) => (games.first[k + 1] = games.first[k] + l.features.length));
   entries.forEach((g, j) => (games.split[j + 1] = games.split[j] + g.splits.length));
   for (let p = 0; p <= games.maxFeatures; p++) games.weights.push(p === 0 ? [] : shapleyWeights(p));
+  const coef = new Float64Array(games.maxFeatures + 1);
+  leaves.forEach((l, k) => {
+    const p = l.features.length;
+    games.bias += leafShapley(games, k, 0, coef, null, 0);
+    games.tableAt[k + 1] = Math.min(games.tableAt[k] + 2 ** p * p, maxTableEntries + 1);
+  });
+  if (games.tableAt[leaves.length] <= maxTableEntries) {
+    const table = new Float64Array(games.tableAt[leaves.length]);
+    leaves.forEach((l, k) => {
+      const p = l.features.length;
+      for (let pattern = 0; pattern < 1 << p; pattern++) leafShapley(games, k, pattern, coef, table, games.tableAt[k] + pattern * p);
+    });
+    games.table = table;
+  }
   LEAF_GAMES.set(model, games);
   return games;
+}
+
+/**
+ * Leaf k's game when x follows the splits of exactly the leaf features whose bit is set in `pattern` (bit j: the
+ * leaf's j-th feature): writes each feature's Shapley value times the leaf's value to out[at + j] (when out is
+ * given) and returns the leaf's expected output (value × Π shares, what the bias adds).
+ *
+ * A tree's output is the sum of its leaves' values times the chance of reaching them, where a split on a known
+ * feature follows x and any other split its training share: each leaf is a game of the (at most depth) features on
+ * its path, worth value × Π (known ? 1 if x follows that feature's splits, else 0 : its share). Players off the path
+ * are null in it, so each leaf's Shapley values come from its own few features (exact, Σ = output − E). A
+ * coalition's Shapley weight depends only on its size, so each feature's value needs the coalitions of the others
+ * summed by size: p² steps per leaf of p features rather than p · 2^p.
+ */
+function leafShapley(
+  g: LeafGames,
+  k: number,
+  pattern: number,
+  coef: Float64Array,
+  out: Float64Array | null,
+  at: number,
+): number {
+  const { value, first, share, weights } = g;
+  const a = first[k];
+  const p = first[k + 1] - a;
+  // coef[size]: the sum, over coalitions S of the leaf's features with |S| = size, of Π_{j∈S} follows · Π_{j∉S}
+  // share — the coefficients of Π_j (share_j + follows_j · z), built one feature at a time.
+  coef[0] = 1;
+  for (let j = 0; j < p; j++) {
+    const ok = (pattern >> j) & 1;
+    const unknownShare = share[a + j];
+    coef[j + 1] = coef[j] * ok;
+    for (let size = j; size > 0; size--) coef[size] = coef[size] * unknownShare + coef[size - 1] * ok;
+    coef[0] *= unknownShare;
+  }
+  if (out) {
+    const w = weights[p];
+    for (let i = 0; i < p; i++) {
+      // x following the feature's splits exactly as often as the training rows did credits it nothing.
+      const si = share[a + i];
+      const followed = (pattern >> i) & 1;
+      const gain = followed - si;
+      let sum = 0;
+      if (gain !== 0) {
+        // The coalitions of the other features: divide feature i's factor (share_i + follows_i · z) back out.
+        if (followed === 0) {
+          for (let size = 0; size < p; size++) sum += w[size] * coef[size];
+          sum /= si;
+        } else {
+          // (share_i + z) · Q(z) = coef(z), solved from the top (share_i ≤ 1, so rounding never grows).
+          let q = coef[p];
+          for (let size = p - 1; size >= 0; size--) {
+            sum += w[size] * q;
+            q = coef[size] - si * q;
+          }
+        }
+      }
+      out[at + i] = value[k] * gain * sum;
+    }
+  }
+  return value[k] * coef[0];
 }
 
 /**
@@ -285,62 +399,57 @@ function leafGames(model: BoostedTreesModel): LeafGames {
  * their covers). Each feature gets its average marginal worth over all orders, so the credit does not depend on
  * which feature a tree happened to split on first; a feature no tree uses gets 0. The bias is the base plus every
  * tree's expected output; bias + Σ contributions equals {@link predictBoostedTrees} (up to rounding). A depth-d tree
- * uses at most 2^d − 1 features, and a leaf at most d.
+ * uses at most 2^d − 1 features, and a leaf at most d. The first call on a model prepares its leaves' games, and
+ * their values for every pattern of followed features while those take at most `maxTableEntries` numbers (default
+ * 4M; 300 depth-4 trees need 0.3M); each call then looks a leaf's values up instead of computing them.
  */
 export function contributionsBoostedTrees(
   model: BoostedTreesModel,
   x: ArrayLike<number>,
   features: number,
+  options: { maxTableEntries?: number } = {},
 ): { bias: number; contributions: number[] } {
   const contributions = new Array<number>(features).fill(0);
-  let bias = model.base;
-  const { value, first, feature, share, split, threshold, left, weights, maxFeatures } = leafGames(model);
-  const follows = new Float64Array(maxFeatures);
-  const coef = new Float64Array(maxFeatures + 1);
-  // A tree's output is the sum of its leaves' values times the chance of reaching them, where a split on a known
-  // feature follows x and any other split its training share: each leaf is a game of the (at most depth) features
-  // on its path, worth value × Π (known ? 1 if x follows that feature's splits, else 0 : its share). Players off
-  // the path are null in it, so each leaf's Shapley values come from its own few features (exact, Σ = output − E).
-  // A coalition's Shapley weight depends only on its size, so each feature's value needs the coalitions of the
-  // others summed by size: p² steps per leaf of p features rather than p · 2^p.
+  const g = leafGames(model, options.maxTableEntries);
+  const { value, first, feature, split, threshold, left, table, tableAt, nodes, leafTree, mask, want } = g;
+  const scratch = table ? null : new Float64Array(g.maxFeatures);
+  const coef = table ? null : new Float64Array(g.maxFeatures + 1);
+  let dirs: Int32Array | null = null;
+  if (nodes) {
+    dirs = new Int32Array(nodes.treeNodes.length - 1);
+    for (let t = 0; t < dirs.length; t++) {
+      let d = 0;
+      for (let n = nodes.treeNodes[t]; n < nodes.treeNodes[t + 1]; n++) if (x[nodes.feature[n]] <= nodes.threshold[n]) d |= nodes.bit[n];
+      dirs[t] = d;
+    }
+  }
   for (let k = 0; k < value.length; k++) {
     const a = first[k];
     const p = first[k + 1] - a;
-    // coef[size]: the sum, over coalitions S of the leaf's features with |S| = size, of Π_{j∈S} follows · Π_{j∉S}
-    // share — the coefficients of Π_j (share_j + follows_j · z), built one feature at a time.
-    coef[0] = 1;
-    for (let j = 0; j < p; j++) {
-      const v = x[feature[a + j]];
-      let ok = 1;
-      for (let q = split[a + j]; q < split[a + j + 1]; q++) if (v <= threshold[q] !== (left[q] === 1)) ok = 0;
-      follows[j] = ok;
-      const unknownShare = share[a + j];
-      coef[j + 1] = coef[j] * ok;
-      for (let size = j; size > 0; size--) coef[size] = coef[size] * unknownShare + coef[size - 1] * ok;
-      coef[0] *= unknownShare;
-    }
-    bias += value[k] * coef[0];
-    const w = weights[p];
-    for (let i = 0; i < p; i++) {
-      // x following the feature's splits exactly as often as the training rows did credits it nothing.
-      const si = share[a + i];
-      const gain = follows[i] - si;
-      if (gain === 0) continue;
-      // The coalitions of the other features: divide feature i's factor (share_i + follows_i · z) back out.
-      let sum = 0;
-      if (follows[i] === 0) {
-        for (let size = 0; size < p; size++) sum += w[size] * coef[size];
-        sum /= si;
-      } else {
-        // (share_i + z) · Q(z) = coef(z), solved from the top (share_i ≤ 1, so rounding never grows).
-        let q = coef[p];
-        for (let size = p - 1; size >= 0; size--) {
-          sum += w[size] * q;
-          q = coef[size] - si * q;
-        }
+    // Which of the leaf's features x follows (every split of that feature on the path) picks its Shapley values.
+    let pattern = 0;
+    if (dirs) {
+      const d = dirs[leafTree[k]];
+      for (let j = 0; j < p; j++) if ((d & mask[a + j]) === want[a + j]) pattern |= 1 << j;
+    } else {
+      for (let j = 0; j < p; j++) {
+        const v = x[feature[a + j]];
+        let ok = 1;
+        for (let q = split[a + j]; q < split[a + j + 1]; q++) if (v <= threshold[q] !== (left[q] === 1)) ok = 0;
+        pattern |= ok << j;
       }
-      contributions[feature[a + i]] += value[k] * gain * sum;
     }
+    let from: Float64Array;
+    let at: number;
+    if (table) {
+      from = table;
+      at = tableAt[k] + pattern * p;
+    } else {
+      leafShapley(g, k, pattern, coef!, scratch, 0);
+      from = scratch!;
+      at = 0;
+    }
+    for (let i = 0; i < p; i++) contributions[feature[a + i]] += from[at + i];
   }
-  return { bias, contributions };
+  return { bias: g.bias, contributions };
 }

@@ -83,9 +83,13 @@ describe('fitBoostedTrees', () => {
     expect(() => contributionsBoostedTrees({ ...and, trees: [{ ...and.trees[0], c: [] }] }, [1, 1], 2)).toThrow(/no node covers/);
   });
 
-  it('gives the same Shapley values as enumerating every coalition of a tree (depth 4, features repeated on paths)', () => {
+  it.each([
+    ['depth 4, values looked up per pattern', 4, undefined],
+    ['depth 4, values computed per call', 4, 0],
+    ['depth 6: trees of more than 31 nodes', 6, undefined],
+  ])('gives the same Shapley values as enumerating every coalition of a tree (%s, features repeated on paths)', (_, depth, maxTableEntries) => {
     const { X, y } = xor(3_000, 6);
-    const model = fitBoostedTrees(X, y, { rounds: 15, depth: 4, minLeaf: 20 });
+    const model = fitBoostedTrees(X, y, { rounds: 15, depth, minLeaf: depth > 4 ? 2 : 20 });
     // Reference: a coalition S is worth the tree's expected output with S's features fixed to x (cover-weighted
     // average over the other splits); Shapley values by definition, over every feature the tree uses.
     const reference = (x: ArrayLike<number>) => {
@@ -114,9 +118,10 @@ describe('fitBoostedTrees', () => {
       return { bias, phi };
     };
     expect(model.trees.some((t) => t.f.filter((f) => f === 0).length > 1)).toBe(true);
+    if (depth > 4) expect(model.trees.some((t) => t.f.length > 31)).toBe(true);
     for (let i = 0; i < 40; i++) {
       const x = row(X, i);
-      const fast = contributionsBoostedTrees(model, x, 3);
+      const fast = contributionsBoostedTrees(model, x, 3, { maxTableEntries });
       const slow = reference(x);
       expect(fast.bias).toBeCloseTo(slow.bias, 10);
       slow.phi.forEach((v, j) => expect(fast.contributions[j]).toBeCloseTo(v, 10));
