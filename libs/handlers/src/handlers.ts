@@ -25,8 +25,14 @@ function stepLogger(step: string, logger: StepLogger): MiddlewareObj<PipelineSta
       started = Date.now();
       logger({ step, event: 'start', runId: req.event?.ingest?.runId ?? req.event?.runId });
     },
-    after: () => logger({ step, event: 'end', ms: Date.now() - started }),
-    onError: (req) => logger({ step, event: 'error', ms: Date.now() - started, message: req.error?.message }),
+    // Block bodies: a middleware that returns a value answers the request with it (middy's early response), so a
+    // logger that returned something (MessagePort.postMessage returns true) would turn a failed step into a result.
+    after: () => {
+      logger({ step, event: 'end', ms: Date.now() - started });
+    },
+    onError: (req) => {
+      logger({ step, event: 'error', ms: Date.now() - started, message: req.error?.message });
+    },
   };
 }
 
