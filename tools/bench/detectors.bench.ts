@@ -1,7 +1,8 @@
 /**
  * Detector benchmark: `npm run bench:detectors [-- --rows 1000000,5000000] [--models iforest,lof,dbscan,gmm-full,gmm-diag]
  * [--procs P] [--world default|small] [--chunk 250000] [--dir DIR] [--fresh] [--no-baseline]`, or
- * `npm run bench:detectors -- --end-to-end [--e2e-preset nequi] [--e2e-users N] [--e2e-seed S] [--memory-limit 8GB]`.
+ * `npm run bench:detectors -- --end-to-end [--e2e-preset nequi] [--e2e-users N] [--e2e-seed S] [--memory-limit 8GB]
+ * [--workers N]` (Detect's worker threads, as `splitwatch run --workers`; default one per core).
  *
  * What it measures: fitting and scoring the four unsupervised detectors (Isolation Forest, LOF, DBSCAN, Gaussian
  * mixture with full and with diagonal covariances) on data shaped like the product's real candidate windows, the
@@ -169,6 +170,7 @@ function readOptions(argv: string[]): Options & { child?: string; e2eChild?: str
       'e2e-users': { type: 'string' },
       'e2e-seed': { type: 'string' },
       'memory-limit': { type: 'string' },
+      workers: { type: 'string' },
       [E2E_CHILD_FLAG.slice(2)]: { type: 'string' },
     },
   });
@@ -202,6 +204,7 @@ function readOptions(argv: string[]): Options & { child?: string; e2eChild?: str
           users: values['e2e-users'] === undefined ? undefined : positive('--e2e-users', values['e2e-users']),
           seed: values['e2e-seed'] === undefined ? undefined : num(values['e2e-seed']),
           memoryLimit: values['memory-limit'],
+          workers: values.workers === undefined ? undefined : positive('--workers', values.workers),
           dir: values.dir,
         }
       : undefined,

@@ -27,12 +27,14 @@ export interface EndToEndOptions {
   users?: number;
   seed?: number;
   memoryLimit?: string;
+  /** Detect's worker threads (`splitwatch run --workers`; default one per core). */
+  workers?: number;
   dir: string;
 }
 
 type E2eChild =
   | { role: 'synth'; world: string; synth: SynthOptions }
-  | { role: 'run'; world: string; dataDir: string; memoryLimit?: string };
+  | { role: 'run'; world: string; dataDir: string; memoryLimit?: string; workers?: number };
 
 /** Run summary the `run` child passes back in its measurement's detail. */
 interface RunDetail {
@@ -74,6 +76,7 @@ export async function endToEndChild(json: string): Promise<void> {
         input: join(a.world, 'transactions.csv'),
         dataDir: a.dataDir,
         memoryLimit: a.memoryLimit,
+        workers: a.workers,
         quiet: true,
       },
       log,
@@ -129,7 +132,7 @@ export async function runEndToEnd(
   const runM = measureInChild(
     'run',
     scriptArgs(
-      JSON.stringify({ role: 'run', world, dataDir, memoryLimit: o.memoryLimit } satisfies E2eChild),
+      JSON.stringify({ role: 'run', world, dataDir, memoryLimit: o.memoryLimit, workers: o.workers } satisfies E2eChild),
     ),
   );
   const loadAfter = loadavg()[0];

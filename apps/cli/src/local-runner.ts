@@ -4,6 +4,10 @@ import { ExecutionError, StateMachine, type RunOptions, type StateMachineDefinit
 import { parse } from 'yaml';
 import type { Context } from 'aws-lambda';
 import { newRunId, TASK_HANDLERS, type AdapterProvider, type PipelineState, type StepLogger } from '@splitwatch/handlers';
+import { DetectPool, type DetectPoolOptions } from './detect-pool';
+import { LOCAL_TASK_TIMEOUT_SECONDS, localLambdaContext } from './lambda-context';
+
+export { LOCAL_TASK_TIMEOUT_SECONDS, localLambdaContext };
 
 type StateName = keyof typeof TASK_HANDLERS;
 
@@ -18,12 +22,6 @@ export class PipelineFailedError extends Error {
     this.name = 'PipelineFailedError';
   }
 }
-
-/**
- * How long a Task may run locally (24 h). In AWS each Task's `TimeoutSeconds` is its Lambda's limit (15 min at
- * most); a laptop has no such limit, and a whole year of a real log legitimately takes longer in one process.
- */
-export const LOCAL_TASK_TIMEOUT_SECONDS = 86_400;
 
 /**
  * Makes the deployed ASL runnable locally: every Task `Resource` written as a CloudFormation intrinsic
@@ -72,32 +70,13 @@ export interface LocalRunOptions {
   adapters: AdapterProvider;
   logger?: StepLogger;
   onProgress?: (message: string) => void;
+  /**
+   * Scores Detect's account slices on this many worker threads, each with its own engine on `adapters` (the Map
+   * state's parallel Lambdas, locally). Without it, or with 1 worker, the slices run in this thread.
+   */
+  detectWorkers?: Omit<DetectPoolOptions, 'logger'>;
   /** Called when a state is entered and left, for progress and timings; `nested` for states inside a Map or Parallel. */
   onState?: (e: { state: string; event: 'entered' | 'exited' | 'failed' | 'retried'; at: number; nested: boolean }) => void;
-}
-
-/**
- * The Lambda context a local Task handler gets. Its remaining time counts down from the local Task timeout, as in
- * AWS it counts down from the function's: middy cuts a handler short (TimeoutError) just before the remaining time
- * runs out, so a fixed 15 min here failed any local step longer than the Lambda limit (a year of the real log's
- * BuildFeatures takes ~50 min on a laptop).
- */
-export function localLambdaContext(state: string, timeoutSeconds = LOCAL_TASK_TIMEOUT_SECONDS, now: () => number = Date.now): Context {
-  const deadline = now() + timeoutSeconds * 1000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: `splitwatch-local-${state}`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:splitwatch-local-${state}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: `local-${now()}`,
-    logGroupName: 'local',
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 /**
@@ -136,6 +115,30 @@ export async function runPipelineLocally(opts: LocalRunOptions): Promise<Pipelin
     };
     retryIntervalOverrides[name] = 0;
   }
+  const pool =
+    opts.detectWorkers && opts.detectWorkers.workers > 1 ? new DetectPool({ ...opts.detectWorkers, logger: opts.logger }) : null;
+  if (pool && handlers.DetectPartition) {
+    handlers.DetectPartition = async (input) => {
+      try {
+        return (await pool.run(input)) as never;
+      } catch (err) {
+        throw withReadableCause(err);
+      }
+    };
+  }
+  try {
+    return await execute(definition, opts, handlers, retryIntervalOverrides);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function execute(
+  definition: StateMachineDefinition,
+  opts: LocalRunOptions,
+  handlers: NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>,
+  retryIntervalOverrides: Record<string, number>,
+): Promise<PipelineState> {
   const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
   const execution = machine.run(opts.input as never, {
     overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },

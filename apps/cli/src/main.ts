@@ -14,6 +14,12 @@ const int = (name: string) => (v: string) => {
   return n;
 };
 
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+
 function storeOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'local data directory (object store, DuckDB tables, PGlite)', DEFAULT_DATA_DIR)
@@ -34,7 +40,12 @@ export function buildCli(): Command {
       .requiredOption('--input <path>', 'a .csv, .csv.gz or .parquet file, or a directory of them')
       .option('--config <file>', 'detection settings (JSON) overriding the defaults')
       .option('--column-map <file>', 'JSON: contract column → its name in your files, e.g. {"_id": "id", "transaction_amount": "amount"}')
-      .option('--quiet', 'print only the summary'),
+      .option('--quiet', 'print only the summary')
+      .option(
+        '--workers <n>',
+        "threads Detect's account slices run on (default: one per core, at most 8; 1 = all in the main thread)",
+        positiveInt('--workers'),
+      ),
   ).action(async (o) => {
     await runCommand(o);
   });

@@ -27,11 +27,12 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const run = async (runId: string, input: string) =>
+  const run = async (runId: string, input: string, workers?: number) =>
     runPipelineLocally({
       aslPath: PIPELINE_ASL,
       input: { runId, sources: await stageInput(input, join(dir, 'data')) },
       adapters: async () => adapters,
+      ...(workers ? { detectWorkers: { workers, adapters: { dataDir: join(dir, 'data'), results: { kind: 'pglite' } } } } : {}),
       logger: () => undefined,
     });
 
@@ -101,6 +102,26 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(out.ingest!.totals.accepted).toBeGreaterThan(0);
     const after = (await store.listAlerts()).map((a) => a.alert_id).sort();
     expect(after).toEqual(before);
+  });
+
+  it('scores the account slices on worker threads with the same alerts as in one thread', async () => {
+    const out = await run('run-workers', transactionsCsv, 2);
+    const slices = out.detect as DetectResult[];
+    expect(slices.map((d) => d.partition)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    const written = async (runId: string) => {
+      const files: Record<string, unknown> = {};
+      for (const o of await adapters.objectStore.list(`alerts/run=${runId}/`)) {
+        const list = JSON.parse(await adapters.objectStore.getText(o.key)) as { run_id?: string }[];
+        files[o.key.slice(`alerts/run=${runId}/`.length)] = list.map(({ run_id, ...rest }) => (expect(run_id).toBe(runId), rest));
+      }
+      return files;
+    };
+    const threaded = await written('run-workers');
+    expect(Object.keys(threaded)).toHaveLength(16); // 8 slices' alerts and split candidates
+    expect(threaded).toEqual(await written('run-1'));
+    // Each worker wrote its slices' step records into the same audit trail.
+    const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-workers/manifest.json'));
+    expect(manifest.steps.filter((s: { step: string }) => s.step.startsWith('detect-'))).toHaveLength(8);
   });
 
   it('records a failed step in the audit trail and fails the execution with the cause', async () => {

@@ -27,6 +27,13 @@ export interface LocalAdapterConfig {
   results: { kind: 'pglite' } | { kind: 'postgres'; url: string };
   /** DuckDB's memory limit (e.g. `448MB`); past it DuckDB spills to a temp directory. Default: DuckDB's (80% of RAM). */
   duckdbMemoryLimit?: string;
+  /** DuckDB's threads (default: one per core). */
+  duckdbThreads?: number;
+  /**
+   * Where DuckDB spills (default: `splitwatch-duckdb-spill` in the OS temp directory when a memory limit is set,
+   * else DuckDB's own). Two engines open at once need two folders.
+   */
+  duckdbTempDirectory?: string;
 }
 
 /** Reads the adapter choice from the environment once, failing fast on anything missing or unknown. */
@@ -43,9 +50,16 @@ export function adapterConfigFromEnv(env: NodeJS.ProcessEnv): { mode: 'aws' } | 
   throw new ConfigError(`SPLITWATCH_RESULTS_STORE must be "pglite" or "postgres", got ${JSON.stringify(kind)}`);
 }
 
-/** Opens the embedded adapters (local directory, DuckDB, PGlite or PostgreSQL). Loaded lazily: never bundled for Lambda. */
-export async function openLocalAdapters(config: LocalAdapterConfig): Promise<Adapters> {
-  const local = await import('@splitwatch/adapters-local');
+/**
+ * Opens the embedded adapters (local directory, DuckDB, PGlite or PostgreSQL). Loaded lazily: never bundled for
+ * Lambda. A caller that has the adapters module already (a worker thread, whose loader serves `require` but not a
+ * dynamic `import` of TypeScript) passes it in.
+ */
+export async function openLocalAdapters(
+  config: LocalAdapterConfig,
+  modules?: typeof import('@splitwatch/adapters-local'),
+): Promise<Adapters> {
+  const local = modules ?? (await import('@splitwatch/adapters-local'));
   const { join } = await import('node:path');
   const objectStore = new local.LocalObjectStore({ root: config.dataDir });
   const sqlEngine = once(() =>
@@ -54,6 +68,8 @@ export async function openLocalAdapters(config: LocalAdapterConfig): Promise<Ada
       ...(config.duckdbMemoryLimit
         ? { memoryLimit: config.duckdbMemoryLimit, tempDirectory: join(tmpdir(), 'splitwatch-duckdb-spill') }
         : {}),
+      ...(config.duckdbTempDirectory ? { tempDirectory: config.duckdbTempDirectory } : {}),
+      ...(config.duckdbThreads ? { threads: config.duckdbThreads } : {}),
     }),
   );
   const results = config.results;

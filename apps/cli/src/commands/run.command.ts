@@ -3,6 +3,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { resolveConfig } from '@splitwatch/core';
 import { newRunId, type PipelineState } from '@splitwatch/handlers';
 import { resolveColumnMap, type ColumnMap } from '@splitwatch/use-cases';
+import { defaultDetectWorkers } from '../detect-pool';
 import { runPipelineLocally } from '../local-runner';
 import { PIPELINE_ASL } from '../paths';
 import { withAdapters, type StoreOptions } from './context';
@@ -13,6 +14,8 @@ export interface RunOptions extends StoreOptions {
   /** JSON file: contract column → the column's name in the input files (logs with another schema). */
   columnMap?: string;
   quiet?: boolean;
+  /** Worker threads for Detect's account slices (default: one per core, at most 8; 1 runs them in this thread). */
+  workers?: number;
 }
 
 const SUPPORTED = /\.(csv|csv\.gz|parquet)$/i;
@@ -82,6 +85,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       aslPath: PIPELINE_ASL,
       input: { runId, sources, ...(config ? { config } : {}), ...(columnMap ? { columnMap } : {}) },
       adapters: async () => adapters,
+      detectWorkers: { workers: opts.workers ?? defaultDetectWorkers(), adapters: cfg },
       logger: () => undefined,
       onProgress: opts.quiet ? undefined : (m) => log(`    ${m}`),
       onState: (e) => {
