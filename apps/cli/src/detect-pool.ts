@@ -92,7 +92,10 @@ export class DetectPool {
     });
   }
 
-  /** Closes every worker's adapters and stops it. */
+  /**
+   * Closes every idle worker's adapters and stops it; a worker still scoring a slice (the run failed elsewhere, and
+   * the Map no longer waits for it) is terminated, and its slice fails.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.queue.splice(0)) t.reject(new Error('The Detect pool closed before this slice ran'));
@@ -101,7 +104,11 @@ export class DetectPool {
         (s) =>
           new Promise<void>((done) => {
             s.worker.once('exit', () => done());
-            s.worker.postMessage({ kind: 'close' } satisfies PoolRequest);
+            if (s.task) {
+              s.task.reject(new Error('The Detect pool closed while this slice ran'));
+              s.task = null;
+              void s.worker.terminate();
+            } else s.worker.postMessage({ kind: 'close' } satisfies PoolRequest);
           }),
       ),
     );
