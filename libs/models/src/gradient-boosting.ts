@@ -233,10 +233,11 @@ interface LeafGames {
   table: Float64Array | null;
   tableAt: Int32Array;
   /**
-   * When every tree has at most 31 nodes: x's way at each split node, one bit per node of its tree (1: x ≤ threshold),
-   * is found once per tree (`nodes`, tree t's from `treeNodes[t]`), and feature entry j is followed when those bits
-   * under `mask[j]` (its split nodes on the path) equal `want[j]` (the ones the path takes on the left); otherwise each
-   * leaf checks its splits (`threshold` / `left`) itself.
+   * When every tree has at most 31 split nodes (any tree of depth 5 or less): x's way at each split node, one bit per
+   * split node of its tree in node order (1: x ≤ threshold), is found once per tree (`nodes`, tree t's from
+   * `treeNodes[t]`), and feature entry j is followed when those bits under `mask[j]` (its split nodes on the path)
+   * equal `want[j]` (the ones the path takes on the left); otherwise each leaf checks its splits (`threshold` / `left`)
+   * itself.
    */
   nodes: { feature: Int32Array; threshold: Float64Array; bit: Int32Array; treeNodes: Int32Array } | null;
   leafTree: Int32Array;
@@ -256,6 +257,9 @@ function leafGames(model: BoostedTreesModel, maxTableEntries = MAX_TABLE_ENTRIES
   for (const [t, tree] of model.trees.entries()) {
     if (!tree.c || tree.c.length !== tree.f.length)
       throw new ModelInputError('contributionsBoostedTrees: the model has no node covers (c); refit it');
+    // Each split node's ordinal among its tree's split nodes: its bit in the tree's directions (see LeafGames.nodes).
+    const ordinal = new Map<number, number>();
+    tree.f.forEach((f, k) => f >= 0 && ordinal.set(k, ordinal.size));
     const walk = (k: number, features: (typeof leaves)[number]['features']): void => {
       const f = tree.f[k];
       if (f < 0) {
@@ -270,9 +274,9 @@ function leafGames(model: BoostedTreesModel, maxTableEntries = MAX_TABLE_ENTRIES
           child,
           known
             ? features.map((g) =>
-                g === known ? { ...g, share: g.share * share, splits: [...g.splits, [tree.t[k], left, k] as [number, boolean, number]] } : g,
+                g === known ? { ...g, share: g.share * share, splits: [...g.splits, [tree.t[k], left, ordinal.get(k)!] as [number, boolean, number]] } : g,
               )
-            : [...features, { feature: f, share, splits: [[tree.t[k], left, k]] }],
+            : [...features, { feature: f, share, splits: [[tree.t[k], left, ordinal.get(k)!]] }],
         );
       }
     };
@@ -299,14 +303,17 @@ function leafGames(model: BoostedTreesModel, maxTableEntries = MAX_TABLE_ENTRIES
     mask: Int32Array.from(entries, (g) => g.splits.reduce((m, sp) => m | (1 << sp[2]), 0)),
     want: Int32Array.from(entries, (g) => g.splits.reduce((m, sp) => (sp[1] ? m | (1 << sp[2]) : m), 0)),
   };
-  if (model.trees.every((tree) => tree.f.length <= 31)) {
-    const inner = model.trees.flatMap((tree) => tree.f.flatMap((f, k) => (f >= 0 ? [{ f, t: tree.t[k], k }] : [])));
+  if (model.trees.every((tree) => tree.f.filter((f) => f >= 0).length <= 31)) {
+    const inner = model.trees.flatMap((tree) => {
+      const nodes = tree.f.flatMap((f, k) => (f >= 0 ? [{ f, t: tree.t[k] }] : []));
+      return nodes.map((n, i) => ({ ...n, bit: 1 << i }));
+    });
     const treeNodes = new Int32Array(model.trees.length + 1);
     model.trees.forEach((tree, t) => (treeNodes[t + 1] = treeNodes[t] + tree.f.filter((f) => f >= 0).length));
     games.nodes = {
       feature: Int32Array.from(inner, (n) => n.f),
       threshold: Float64Array.from(inner, (n) => n.t),
-      bit: Int32Array.from(inner, (n) => 1 << n.k),
+      bit: Int32Array.from(inner, (n) => n.bit),
       treeNodes,
     };
   }

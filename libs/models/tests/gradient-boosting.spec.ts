@@ -86,10 +86,14 @@ describe('fitBoostedTrees', () => {
   it.each([
     ['depth 4, values looked up per pattern', 4, undefined],
     ['depth 4, values computed per call', 4, 0],
-    ['depth 6: trees of more than 31 nodes', 6, undefined],
+    ['depth 5: trees of more than 31 nodes, at most 31 splits', 5, undefined],
+    ['depth 6: trees of more than 31 splits', 6, undefined],
   ])('gives the same Shapley values as enumerating every coalition of a tree (%s, features repeated on paths)', (_, depth, maxTableEntries) => {
     const { X, y } = xor(3_000, 6);
-    const model = fitBoostedTrees(X, y, { rounds: 15, depth, minLeaf: depth > 4 ? 2 : 20 });
+    // Depth 6: a label flipped at random on a third of the rows keeps the trees splitting to full depth.
+    const rng = new Random(60);
+    const labels = depth > 5 ? y.map((v) => (rng.next() < 1 / 3 ? 1 - v : v)) : y;
+    const model = fitBoostedTrees(X, labels, { rounds: 15, depth, minLeaf: depth > 4 ? 2 : 20 });
     // Reference: a coalition S is worth the tree's expected output with S's features fixed to x (cover-weighted
     // average over the other splits); Shapley values by definition, over every feature the tree uses.
     const reference = (x: ArrayLike<number>) => {
@@ -118,7 +122,9 @@ describe('fitBoostedTrees', () => {
       return { bias, phi };
     };
     expect(model.trees.some((t) => t.f.filter((f) => f === 0).length > 1)).toBe(true);
-    if (depth > 4) expect(model.trees.some((t) => t.f.length > 31)).toBe(true);
+    const splits = (t: { f: number[] }) => t.f.filter((f) => f >= 0).length;
+    if (depth === 5) expect(model.trees.some((t) => t.f.length > 31)).toBe(true);
+    if (depth === 6) expect(model.trees.some((t) => splits(t) > 31)).toBe(true);
     for (let i = 0; i < 40; i++) {
       const x = row(X, i);
       const fast = contributionsBoostedTrees(model, x, 3, { maxTableEntries });
