@@ -93,7 +93,13 @@ export function withReadableCause(err: unknown): unknown {
   return out;
 }
 
-/** Executes the pipeline ASL with aws-local-stepfunctions, each Task served by its handler. */
+/** The Map's Task that scores one account slice: the one a Detect pool serves. */
+const DETECT_TASK: StateName = 'DetectPartition';
+
+/**
+ * Executes the pipeline ASL with aws-local-stepfunctions, each Task served by its handler — Detect's slices by a
+ * pool of worker threads when `detectWorkers` asks for two or more.
+ */
 export async function runPipelineLocally(opts: LocalRunOptions): Promise<PipelineState> {
   const definition = await loadDefinition(opts.aslPath);
   const handlers: NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']> = {};
@@ -117,8 +123,8 @@ export async function runPipelineLocally(opts: LocalRunOptions): Promise<Pipelin
   }
   const pool =
     opts.detectWorkers && opts.detectWorkers.workers > 1 ? new DetectPool({ ...opts.detectWorkers, logger: opts.logger }) : null;
-  if (pool && handlers.DetectPartition) {
-    handlers.DetectPartition = async (input) => {
+  if (pool && handlers[DETECT_TASK]) {
+    handlers[DETECT_TASK] = async (input) => {
       try {
         return (await pool.run(input)) as never;
       } catch (err) {
@@ -133,6 +139,7 @@ export async function runPipelineLocally(opts: LocalRunOptions): Promise<Pipelin
   }
 }
 
+/** Runs the state machine with the given Task handlers and turns a failed execution into a PipelineFailedError. */
 async function execute(
   definition: StateMachineDefinition,
   opts: LocalRunOptions,
