@@ -49,7 +49,8 @@ export function workerAdapterConfig(base: LocalAdapterConfig, workers: number, i
     ...base,
     duckdbMemoryLimit: `${Math.max(64, Math.floor(limit / workers / 2 ** 20))}MiB`,
     duckdbThreads: Math.max(1, Math.floor((base.duckdbThreads ?? availableParallelism()) / workers)),
-    duckdbTempDirectory: join(spillRoot, `detect-${pid}-${index}`),
+    // Beside the run's own spill folder, not in it: an engine may remove its folder when it closes.
+    duckdbTempDirectory: `${spillRoot}-detect-${pid}-${index}`,
   };
 }
 
