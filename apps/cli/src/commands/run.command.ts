@@ -76,6 +76,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
   resolveConfig(config); // fail before any work on a bad config file
   return withAdapters(opts, async (adapters, cfg) => {
     const started = Date.now();
+    const workers = opts.workers ?? defaultDetectWorkers();
     const sources = await stageInput(opts.input, cfg.dataDir);
     const runId = newRunId();
     log(`splitwatch run ${runId}: ${sources.length} input file(s) → ${cfg.dataDir}`);
@@ -85,7 +86,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       aslPath: PIPELINE_ASL,
       input: { runId, sources, ...(config ? { config } : {}), ...(columnMap ? { columnMap } : {}) },
       adapters: async () => adapters,
-      detectWorkers: { workers: opts.workers ?? defaultDetectWorkers(), adapters: cfg },
+      detectWorkers: { workers, adapters: cfg },
       logger: () => undefined,
       onProgress: opts.quiet ? undefined : (m) => log(`    ${m}`),
       onState: (e) => {
@@ -120,7 +121,10 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       const by = Object.entries(byMethod)
         .map(([m, n]) => `${m} ${n}`)
         .join(', ');
-      log(`  alerts          ${fmt(total)}${by ? ` (${by})` : ''} from ${parts.length} account slice(s)`);
+      log(
+        `  alerts          ${fmt(total)}${by ? ` (${by})` : ''} from ${parts.length} account slice(s)` +
+          (parts.length > 1 ? (workers > 1 ? ` on ${workers} worker threads` : ' in one thread') : ''),
+      );
     }
     if (output.sink) {
       const candidates = parts.reduce((a, p) => a + (p.splitCandidates ?? 0), 0);
