@@ -76,6 +76,8 @@ export class DetectPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
   private nextId = 0;
+  /** Workers started so far: each gets its own number (its spill folder), also when it replaces one that died. */
+  private started = 0;
   private closed = false;
 
   constructor(private readonly options: DetectPoolOptions) {
@@ -119,7 +121,7 @@ export class DetectPool {
   private dispatch(): void {
     while (this.queue.length > 0) {
       let slot = this.slots.find((s) => s.task === null);
-      if (!slot && this.slots.length < this.options.workers) slot = this.start(this.slots.length);
+      if (!slot && this.slots.length < this.options.workers) slot = this.start(this.started++);
       if (!slot) return;
       const task = this.queue.shift()!;
       slot.task = task;
