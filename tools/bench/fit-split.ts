@@ -186,29 +186,49 @@ function evidenceRows(w: World): EvidenceRow[] {
   return out;
 }
 
-/** rule:split's alerts on a world under `model`, evaluated. */
-function evaluateModel(w: World, model: SplitScoreModel, config: DetectionConfig = CONFIG): MethodMetrics {
-  const alerts = w.keys.flatMap((rows) => {
-    const windows: PendingEpisodes['windows'] = [];
-    scanKeyWindows(rows, config, w.segmentDay, (win) => {
-      const hit = splitHit(rows, win.lo, win.hi, win, config, model);
+/** Every window of a world with its rule:split hit when it scores at least `floor` (null otherwise), key by key. */
+type ScoredWorld = { rows: WindowRow[]; windows: { w: PendingEpisodes['windows'][number]['w']; hit: ReturnType<typeof splitHit> }[] }[];
+
+/**
+ * Scores a world's windows once under `model` (the model at its own threshold), keeping every hit down to `floor`:
+ * a threshold t then only cuts the hits at t ({@link evaluateAt}), since shifting a model's threshold by t shifts
+ * every score by the same t — the windows that fire and the order the alerts rank in are the same.
+ */
+function scoreWorld(w: World, model: SplitScoreModel, floor: number): ScoredWorld {
+  return w.keys.map((rows) => {
+    const windows: ScoredWorld[number]['windows'] = [];
+    scanKeyWindows(rows, CONFIG, w.segmentDay, (win) => {
+      const hit = splitHit(rows, win.lo, win.hi, win, CONFIG, model, floor);
       // Only the alerts are measured here: their reasons (the terms' Shapley values) are never built.
-      windows.push({ w: win, hits: hit ? [{ ...hit, explain: undefined }] : [] });
+      windows.push({ w: win, hit: hit ? { ...hit, explain: undefined } : null });
     }, w.logStart);
-    return finishEpisodes({ rows, windows, candidates: [], vectors: [] }, null, config, 'fit');
+    return { rows, windows };
   });
+}
+
+/** rule:split's alerts on a scored world with the windows scoring at least `t` firing, evaluated. */
+function evaluateAt(w: World, scored: ScoredWorld, t: number): MethodMetrics {
+  const alerts = scored.flatMap(({ rows, windows }) =>
+    finishEpisodes(
+      { rows, windows: windows.map(({ w: win, hit }) => ({ w: win, hits: hit && hit.score >= t ? [hit] : [] })), candidates: [], vectors: [] },
+      null,
+      CONFIG,
+      'fit',
+    ),
+  );
   return evaluateAlerts('rule:split', alerts, w.labels);
 }
 
 /** A threshold far below any operating point: the whole ranked list, to read precision at any recall off it. */
-const RANKING: DetectionConfig = { ...CONFIG, rules: { ...CONFIG.rules, split: { ...CONFIG.rules.split, minScore: -12 } } };
+const RANKING_FLOOR = -12;
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
 
-/** One check row: the alerts at the model's own threshold, then its whole ranking (see {@link RANKING}). */
+/** One check row: the alerts at the model's own threshold, then its whole ranking (see {@link RANKING_FLOOR}). */
 function line(label: string, w: World, model: SplitScoreModel): string {
-  const m = evaluateModel(w, model);
-  const r = evaluateModel(w, model, RANKING);
+  const scored = scoreWorld(w, model, RANKING_FLOOR);
+  const m = evaluateAt(w, scored, 0);
+  const r = evaluateAt(w, scored, RANKING_FLOOR);
   return (
     `| ${label} | ${fmt(m.alerts)} | ${pct(m.precision)} | ${pct(m.recall)} | ${m.f1.toFixed(3)} | ` +
     `${[0.7, 0.8, 0.9, 0.95].map((at) => pct(precisionAtRecall(r.curve, at))).join(' | ')} | ${pct(r.recallAtGoalPrecision)} |`
@@ -276,8 +296,8 @@ async function main(): Promise<void> {
   const foldOf = (i: number) => folds.find((f) => f.seed === seedOf[i])!;
   const describe = (what: string, t: number, p: { precision: number; recall: number }) =>
     `${o.presets.map((q) => q.label).join(', ')} worlds, seeds ${o.seeds.join(', ')} (${fmt(all.length)} windows), ${what}; operating point log2 odds ${t} (best mean F2 out of fold: precision ${pct(p.precision)}, recall ${pct(p.recall)})`;
-  const linearPoint = operatingPoint('linear', training, (i, t) => linearModel(foldOf(i).lr, t, ''));
-  const treesPoint = operatingPoint('trees', training, (i, t) => ({ kind: 'trees', fittedOn: '', trees: inLog2Points(foldOf(i).trees, t) }));
+  const linearPoint = operatingPoint('linear', training, (i) => linearModel(foldOf(i).lr, 0, ''));
+  const treesPoint = operatingPoint('trees', training, (i) => ({ kind: 'trees', fittedOn: '', trees: inLog2Points(foldOf(i).trees, 0) }));
   const linear = linearAt(linearPoint.t, describe('logistic regression', linearPoint.t, linearPoint));
   const trees = treesAt(treesPoint.t, describe(TREES_TEXT, treesPoint.t, treesPoint));
   log(`  linear: base ${linear.base}; ${SPLIT_EVIDENCE.map((n) => `${n} ${linear.weights[n]}`).join(', ')}`);
@@ -337,10 +357,13 @@ function inLog2Points(m: BoostedTreesModel, t: number): BoostedTreesModel {
  * On its own training windows a model is optimistic (the more so the deeper its trees), and a threshold chosen there
  * sits too low for worlds it has never seen.
  */
-function operatingPoint(what: string, worlds: World[], at: (world: number, t: number) => SplitScoreModel) {
+function operatingPoint(what: string, worlds: World[], modelOf: (world: number) => SplitScoreModel) {
   let best = { t: 0, f2: -1, precision: 0, recall: 0 };
-  for (let t = -2; t <= 6.001; t += 0.25) {
-    const ms = worlds.map((w, i) => evaluateModel(w, at(i, t)));
+  const [lowest, highest, step] = [-2, 6, 0.25];
+  // Each world scored once, by its out-of-fold model at log2 odds 0, then cut at every threshold.
+  const scored = worlds.map((w, i) => scoreWorld(w, modelOf(i), lowest));
+  for (let t = lowest; t <= highest + 0.001; t += step) {
+    const ms = worlds.map((w, i) => evaluateAt(w, scored[i], t));
     const mean = (f: (m: MethodMetrics) => number) => ms.reduce((a, m) => a + f(m), 0) / ms.length;
     const [precision, recall] = [mean((m) => m.precision), mean((m) => m.recall)];
     const f2 = mean((m) => (m.precision + m.recall === 0 ? 0 : (5 * m.precision * m.recall) / (4 * m.precision + m.recall)));
