@@ -1,5 +1,6 @@
 import { openLocalAdapters, type Adapters, type LocalAdapterConfig } from '@splitwatch/handlers';
 import { resolve } from 'node:path';
+import { sizeInBytes } from '../detect-pool';
 import { DEFAULT_DATA_DIR } from '../paths';
 
 export interface StoreOptions {
@@ -14,8 +15,12 @@ export function localConfig(opts: StoreOptions): LocalAdapterConfig {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   const kind = opts.resultsStore ?? 'pglite';
   const memory = opts.memoryLimit ?? process.env.SPLITWATCH_DUCKDB_MEMORY_LIMIT;
-  if (memory !== undefined && !/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i.test(memory.trim())) {
-    throw new Error(`--memory-limit must look like 448MB or 2GB, got "${memory}"`);
+  if (memory !== undefined) {
+    try {
+      sizeInBytes(memory); // the Detect workers split it, so it must be a size they can read
+    } catch {
+      throw new Error(`--memory-limit must look like 448MB or 2GB, got "${memory}"`);
+    }
   }
   const extra = memory ? { duckdbMemoryLimit: memory.trim() } : {};
   if (kind === 'pglite') return { dataDir, results: { kind }, ...extra };
