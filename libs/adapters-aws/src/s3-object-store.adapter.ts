@@ -69,7 +69,7 @@ export async function listS3Objects(client: S3Client, bucket: string, prefix: st
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
     );
     for (const o of page.Contents ?? []) {
-      if (o.Key !== undefined && !o.Key.endsWith('/')) objects.push({ key: o.Key, size: o.Size ?? 0 });
+      if (o.Key !== undefined && !o.Key.endsWith('/')) objects.push({ key: o.Key, size: o.Size ?? 0, ...(o.ETag ? { version: o.ETag } : {}) });
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);

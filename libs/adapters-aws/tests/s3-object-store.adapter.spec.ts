@@ -193,7 +193,7 @@ describe('S3ObjectStore', () => {
   });
 
   describe('list', () => {
-    it('lists every page of a prefix, sorted by key, without folder markers', async () => {
+    it('lists every page of a prefix, sorted by key, without folder markers, with ETags as versions', async () => {
       // Prepare
       const prefix = 'curated/transactions/';
       s3.on(ListObjectsV2Command, { Prefix: prefix, ContinuationToken: undefined }).resolves({
@@ -207,7 +207,7 @@ describe('S3ObjectStore', () => {
       s3.on(ListObjectsV2Command, { ContinuationToken: 'page-2' }).resolves({
         IsTruncated: true,
         NextContinuationToken: 'page-3',
-        Contents: [{ Key: `${prefix}dt=2021-01-01/a.parquet`, Size: 10 }],
+        Contents: [{ Key: `${prefix}dt=2021-01-01/a.parquet`, Size: 10, ETag: '"9b2cf535f27731c974343645a3985328"' }],
       });
       s3.on(ListObjectsV2Command, { ContinuationToken: 'page-3' }).resolves({
         IsTruncated: false,
@@ -218,8 +218,9 @@ describe('S3ObjectStore', () => {
       const objects = await store.list(prefix);
 
       // Assess
+      // The ETag is the object's version: BuildFeatures compares it with the one its last build saw.
       expect(objects).toEqual([
-        { key: `${prefix}dt=2021-01-01/a.parquet`, size: 10 },
+        { key: `${prefix}dt=2021-01-01/a.parquet`, size: 10, version: '"9b2cf535f27731c974343645a3985328"' },
         { key: `${prefix}dt=2021-01-02/b.parquet`, size: 20 },
         { key: `${prefix}dt=2021-01-03/c.parquet`, size: 30 },
       ]);

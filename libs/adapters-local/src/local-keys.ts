@@ -118,7 +118,10 @@ function isMissing(error: unknown): boolean {
  * Walks `dir` recursively and yields every regular file (following symlinks), skipping in-flight temp files and,
  * when `root` is given, the root's temp directory. A missing directory yields nothing.
  */
-export async function* walkFiles(dir: string, root?: string): AsyncGenerator<{ file: string; size: number }> {
+export async function* walkFiles(
+  dir: string,
+  root?: string,
+): AsyncGenerator<{ file: string; size: number; version: string }> {
   let entries;
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });
@@ -139,6 +142,6 @@ export async function* walkFiles(dir: string, root?: string): AsyncGenerator<{ f
       throw error;
     }
     if (stat.isDirectory()) yield* walkFiles(full, root);
-    else if (stat.isFile()) yield { file: full, size: stat.size };
+    else if (stat.isFile()) yield { file: full, size: stat.size, version: `${stat.size}-${stat.mtimeMs}-${stat.ino}` };
   }
 }

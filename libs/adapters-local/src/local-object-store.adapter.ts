@@ -100,9 +100,10 @@ export class LocalObjectStore implements ObjectStore {
   async list(prefix: string): Promise<ObjectInfo[]> {
     const dir = prefixToDir(this.root, prefix);
     const found: ObjectInfo[] = [];
-    for await (const { file, size } of walkFiles(dir, this.root)) {
+    for await (const { file, size, version } of walkFiles(dir, this.root)) {
       const key = pathToKey(this.root, file);
-      if (key.startsWith(prefix)) found.push({ key, size });
+      // Every write lands as a new file renamed into place: a new inode and modification time.
+      if (key.startsWith(prefix)) found.push({ key, size, version });
     }
     // Plain code-unit order, as S3 lists keys (the walk's per-directory order differs around "/").
     return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

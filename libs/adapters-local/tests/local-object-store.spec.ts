@@ -126,11 +126,27 @@ describe('LocalObjectStore', () => {
       await store.putText('curated/transactions.txt', 'sibling');
       await store.putText('raw/in.csv', 'x');
 
-      expect(await store.list('curated/transactions/')).toEqual([
+      expect((await store.list('curated/transactions/')).map(({ key, size }) => ({ key, size }))).toEqual([
         { key: 'curated/transactions/dt=2021-01-01/a.parquet', size: 3 },
         { key: 'curated/transactions/dt=2021-01-01/z.parquet', size: 1 },
         { key: 'curated/transactions/dt=2021-01-02/b.parquet', size: 2 },
       ]);
+    });
+
+    it('gives each object a version that changes whenever it is written again, even with the same content', async () => {
+      const versionOf = async (key: string) => (await store.list(key)).find((o) => o.key === key)?.version;
+      await store.putText('curated/a.parquet', 'same');
+      const first = await versionOf('curated/a.parquet');
+      expect(await versionOf('curated/a.parquet')).toBe(first); // reading or listing changes nothing
+
+      await store.putText('curated/a.parquet', 'same');
+      const second = await versionOf('curated/a.parquet');
+      await store.copy('curated/a.parquet', 'curated/b.parquet');
+      await store.copy('curated/b.parquet', 'curated/a.parquet');
+
+      expect(first).toEqual(expect.any(String));
+      expect(second).not.toBe(first);
+      expect(await versionOf('curated/a.parquet')).not.toBe(second);
     });
 
     it('sorts keys in plain code-unit order, as S3 does', async () => {

@@ -26,6 +26,11 @@ export interface ObjectStore {
 export interface ObjectInfo {
   key: string;
   size: number;
+  /**
+   * Changes whenever the object is written again (S3: the ETag; locally: size, modification time and inode).
+   * Absent when the store cannot tell; a reader that needs it (incremental BuildFeatures) then starts over.
+   */
+  version?: string;
 }
 
 /** Column of a table registered in the SQL engine. Types are in the subset shared by Athena and DuckDB. */
