@@ -36,9 +36,9 @@ export function s3Location(bucket: string, prefix: string): string {
   return `s3://${bucket}/${clean}${clean === '' || clean.endsWith('/') ? '' : '/'}`;
 }
 
-/** Partition columns Athena can project without a catalogue of partitions: `dt` and DATE columns. */
+/** Partition columns Athena can project without a catalogue of partitions: `dt`, `month` and DATE columns. */
 function isProjectable(c: ColumnDef): boolean {
-  return c.name === 'dt' || c.type === 'DATE';
+  return c.name === 'dt' || c.name === 'month' || c.type === 'DATE';
 }
 
 function columnList(columns: ColumnDef[], typeOf: (c: ColumnDef) => string): string {
@@ -50,16 +50,17 @@ function tblProperties(props: [string, string][]): string {
   return `\nTBLPROPERTIES (\n${props.map(([k, v]) => `  '${k}'='${v}'`).join(',\n')}\n)`;
 }
 
-/** Partition projection: new `dt=…/` folders are queryable at once, with no MSCK REPAIR or Glue crawler. */
+/** Partition projection: new `dt=…/` (or `month=…/`) folders are queryable at once, with no MSCK REPAIR or Glue crawler. */
 function projectionProperties(location: string, partitions: ColumnDef[]): [string, string][] {
   const props: [string, string][] = [['projection.enabled', 'true']];
   for (const p of partitions) {
+    const monthly = p.name === 'month'; // `month=YYYY-MM/`
     props.push(
       [`projection.${p.name}.type`, 'date'],
-      [`projection.${p.name}.format`, 'yyyy-MM-dd'],
-      [`projection.${p.name}.range`, '2000-01-01,NOW'],
+      [`projection.${p.name}.format`, monthly ? 'yyyy-MM' : 'yyyy-MM-dd'],
+      [`projection.${p.name}.range`, monthly ? '2000-01,NOW' : '2000-01-01,NOW'],
       [`projection.${p.name}.interval`, '1'],
-      [`projection.${p.name}.interval.unit`, 'DAYS'],
+      [`projection.${p.name}.interval.unit`, monthly ? 'MONTHS' : 'DAYS'],
     );
   }
   const template = partitions.map((p) => `${p.name}=\${${p.name}}/`).join('');
@@ -81,7 +82,7 @@ function viewColumn(c: ColumnDef): string {
  *   `CREATE OR REPLACE VIEW <name>` casting each column to its declared type, so SQL written against
  *   `<name>` sees the same types as DuckDB's typed view. OpenCSVSerde reads columns by position:
  *   `def.columns` must be in the file's column order.
- * Partitions named `dt` or typed DATE use partition projection; any other partition column turns projection
+ * Partitions named `dt` or `month` or typed DATE use partition projection; any other partition column turns projection
  * off and adds `MSCK REPAIR TABLE`, which must be run again when new partitions arrive.
  */
 export function registerTableStatements(def: TableDef, bucket: string): string[] {

@@ -535,6 +535,32 @@ describe('AthenaSqlEngine', () => {
       );
     });
 
+    it('projects month partitions (month=yyyy-MM/) by month', async () => {
+      const { sql } = engine();
+      queriesSucceed();
+
+      await sql.registerTable({
+        name: 'features',
+        prefix: 'features/windows/',
+        format: 'parquet',
+        columns: [{ name: 'n_tx', type: 'BIGINT' }],
+        partitionedBy: [{ name: 'month', type: 'VARCHAR' }],
+      });
+
+      const statements = startedQueries();
+      expect(statements).toHaveLength(2);
+      expect(statements[1]).toContain(
+        [
+          "  'projection.month.type'='date',",
+          "  'projection.month.format'='yyyy-MM',",
+          "  'projection.month.range'='2000-01,NOW',",
+          "  'projection.month.interval'='1',",
+          "  'projection.month.interval.unit'='MONTHS',",
+          `  'storage.location.template'='s3://${BUCKET}/features/windows/month=\${month}/'`,
+        ].join('\n'),
+      );
+    });
+
     it('repairs partitions it cannot project', async () => {
       const { sql } = engine();
       queriesSucceed();
