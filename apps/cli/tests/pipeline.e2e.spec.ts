@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALERT_COLUMNS } from '@splitwatch/core';
-import { readSplitCandidates, SPLIT_CANDIDATE_METHOD, type DetectResult } from '@splitwatch/use-cases';
+import { readSplitCandidates, registerFeatures, SPLIT_CANDIDATE_METHOD, type DetectResult } from '@splitwatch/use-cases';
 import { openLocalAdapters, type Adapters } from '@splitwatch/handlers';
 import { synthesize, SYNTH_PRESETS } from '@splitwatch/synth';
 import { alertsToCsv } from '../src/commands/export.command';
@@ -122,6 +122,63 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     // Each worker wrote its slices' step records into the same audit trail.
     const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-workers/manifest.json'));
     expect(manifest.steps.filter((s: { step: string }) => s.step.startsWith('detect-'))).toHaveLength(8);
+  });
+
+  it('adds a new day incrementally: only its users recomputed, the same features and rule alerts as from scratch', async () => {
+    // The synthetic log without its last day, then the last day as a file of its own (a scheduled run's input).
+    const [header, ...lines] = (await readFile(transactionsCsv, 'utf-8')).trimEnd().split('\n');
+    const at = header.split(',').indexOf('transaction_date');
+    const dayOf = (line: string) => line.split(',')[at].slice(0, 10);
+    const last = lines.map(dayOf).sort().pop()!;
+    const files = { before: join(dir, 'before.csv'), last: join(dir, 'last-day.csv'), all: join(dir, 'all.csv') };
+    await writeFile(files.before, [header, ...lines.filter((l) => dayOf(l) < last)].join('\n') + '\n');
+    await writeFile(files.last, [header, ...lines.filter((l) => dayOf(l) === last)].join('\n') + '\n');
+    await writeFile(files.all, [header, ...lines].join('\n') + '\n');
+
+    const inWorld = async <T>(name: string, fn: (go: (runId: string, input: string) => ReturnType<typeof run>, a: Adapters) => Promise<T>) => {
+      const dataDir = join(dir, name);
+      const a = await openLocalAdapters({ dataDir, results: { kind: 'pglite' } });
+      try {
+        const go = async (runId: string, input: string) =>
+          runPipelineLocally({
+            aslPath: PIPELINE_ASL,
+            input: { runId, sources: await stageInput(input, dataDir) },
+            adapters: async () => a,
+            logger: () => undefined,
+          });
+        return await fn(go, a);
+      } finally {
+        await a.close();
+      }
+    };
+    const ruleAlerts = async (a: Adapters) =>
+      (await (await a.resultsStore()).listAlerts())
+        .filter((x) => x.method.startsWith('rule:'))
+        .map(({ run_id: _run, ...rest }) => rest)
+        .sort((x, y) => (x.alert_id < y.alert_id ? -1 : 1));
+    const featureRows = async (a: Adapters) => {
+      const engine = await a.sqlEngine();
+      await registerFeatures(engine);
+      return engine.query(
+        `SELECT tx_id, n_tx, CAST(sum_amount AS VARCHAR) AS s, user_n_tx, um_n_tx, CAST(acct_cap_amount AS VARCHAR) AS cap, acct_n_subsidiaries, hist_days, acct_hist_days FROM features ORDER BY tx_id`,
+      );
+    };
+
+    const incremental = await inWorld('data-incremental', async (go, a) => {
+      const first = await go('day-1', files.before);
+      const second = await go('day-2', files.last);
+      expect(first.features!.mode).toBe('full');
+      expect(second.features).toMatchObject({ mode: 'incremental', rows: first.features!.rows + second.ingest!.totals.accepted });
+      expect(second.features!.recomputedRows).toBeLessThan(second.features!.rows / 2);
+      return { alerts: await ruleAlerts(a), features: await featureRows(a) };
+    });
+    const scratch = await inWorld('data-scratch', async (go, a) => {
+      expect((await go('all', files.all)).features!.mode).toBe('full');
+      return { alerts: await ruleAlerts(a), features: await featureRows(a) };
+    });
+    expect(incremental.features).toEqual(scratch.features);
+    expect(incremental.alerts.length).toBeGreaterThan(0);
+    expect(incremental.alerts).toEqual(scratch.alerts);
   });
 
   it('records a failed step in the audit trail and fails the execution with the cause', async () => {

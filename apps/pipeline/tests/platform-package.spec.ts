@@ -181,6 +181,20 @@ describe('apps/platform packaged (stage dev)', () => {
     );
   });
 
+  it('projects the month partitions of features (yyyy-MM from 2000-01 to NOW)', () => {
+    const features = (props(template, 'FeaturesTable').TableInput as GlueTableInput).Parameters;
+
+    expect(features).toEqual(
+      expect.objectContaining({
+        'projection.enabled': 'true',
+        'projection.month.type': 'date',
+        'projection.month.format': 'yyyy-MM',
+        'projection.month.range': '2000-01,NOW',
+        'projection.month.interval.unit': 'MONTHS',
+      }),
+    );
+  });
+
   it('exports the names the other services need', () => {
     const exported = Object.fromEntries(
       Object.entries(template.Outputs ?? {})

@@ -53,6 +53,8 @@ export const Keys = {
   quarantine: (runId: string) => `quarantine/run=${runId}/`,
   staging: (runId: string) => `staging/run=${runId}/`,
   features: 'features/windows/',
+  /** What the features in `features/windows/` were built from (see buildFeatures); outside the table's location. */
+  featuresState: 'features/state.json',
   candidates: (runId: string) => `scores/run=${runId}/`,
   alerts: (runId: string) => `alerts/run=${runId}/`,
   alertsPart: (runId: string, part: string) => `alerts/run=${runId}/part=${part}.json`,

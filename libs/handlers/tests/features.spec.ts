@@ -7,7 +7,7 @@ import {
   ingest,
   registerFeatures,
 } from '@splitwatch/use-cases';
-import { csvOf, localWorld, type Tx } from './helpers';
+import { csvOf, inFreshWorld, localWorld, type Tx } from './helpers';
 
 type World = Awaited<ReturnType<typeof localWorld>>;
 type Row = Record<string, unknown>;
@@ -176,15 +176,6 @@ async function features(w: World, rows: Tx[], windowHours = 24): Promise<Map<str
   );
   // The casts come last, so they win over the typed columns of the same name.
   return new Map(got.map((r) => [String(r.tx_id), r]));
-}
-
-async function inFreshWorld<T>(fn: (w: World) => Promise<T>): Promise<T> {
-  const w = await localWorld();
-  try {
-    return await fn(w);
-  } finally {
-    await w.dispose();
-  }
 }
 
 /** Random logs shaped to hit every rule: shared users and merchants, ties, exact-window gaps, caps, the unit grid. */
@@ -447,7 +438,7 @@ describe('window features (SQL on DuckDB) against a brute-force reference', () =
   it('writes exactly the declared columns, in order, with the declared types', async () => {
     await features(w, [{ id: 'x', account: 'a', date: '2021-01-01 00:00:00', amount: '1' }]);
     const described = await w.sqlEngine.query(
-      `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${w.root}/features/windows/*.parquet'))`,
+      `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${w.root}/features/windows/month=2021-01/*.parquet', hive_partitioning = false))`,
     );
     expect(described.map((d) => `${String(d.column_name)} ${String(d.column_type)}`)).toEqual(
       [...FEATURE_COLUMNS, { name: 'dt', type: 'VARCHAR' }].map((c) => `${c.name} ${c.type}`),

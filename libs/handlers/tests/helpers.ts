@@ -46,3 +46,13 @@ export async function localWorld() {
     },
   };
 }
+
+/** Runs `fn` in a fresh world of its own and disposes of it afterwards. */
+export async function inFreshWorld<T>(fn: (w: Awaited<ReturnType<typeof localWorld>>) => Promise<T>): Promise<T> {
+  const w = await localWorld();
+  try {
+    return await fn(w);
+  } finally {
+    await w.dispose();
+  }
+}

@@ -112,7 +112,17 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       log(`  duplicates      ${fmt(t.duplicates)} (retries of the same _id)`);
       log(`  rejected        ${fmt(t.rejected)}${t.rejected ? ` → ${cfg.dataDir}/quarantine/run=${runId}/` : ''}`);
     }
-    if (output.features) log(`  windows         ${fmt(output.features.rows)} (${fmt(output.features.multiTxWindows)} with ≥ 2 transactions)`);
+    if (output.features) {
+      const f = output.features;
+      log(`  windows         ${fmt(f.rows)} (${fmt(f.multiTxWindows)} with ≥ 2 transactions)`);
+      const how =
+        f.mode === 'incremental'
+          ? `incremental: ${fmt(f.recomputedRows)} transactions of the changed days' users recomputed (${f.reason})`
+          : f.mode === 'unchanged'
+            ? `unchanged: ${f.reason}`
+            : `full build: ${f.reason}`;
+      log(`  features        ${how}`);
+    }
     const parts = output.detect ? (Array.isArray(output.detect) ? output.detect : [output.detect]) : [];
     if (output.detect) {
       const byMethod: Record<string, number> = {};

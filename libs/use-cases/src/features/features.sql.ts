@@ -18,7 +18,8 @@ import type { ColumnDef } from '@splitwatch/core';
  * helper columns that peek ahead (next_second, sub_run_end) are only read where the answer cannot depend on a
  * later transaction (reasoning beside each). Appending later transactions never changes an earlier row (tested).
  * Output layout: one row per transaction; the transaction's own columns, the unprefixed account-key columns of the
- * first version, window_seconds, then one column group per key. FEATURE_COLUMNS is the exact list, in order.
+ * first version, window_seconds, then one column group per key (FEATURE_COLUMNS is the exact list, in order), then
+ * the day `dt` and the month partition `month` (YYYY-MM).
  *
  * Per key, per transaction (suffixes of the `acct_`/`user_`/`um_` column groups):
  * - n_tx, sum_amount (exact DECIMAL), mean_amount, std_amount (sample std, ddof = 1; NULL for one part),
@@ -158,7 +159,11 @@ const LEGACY_COLUMNS: readonly ColumnDef[] = [
   { name: 'z_sum', type: 'DOUBLE' },
 ];
 
-/** Columns of `features/windows/` (partition-like `dt` aside), as registered for the detectors, in file order. */
+/**
+ * Columns of the files under `features/windows/month=YYYY-MM/` (the transaction's day `dt` aside, which follows
+ * them), as registered for the detectors, in file order. The month is the partition: an incremental BuildFeatures
+ * rewrites whole months (one file each in DuckDB; days would be 334 small files and cost a quarter more to write).
+ */
 export const FEATURE_COLUMNS: readonly ColumnDef[] = [
   ...LEGACY_COLUMNS,
   { name: 'window_seconds', type: 'BIGINT' },
@@ -166,6 +171,10 @@ export const FEATURE_COLUMNS: readonly ColumnDef[] = [
     KEY_FEATURE_COLUMNS.map((c) => ({ name: `${k.prefix}_${c.name}`, type: c.type })),
   ),
 ];
+
+/** The day column written after FEATURE_COLUMNS, and the month partition (the query's last column). */
+export const FEATURES_DAY: ColumnDef = { name: 'dt', type: 'VARCHAR' };
+export const FEATURES_PARTITION: ColumnDef[] = [{ name: 'month', type: 'VARCHAR' }];
 
 const over = (keys: string, frame: string) =>
   `OVER (PARTITION BY ${keys} ORDER BY ts_s RANGE BETWEEN ${frame})`;
@@ -322,8 +331,9 @@ function finalSelect(): string {
     if (prefix) return cast(`${alias[prefix]}.${c.name}`, c);
     return cast(`a.acct_${c.name}`, c); // the legacy window columns are the account key's
   });
+  const day = 'CAST(CAST(t.transaction_date AS DATE) AS VARCHAR)';
   return `SELECT
-  ${[...lines, `CAST(CAST(t.transaction_date AS DATE) AS VARCHAR) AS dt`].join(',\n  ')}
+  ${[...lines, `${day} AS dt`, `substr(${day}, 1, 7) AS month`].join(',\n  ')}
 FROM tx t
 JOIN acct_feat a ON a.tx_id = t.tx_id
 JOIN user_feat u ON u.tx_id = t.tx_id
