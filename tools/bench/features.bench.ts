@@ -18,7 +18,12 @@
  *   Curated Parquet in, Parquet out. It leaves out only what is not SQL work: buildFeatures' bookkeeping (deleting
  *   the previous output, registering views, its integrity COUNT over the written features, the step record), which
  *   stays inside the buildFeatures figure.
- * - `features`: buildFeatures (the shared Athena/DuckDB SQL: three keys, every feature), Parquet in and out.
+ * - `features`: buildFeatures (the shared Athena/DuckDB SQL: three keys, every feature), Parquet in and out, from
+ *   scratch (the state of an earlier build is removed first).
+ * - `incremental` (not in the default phases): a scheduled run's case. The newest curated day is held out while a
+ *   full build runs, then put back and buildFeatures measured again (it recomputes only that day's users and
+ *   rewrites the months from that day on); with at most --check-rows rows its output is compared with a full build
+ *   of the same data, row by row.
  * When a size has at most --check-rows rows (default 1M), the fair reference's output is joined to buildFeatures'
  * on tx_id and compared column by column (max abs difference; exact for counts/decimals/text, 1e-9 relative for
  * doubles), so the ratio compares equal results. CPU is user + system of the child (DuckDB's threads included), the
@@ -27,12 +32,12 @@
  * --prepare-only just synthesises and curates.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalObjectStore } from '@splitwatch/adapters-local';
-import { resolveConfig } from '@splitwatch/core';
+import { Keys, resolveConfig, type ColumnDef } from '@splitwatch/core';
 import { synthesize } from '@splitwatch/synth';
 import {
   BASELINE_DAYS,
@@ -334,21 +339,90 @@ async function runFairReference(root: string, o: Options): Promise<number> {
   }
 }
 
+/** buildFeatures from scratch (the state of an earlier build is removed first, so it cannot be skipped). */
 async function runFeatures(root: string, o: Options): Promise<number> {
+  await rm(join(root, Keys.featuresState), { force: true });
+  return (await runBuild(root, o, 'full')).rows;
+}
+
+/** buildFeatures after the last day came back: it must take the incremental path. */
+async function runIncremental(root: string, o: Options): Promise<{ rows: number; detail: string }> {
+  const r = await runBuild(root, o, 'incremental');
+  return { rows: r.rows, detail: `${fmt(r.recomputedRows)} transactions recomputed, ${r.files} file(s) written` };
+}
+
+async function runBuild(root: string, o: Options, expected: 'full' | 'incremental') {
   const engine = await openEngine(root, o);
   try {
     const result = await buildFeatures(
       { objectStore: new LocalObjectStore({ root }), sqlEngine: engine },
-      { runId: 'bench', config: resolveConfig({ windowHours: o.windowHours }) },
+      { runId: `bench-${expected}`, config: resolveConfig({ windowHours: o.windowHours }) },
     );
-    return result.rows;
+    if (result.mode !== expected) throw new Error(`expected a ${expected} build, got ${result.mode}: ${result.reason}`);
+    return result;
   } finally {
     await engine.close();
   }
 }
 
+/**
+ * The `incremental` phase: the scheduled run's case. The newest curated day is held out while a full build runs
+ * (measured too: the previous night's run), then put back and buildFeatures measured again: it recomputes only
+ * that day's users. With at most --check-rows rows, the result is compared with a third, full build.
+ */
+async function measureIncremental(
+  sizeDir: string,
+  root: string,
+  rows: number,
+  argv: string[],
+  o: Options,
+): Promise<{ before: Measurement; after: Measurement; day: string; check?: string }> {
+  const curatedDir = join(root, Keys.curated);
+  const held = join(sizeDir, 'held-day');
+  if (existsSync(held)) throw new Error(`${held} exists: a previous run stopped half-way; move its dt=… folder back`);
+  const day = (await readdir(curatedDir)).filter((d) => d.startsWith('dt=')).sort().pop();
+  if (!day) throw new Error(`no dt=… folder under ${curatedDir}`);
+  await mkdir(held);
+  await rename(join(curatedDir, day), join(held, day));
+  let before: Measurement;
+  try {
+    before = measure('features', root, argv);
+  } finally {
+    await rename(join(held, day), join(curatedDir, day));
+    await rm(held, { recursive: true });
+  }
+  const after = measure('incremental', root, argv);
+  if (after.rows !== rows) throw new Error(`row counts differ: curated ${rows}, incremental ${after.rows}`);
+  if (rows > o.checkRows) return { before, after, day };
+  const kept = join(sizeDir, 'incremental-features');
+  await rm(kept, { recursive: true, force: true });
+  await cp(join(root, Keys.features), kept, { recursive: true });
+  measure('features', root, argv);
+  const engine = await openEngine(root, o);
+  try {
+    const read = (dir: string) => `read_parquet('${dir}/**/*.parquet', hive_partitioning = true)`;
+    const differs = (c: ColumnDef) =>
+      c.type === 'DOUBLE'
+        ? `abs(a.${c.name} - b.${c.name}) > 1e-12 * GREATEST(abs(b.${c.name}), 1) OR (a.${c.name} IS NULL) <> (b.${c.name} IS NULL)`
+        : `a.${c.name} IS DISTINCT FROM b.${c.name}`;
+    const columns: ColumnDef[] = [...FEATURE_COLUMNS, { name: 'dt', type: 'VARCHAR' }, { name: 'month', type: 'VARCHAR' }];
+    const [r] = await engine.query(
+      `SELECT (SELECT COUNT(*) FROM ${read(kept)}) AS a, (SELECT COUNT(*) FROM ${read(join(root, Keys.features))}) AS b,
+         COUNT(*) AS joined, SUM(CASE WHEN ${columns.map(differs).join(' OR ')} THEN 1 ELSE 0 END) AS differing
+       FROM ${read(kept)} a JOIN ${read(join(root, Keys.features))} b USING (tx_id)`,
+    );
+    const check =
+      `incremental vs full build: ${fmt(Number(r.a))} vs ${fmt(Number(r.b))} rows, ${fmt(Number(r.joined))} joined on tx_id, ` +
+      `${fmt(Number(r.differing))} differing (exact for text, counts and decimals; doubles to 1e-12 relative)`;
+    return { before, after, day, check };
+  } finally {
+    await engine.close();
+    await rm(kept, { recursive: true, force: true });
+  }
+}
+
 /** Runs one measurement in a fresh process (same loader and flags) and reads its report line. */
-type Phase = 'reference' | 'fair' | 'features';
+type Phase = 'reference' | 'fair' | 'features' | 'incremental';
 
 function measure(phase: Phase, root: string, argv: string[]): Measurement {
   const load0 = loadavg()[0];
@@ -357,7 +431,8 @@ function measure(phase: Phase, root: string, argv: string[]): Measurement {
 }
 
 async function child(phase: string, root: string, o: Options): Promise<void> {
-  const run = { reference: runReference, fair: runFairReference, features: runFeatures }[phase as Phase];
+  if (phase === 'incremental') return reportFromChild(() => runIncremental(root, o));
+  const run = { reference: runReference, fair: runFairReference, features: runFeatures }[phase as Exclude<Phase, 'incremental'>];
   if (!run) throw new Error(`unknown phase ${phase}`);
   await reportFromChild(async () => ({ rows: await run(root, o) }));
 }
@@ -427,6 +502,7 @@ const PHASE_NAMES: Record<Phase, string> = {
   reference: 'minimal reference (1 key: COUNT/SUM/STDDEV)',
   fair: 'fair reference (hand-written DuckDB, same columns)',
   features: 'buildFeatures (shared Athena/DuckDB SQL)',
+  incremental: 'buildFeatures, incremental: the newest day added to a built log',
 };
 
 async function main(): Promise<void> {
@@ -460,6 +536,24 @@ async function main(): Promise<void> {
     if (o.prepareOnly) continue;
     const done: Partial<Record<Phase, Measurement>> = {};
     for (const phase of o.phases) {
+      if (phase === 'incremental') {
+        const inc = await measureIncremental(sizeDir, root, rows, passOn, o);
+        const row = (label: string, m: Measurement, n: number) =>
+          `| ${fmt(n)} | ${label} | ${secs(m.wallMs)} | ${fmt(Math.round(n / (m.wallMs / 1000)))} | ` +
+          `${secs(m.cpuMs)} | ${m.maxRssMb.toFixed(0)} MB | ${m.load?.map((l) => l.toFixed(1)).join('→')} |`;
+        table.push(
+          row(`buildFeatures, full, without the newest day (${inc.day})`, inc.before, inc.before.rows),
+          row(`buildFeatures, incremental, ${inc.day} added (${inc.after.detail ?? ''})`, inc.after, rows),
+          `| ${fmt(rows)} | ratio full (one day less) / incremental | ${(inc.before.wallMs / inc.after.wallMs).toFixed(1)}× | | ` +
+            `${(inc.before.cpuMs / inc.after.cpuMs).toFixed(1)}× | | |`,
+        );
+        log(`  full without ${inc.day}: ${secs(inc.before.wallMs)}; incremental: ${secs(inc.after.wallMs)} (${inc.after.detail ?? ''})`);
+        if (inc.check) {
+          checks.push(`${fmt(rows)} rows: ${inc.check}`);
+          log(`  ${inc.check}`);
+        }
+        continue;
+      }
       const m = measure(phase, root, passOn);
       done[phase] = m;
       log(
@@ -491,7 +585,7 @@ async function main(): Promise<void> {
   }
   if (o.prepareOnly) return;
   process.stdout.write('\n' + table.join('\n') + '\n');
-  if (checks.length) process.stdout.write('\nfair reference vs buildFeatures\n' + checks.join('\n') + '\n');
+  if (checks.length) process.stdout.write('\nchecks\n' + checks.join('\n') + '\n');
 }
 
 main().catch((error: unknown) => {
