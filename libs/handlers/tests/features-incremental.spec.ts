@@ -172,6 +172,17 @@ describe('incremental BuildFeatures', () => {
       expect(await w.objectStore.list('staging/')).toEqual([]);
     });
 
+    it('clears what a stopped attempt of the same run left in its staging folder', async () => {
+      await build(w, 'r1', 24, 0.5);
+      await ingestFile(w, 'r2', 'feb', feb1);
+      await w.objectStore.putText('staging/run=r2/features/users/data_0.parquet', 'half-written');
+
+      const result = await build(w, 'r2', 24, 0.5);
+
+      expect(result).toMatchObject({ mode: 'incremental', rows: 95 });
+      expect(await w.objectStore.list('staging/')).toEqual([]);
+    });
+
     it('writes nothing when no curated object changed', async () => {
       await build(w, 'r1');
       const before = await w.objectStore.list('features/');

@@ -224,6 +224,8 @@ async function buildIncrement(
   const usersTable = safeIdent(`features_users_${runId}`);
   const months = [...new Set(days.map((d) => d.slice(0, 7)))];
   const fromMonth = months[0];
+  // Leftovers of an earlier attempt of this run that was stopped (a Lambda timeout) would block the UNLOADs.
+  await objectStore.delete((await objectStore.list(staging)).map((o) => o.key));
   try {
     // The users with a transaction on a changed day, now or in the previous features (a removed row's user), and
     // every user of an account they used.
