@@ -69,7 +69,8 @@ export const GRID_UNIT = '5.94445501';
 
 /**
  * The features SQL with its parameters filled in, ready for the engine. `windowHours` may be any positive
- * length (1, 6, 24, 168 …); it is rounded to whole seconds.
+ * length (1, 6, 24, 168 …); it is rounded to whole seconds. `transactionsTable` is a table name or an aliased
+ * subquery (an incremental build passes the recomputed users' transactions).
  */
 export function featuresSql(config: DetectionConfig, transactionsTable = 'transactions'): string {
   const windowSeconds = Math.round(config.windowHours * 3600);
@@ -294,7 +295,7 @@ SELECT ${columns} FROM features WHERE month >= '${fromMonth}' AND NOT ${inUsers}
     return {
       keys,
       recomputedRows: affected,
-      details: { changedDays: days, users, monthsRewritten: months.length > 0 ? `${fromMonth} on` : '' },
+      details: { changedDays: days, users, monthsRewritten: `${fromMonth} on` },
     };
   } finally {
     await sqlEngine.dropTable(usersTable);
