@@ -1,0 +1,77 @@
+import {
+  actionsOf,
+  resourcesOf,
+  roleStatements,
+  slsPackage,
+  type IamStatement,
+  type PackagedService,
+} from './helpers/sls-package';
+
+const PACKAGE_TIMEOUT_MS = 120_000;
+const BUCKET_ARN = 'arn:${AWS::Partition}:s3:::splitwatch-dev-data-${AWS::AccountId}-${AWS::Region}';
+const GLUE_TABLES = 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/splitwatch_dev/';
+
+const subOf = (r: unknown) => String((r as { 'Fn::Sub'?: unknown })['Fn::Sub'] ?? JSON.stringify(r));
+
+/** For each action of the role's Allow statements, the resources it is granted on (bucket keys without the bucket). */
+function grants(statements: IamStatement[], pattern: RegExp): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const s of statements.filter((x) => x.Effect === 'Allow')) {
+    for (const action of actionsOf(s).filter((a) => pattern.test(a))) {
+      for (const r of resourcesOf(s)) (out[action] ??= []).push(subOf(r).replace(`${BUCKET_ARN}/`, ''));
+    }
+  }
+  for (const list of Object.values(out)) list.sort();
+  return out;
+}
+
+describe('apps/feature-builder packaged (stage dev)', () => {
+  let packaged: PackagedService;
+  let role: IamStatement[];
+
+  beforeAll(async () => {
+    packaged = await slsPackage('feature-builder', { stage: 'dev' });
+    role = roleStatements(packaged.template, 'IamRoleLambdaExecution');
+  }, PACKAGE_TIMEOUT_MS);
+
+  afterAll(() => packaged?.dispose());
+
+  it('grants S3 object actions only on what BuildFeatures reads and writes, incremental builds included', () => {
+    expect(grants(role, /^s3:(Get|Put|Delete)Object$/)).toEqual({
+      's3:GetObject': [
+        'athena-results/*',
+        'curated/transactions/*',
+        'features/state.json',
+        'features/windows/*',
+        'staging/run=*/features/*',
+      ],
+      's3:PutObject': [
+        'athena-results/*',
+        'features/state.json',
+        'features/windows/*',
+        'runs/*',
+        'staging/run=*/features/*',
+      ],
+      's3:DeleteObject': ['features/state.json', 'features/windows/*', 'staging/run=*/features/*'],
+    });
+  });
+
+  it('lists only its own prefixes of the bucket', () => {
+    const list = role.filter((s) => actionsOf(s).includes('s3:ListBucket'));
+    expect(list).toHaveLength(1);
+    expect(list[0].Condition?.StringLike?.['s3:prefix']).toEqual([
+      'curated/transactions/*',
+      'features/windows/*',
+      'staging/run=*/features/*',
+      'athena-results/*',
+    ]);
+  });
+
+  it('creates and drops only its per-run tables of recomputed users in the Glue catalog', () => {
+    const tables = grants(role, /^glue:(CreateTable|DeleteTable|UpdateTable)$/);
+    expect(Object.keys(tables).sort()).toEqual(['glue:CreateTable', 'glue:DeleteTable']);
+    for (const resources of Object.values(tables)) {
+      expect(resources.filter((r) => r.includes(':table/'))).toEqual([`${GLUE_TABLES}features_users_*`]);
+    }
+  });
+});
