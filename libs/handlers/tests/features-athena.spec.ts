@@ -21,6 +21,7 @@ import {
   featuresFingerprint,
   featuresSql,
   FeaturesIntegrityError,
+  findEngineOnlySql,
 } from '@splitwatch/use-cases';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -232,6 +233,8 @@ describe('buildFeatures on Athena (request shapes, mocked AWS SDK clients)', () 
     const [users, usersDdl, counts, windows] = started()
       .map((q) => q.QueryString ?? '')
       .filter((q) => !q.startsWith('DROP'));
+    // The same text runs on DuckDB locally: it must stay in the subset both engines share.
+    for (const q of [users, counts, windows]) expect(findEngineOnlySql(q)).toEqual([]);
     expect(users).toMatch(/^UNLOAD \(WITH changed AS/);
     expect(users).toContain(`WHERE dt IN ('2021-02-01')`);
     expect(users).toContain(`TO 's3://${BUCKET}/staging/run=run-4/features/users/'`);
