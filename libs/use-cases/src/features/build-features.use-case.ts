@@ -12,6 +12,7 @@ import {
 } from '@splitwatch/core';
 import { sha256Hex, startStep, type StepRecord } from '../audit/step-record';
 import { renderSql, safeIdent } from '../sql-text';
+import { publishUnloaded } from '../unloaded-files';
 import { FEATURES_DAY, FEATURES_PARTITION, FEATURES_SQL, FEATURE_COLUMNS, FEATURE_KEYS } from './features.sql';
 
 export interface BuildFeaturesDeps {
@@ -282,16 +283,8 @@ SELECT ${columns} FROM features WHERE month >= '${fromMonth}' AND NOT ${inUsers}
       .map((o) => o.key)
       .filter((key) => (/\/month=(\d{4}-\d{2})\//.exec(key)?.[1] ?? '') >= fromMonth);
     await objectStore.delete(replaced);
-    const keys: string[] = [];
-    for (const from of staged) {
-      const rel = from.slice(`${staging}windows/`.length); // month=YYYY-MM/file
-      const cut = rel.lastIndexOf('/');
-      const file = rel.slice(cut + 1);
-      // Athena's UNLOAD names files without an extension; the run id keeps names unique across builds.
-      const to = `${Keys.features}${rel.slice(0, cut)}/${safeIdent(runId)}-${file}${file.endsWith('.parquet') ? '' : '.parquet'}`;
-      await objectStore.copy(from, to);
-      keys.push(to);
-    }
+    // Named after the run, so names stay unique across builds.
+    const keys = await publishUnloaded(objectStore, staged, `${staging}windows/`, Keys.features, safeIdent(runId));
     return {
       keys,
       recomputedRows: affected,

@@ -38,6 +38,7 @@ import {
 import { isRejection, mapHeader, validateValues } from './validate-row';
 import { lit, renderSql, safeIdent } from '../sql-text';
 import { startStep } from '../audit/step-record';
+import { publishUnloaded } from '../unloaded-files';
 
 /*
  * Choices ingest makes (see also the README's input contract):
@@ -687,15 +688,8 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       const stale = curatedNow.filter((k) => k.slice(k.lastIndexOf('/') + 1).startsWith(`${rep.sourceId}-`));
       await objectStore.delete(stale);
       for (const out of unloaded.get(rep.sourceId) ?? []) {
-        for (const k of out.keys) {
-          const rel = k.slice(out.prefix.length); // dt=YYYY-MM-DD/file.parquet
-          const cut = rel.lastIndexOf('/');
-          const file = rel.slice(cut + 1);
-          // Athena's UNLOAD names files without an extension; keep the curated layout uniform.
-          const dest = `${Keys.curated}${rel.slice(0, cut)}/${rep.sourceId}-${file}${file.endsWith('.parquet') ? '' : '.parquet'}`;
-          await objectStore.copy(k, dest);
-          step.record.writes.push({ key: dest });
-        }
+        const written = await publishUnloaded(objectStore, out.keys, out.prefix, Keys.curated, rep.sourceId);
+        step.record.writes.push(...written.map((key) => ({ key })));
       }
     }
 
