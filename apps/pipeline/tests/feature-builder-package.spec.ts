@@ -1,6 +1,6 @@
 import {
   actionsOf,
-  resourcesOf,
+  grants,
   roleStatements,
   slsPackage,
   type IamStatement,
@@ -8,22 +8,7 @@ import {
 } from './helpers/sls-package';
 
 const PACKAGE_TIMEOUT_MS = 120_000;
-const BUCKET_ARN = 'arn:${AWS::Partition}:s3:::splitwatch-dev-data-${AWS::AccountId}-${AWS::Region}';
 const GLUE_TABLES = 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/splitwatch_dev/';
-
-const subOf = (r: unknown) => String((r as { 'Fn::Sub'?: unknown })['Fn::Sub'] ?? JSON.stringify(r));
-
-/** For each action of the role's Allow statements, the resources it is granted on (bucket keys without the bucket). */
-function grants(statements: IamStatement[], pattern: RegExp): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const s of statements.filter((x) => x.Effect === 'Allow')) {
-    for (const action of actionsOf(s).filter((a) => pattern.test(a))) {
-      for (const r of resourcesOf(s)) (out[action] ??= []).push(subOf(r).replace(`${BUCKET_ARN}/`, ''));
-    }
-  }
-  for (const list of Object.values(out)) list.sort();
-  return out;
-}
 
 describe('apps/feature-builder packaged (stage dev)', () => {
   let packaged: PackagedService;
@@ -61,6 +46,7 @@ describe('apps/feature-builder packaged (stage dev)', () => {
     expect(list).toHaveLength(1);
     expect(list[0].Condition?.StringLike?.['s3:prefix']).toEqual([
       'curated/transactions/*',
+      'features/state.json',
       'features/windows/*',
       'staging/run=*/features/*',
       'athena-results/*',

@@ -132,6 +132,7 @@ function awsSucceeds(stats = statsPage(100), state?: string): string[] {
     const objects = [
       ...CURATED,
       ...[...features, ...written].map((Key) => ({ Key, Size: 10, ETag: '"x"' })),
+      ...(state !== undefined ? [{ Key: 'features/state.json', Size: state.length, ETag: '"s"' }] : []),
     ];
     return { Contents: objects.filter((o) => o.Key.startsWith(input.Prefix)) };
   });
@@ -177,7 +178,8 @@ describe('buildFeatures on Athena (request shapes, mocked AWS SDK clients)', () 
     // Assess
     expect(events).toEqual([
       's3 list curated/transactions/',
-      's3 get features/state.json',
+      // Listed, not read: a read of a missing key answers 403 where the role may not list.
+      's3 list features/state.json',
       's3 delete features/state.json',
       's3 list features/windows/',
       `s3 delete ${OLD_FILES.join(' ')}`,

@@ -99,6 +99,27 @@ export const actionsOf = (s: IamStatement): string[] => (Array.isArray(s.Action)
 export const resourcesOf = (s: IamStatement): unknown[] =>
   Array.isArray(s.Resource) ? s.Resource : [s.Resource];
 
+/** The data bucket's ARN on stage dev, as the services' IAM statements write it. */
+export const DEV_BUCKET_ARN =
+  'arn:${AWS::Partition}:s3:::splitwatch-dev-data-${AWS::AccountId}-${AWS::Region}';
+
+const subOf = (r: unknown) => String((r as { 'Fn::Sub'?: unknown })['Fn::Sub'] ?? JSON.stringify(r));
+
+/**
+ * For each action of a role's Allow statements matching `pattern`, the resources it is granted on, sorted (keys of
+ * the dev data bucket without the bucket's ARN).
+ */
+export function grants(statements: IamStatement[], pattern: RegExp): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const s of statements.filter((x) => x.Effect === 'Allow')) {
+    for (const action of actionsOf(s).filter((a) => pattern.test(a))) {
+      for (const r of resourcesOf(s)) (out[action] ??= []).push(subOf(r).replace(`${DEV_BUCKET_ARN}/`, ''));
+    }
+  }
+  for (const list of Object.values(out)) list.sort();
+  return out;
+}
+
 /** Every statement of the inline policies of an AWS::IAM::Role. */
 export function roleStatements(template: CfnTemplate, logicalId: string): IamStatement[] {
   const role = template.Resources[logicalId];

@@ -3,7 +3,6 @@ import {
   CURATED_COLUMNS,
   CURATED_PARTITION,
   Keys,
-  ObjectNotFoundError,
   SplitwatchError,
   type DetectionConfig,
   type ObjectInfo,
@@ -11,6 +10,7 @@ import {
   type SqlEngine,
 } from '@splitwatch/core';
 import { sha256Hex, startStep, type StepRecord } from '../audit/step-record';
+import { getTextIfPresent } from '../optional-object';
 import { renderSql, safeIdent } from '../sql-text';
 import { publishUnloaded } from '../unloaded-files';
 import { FEATURES_DAY, FEATURES_PARTITION, FEATURES_SQL, FEATURE_COLUMNS, FEATURE_KEYS } from './features.sql';
@@ -169,13 +169,8 @@ export function planFeaturesBuild(
 }
 
 async function readState(objectStore: ObjectStore): Promise<FeaturesState | undefined> {
-  let text: string;
-  try {
-    text = await objectStore.getText(Keys.featuresState);
-  } catch (error) {
-    if (error instanceof ObjectNotFoundError) return undefined;
-    throw error;
-  }
+  const text = await getTextIfPresent(objectStore, Keys.featuresState);
+  if (text === undefined) return undefined;
   try {
     const state = JSON.parse(text) as FeaturesState;
     return state && typeof state.curated === 'object' && state.curated !== null ? state : undefined;
