@@ -40,6 +40,10 @@ export function buildCli(): Command {
       .requiredOption('--input <path>', 'a .csv, .csv.gz or .parquet file, or a directory of them')
       .option('--config <file>', 'detection settings (JSON) overriding the defaults')
       .option('--column-map <file>', 'JSON: contract column → its name in your files, e.g. {"_id": "id", "transaction_amount": "amount"}')
+      .option(
+        '--reingest',
+        'read every input file again, even those already ingested from the same content (they are skipped by default)',
+      )
       .option('--quiet', 'print only the summary')
       .option(
         '--workers <n>',

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALERT_COLUMNS } from '@splitwatch/core';
@@ -27,10 +27,10 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const run = async (runId: string, input: string, workers?: number) =>
+  const run = async (runId: string, input: string, workers?: number, reingest?: boolean) =>
     runPipelineLocally({
       aslPath: PIPELINE_ASL,
-      input: { runId, sources: await stageInput(input, join(dir, 'data')) },
+      input: { runId, sources: await stageInput(input, join(dir, 'data')), ...(reingest ? { reingest } : {}) },
       adapters: async () => adapters,
       ...(workers ? { detectWorkers: { workers, adapters: { dataDir: join(dir, 'data'), results: { kind: 'pglite' } } } } : {}),
       logger: () => undefined,
@@ -98,10 +98,15 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
   it('does not duplicate alerts when the same input runs again', async () => {
     const store = await adapters.resultsStore();
     const before = (await store.listAlerts()).map((a) => a.alert_id).sort();
-    const out = await run('run-2', transactionsCsv);
+    // Read again on request: every row curated afresh, every stage run again.
+    const out = await run('run-2', transactionsCsv, undefined, true);
     expect(out.ingest!.totals.accepted).toBeGreaterThan(0);
-    const after = (await store.listAlerts()).map((a) => a.alert_id).sort();
-    expect(after).toEqual(before);
+    expect((await store.listAlerts()).map((a) => a.alert_id).sort()).toEqual(before);
+    // By default the unchanged file is not read again, and nothing is rebuilt.
+    const again = await run('run-3', transactionsCsv);
+    expect(again.ingest!.totals).toMatchObject({ files: 0, read: 0, unchanged: 1 });
+    expect(again.features).toMatchObject({ mode: 'unchanged' });
+    expect((await store.listAlerts()).map((a) => a.alert_id).sort()).toEqual(before);
   });
 
   it('scores the account slices on worker threads with the same alerts as in one thread', async () => {
@@ -130,9 +135,11 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     const at = header.split(',').indexOf('transaction_date');
     const dayOf = (line: string) => line.split(',')[at].slice(0, 10);
     const last = lines.map(dayOf).sort().pop()!;
-    const files = { before: join(dir, 'before.csv'), last: join(dir, 'last-day.csv'), all: join(dir, 'all.csv') };
+    // A scheduled run's input directory: a file per delivery, growing by one.
+    const logs = join(dir, 'logs');
+    await mkdir(logs);
+    const files = { before: join(logs, 'before.csv'), last: join(logs, 'last-day.csv'), all: join(dir, 'all.csv') };
     await writeFile(files.before, [header, ...lines.filter((l) => dayOf(l) < last)].join('\n') + '\n');
-    await writeFile(files.last, [header, ...lines.filter((l) => dayOf(l) === last)].join('\n') + '\n');
     await writeFile(files.all, [header, ...lines].join('\n') + '\n');
 
     const inWorld = async <T>(name: string, fn: (go: (runId: string, input: string) => ReturnType<typeof run>, a: Adapters) => Promise<T>) => {
@@ -165,9 +172,12 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     };
 
     const incremental = await inWorld('data-incremental', async (go, a) => {
-      const first = await go('day-1', files.before);
-      const second = await go('day-2', files.last);
+      const first = await go('day-1', logs);
+      await writeFile(files.last, [header, ...lines.filter((l) => dayOf(l) === last)].join('\n') + '\n');
+      const second = await go('day-2', logs);
       expect(first.features!.mode).toBe('full');
+      // Given the whole directory, it reads only the new file.
+      expect(second.ingest!.totals).toMatchObject({ files: 1, unchanged: 1 });
       expect(second.features).toMatchObject({ mode: 'incremental', rows: first.features!.rows + second.ingest!.totals.accepted });
       expect(second.features!.recomputedRows).toBeLessThan(second.features!.rows / 2);
       return { alerts: await ruleAlerts(a), features: await featureRows(a) };

@@ -50,6 +50,9 @@ export const CURATED_PARTITION: ColumnDef[] = [{ name: 'dt', type: 'VARCHAR' }];
 export const Keys = {
   raw: 'raw/',
   curated: 'curated/transactions/',
+  /** What ingest curated from each source (see ingest's source states); outside the curated table's location. */
+  curatedSources: 'curated/sources/',
+  curatedSourceState: (sourceId: string) => `curated/sources/${sourceId}.json`,
   quarantine: (runId: string) => `quarantine/run=${runId}/`,
   staging: (runId: string) => `staging/run=${runId}/`,
   features: 'features/windows/',

@@ -18,6 +18,8 @@ export interface PipelineState {
   config?: unknown;
   /** Ingest: contract column → the column's name in the input files, for logs with another schema. */
   columnMap?: unknown;
+  /** Ingest: read every source again, even those curated before from the same content. */
+  reingest?: unknown;
   /** Set inside the Detect Map: the account slice to score, and how many slices there are. */
   partition?: number;
   partitions?: number;
@@ -51,13 +53,26 @@ export function runIdOf(state: PipelineState): string {
 }
 
 /** Validates the execution input for ingest: `sources` must be a non-empty list of object keys or prefixes. */
-export function decodeIngestInput(state: PipelineState): { runId: string; sources: string[]; columnMap?: ColumnMap } {
+export function decodeIngestInput(state: PipelineState): {
+  runId: string;
+  sources: string[];
+  columnMap?: ColumnMap;
+  reingest?: boolean;
+} {
   if (typeof state !== 'object' || state === null) throw new InvalidEventError('The ingest event must be a JSON object');
   const { sources } = state;
   if (!Array.isArray(sources) || sources.length === 0 || !sources.every((s) => typeof s === 'string' && s.length > 0)) {
     throw new InvalidEventError('The ingest event needs "sources": a non-empty list of object keys or prefixes (e.g. ["raw/"])');
   }
   const columnMap = resolveColumnMap(state.columnMap, 'columnMap of the ingest event');
+  if (state.reingest !== undefined && typeof state.reingest !== 'boolean') {
+    throw new InvalidEventError(`"reingest" of the ingest event must be true or false, got ${JSON.stringify(state.reingest)}`);
+  }
   const runId = runIdOf({ ...state, runId: state.runId ?? newRunId() });
-  return Object.keys(columnMap).length > 0 ? { runId, sources, columnMap } : { runId, sources };
+  return {
+    runId,
+    sources,
+    ...(Object.keys(columnMap).length > 0 ? { columnMap } : {}),
+    ...(state.reingest === true ? { reingest: true } : {}),
+  };
 }

@@ -35,4 +35,14 @@ describe('pipeline state decoding', () => {
     expect(() => runIdOf({ runId: '../etc' })).toThrow(/Invalid runId/);
     expect(newRunId(new Date('2021-01-02T03:04:05.678Z'))).toMatch(/^20210102T030405Z-/);
   });
+
+  it('passes "reingest: true" on to ingest and refuses anything but a boolean', () => {
+    expect(decodeIngestInput({ runId: 'r-1', sources: ['raw/'], reingest: true })).toEqual({
+      runId: 'r-1',
+      sources: ['raw/'],
+      reingest: true,
+    });
+    expect(decodeIngestInput({ runId: 'r-1', sources: ['raw/'], reingest: false })).toEqual({ runId: 'r-1', sources: ['raw/'] });
+    expect(() => decodeIngestInput({ sources: ['raw/'], reingest: 'yes' })).toThrow(/"reingest" of the ingest event must be true or false/);
+  });
 });

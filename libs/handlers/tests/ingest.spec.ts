@@ -64,8 +64,18 @@ describe('ingest (embedded adapters)', () => {
     await w.objectStore.putText('raw/a.csv', csvOf(rows.slice(0, 2)));
     await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });
     const first = await curated(w);
+    const files = await w.objectStore.list('curated/transactions/');
+    // The same content again is recognised and not read: its curated files are left as they are.
     const again = await ingest(w, { runId: 'r2', sources: ['raw/a.csv'] });
-    expect(again.totals).toMatchObject({ read: 2, accepted: 2, duplicates: 0 });
+    expect(again.totals).toMatchObject({ files: 0, read: 0, unchanged: 1 });
+    expect(again.sources).toEqual([
+      expect.objectContaining({ status: 'unchanged', ingestedBy: 'r1', read: 2, accepted: 2, duplicates: 0 }),
+    ]);
+    expect(await w.objectStore.list('curated/transactions/')).toEqual(files);
+    expect(await curated(w)).toEqual(first);
+    // Read again on request: the same rows, all accepted (its own earlier rows are being replaced).
+    const forced = await ingest(w, { runId: 'r2b', sources: ['raw/a.csv'], reingest: true });
+    expect(forced.totals).toMatchObject({ files: 1, read: 2, accepted: 2, duplicates: 0, unchanged: 0 });
     expect(await curated(w)).toEqual(first);
 
     await w.objectStore.putText('raw/b.csv', csvOf(rows.slice(1)));

@@ -11,6 +11,7 @@ export * from './features/build-features.use-case';
 export * from './features/features.sql';
 export * from './ingest/csv-parser';
 export * from './ingest/ingest.use-case';
+export { readSourceState, SOURCE_STATE_FORMAT, type SourceState } from './ingest/source-state';
 export * from './ingest/validate-row';
 export * from './report/render-report';
 export * from './report/report.use-case';

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, stat, utimes } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { resolveConfig } from '@splitwatch/core';
 import { newRunId, type PipelineState } from '@splitwatch/handlers';
@@ -13,6 +13,8 @@ export interface RunOptions extends StoreOptions {
   config?: string;
   /** JSON file: contract column → the column's name in the input files (logs with another schema). */
   columnMap?: string;
+  /** Read every input file again, even those curated before from the same content. */
+  reingest?: boolean;
   quiet?: boolean;
   /** Worker threads for Detect's account slices (default: one per core, at most 8; 1 runs them in this thread). */
   workers?: number;
@@ -20,7 +22,11 @@ export interface RunOptions extends StoreOptions {
 
 const SUPPORTED = /\.(csv|csv\.gz|parquet)$/i;
 
-/** Copies the input file(s) into `<dataDir>/raw/` (the same key layout as the S3 bucket) and returns their keys. */
+/**
+ * Copies the input file(s) into `<dataDir>/raw/` (the same key layout as the S3 bucket) and returns their keys. A
+ * file already there with the same size and modification time is not copied again: the copy keeps the input's
+ * modification time, so an unchanged input keeps its object version and ingest skips it without reading it.
+ */
 export async function stageInput(input: string, dataDir: string): Promise<string[]> {
   const abs = resolve(input);
   const info = await stat(abs).catch(() => {
@@ -40,8 +46,14 @@ export async function stageInput(input: string, dataDir: string): Promise<string
   for (const f of files.sort()) {
     const rel = info.isDirectory() ? `${basename(abs)}/${relative(abs, f).split('\\').join('/')}` : basename(f);
     const key = `raw/${rel}`;
-    await mkdir(resolve(dataDir, key, '..'), { recursive: true });
-    await copyFile(f, resolve(dataDir, key));
+    const dest = resolve(dataDir, key);
+    const [from, to] = await Promise.all([stat(f), stat(dest).catch(() => null)]);
+    // utimes keeps whole milliseconds.
+    if (!to || to.size !== from.size || Math.trunc(to.mtimeMs) !== Math.trunc(from.mtimeMs)) {
+      await mkdir(resolve(dest, '..'), { recursive: true });
+      await copyFile(f, dest);
+      await utimes(dest, from.atime, from.mtime);
+    }
     keys.push(key);
   }
   return keys;
@@ -84,7 +96,13 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
     const stepSeconds: Record<string, number> = {};
     const output = await runPipelineLocally({
       aslPath: PIPELINE_ASL,
-      input: { runId, sources, ...(config ? { config } : {}), ...(columnMap ? { columnMap } : {}) },
+      input: {
+        runId,
+        sources,
+        ...(config ? { config } : {}),
+        ...(columnMap ? { columnMap } : {}),
+        ...(opts.reingest ? { reingest: true } : {}),
+      },
       adapters: async () => adapters,
       detectWorkers: { workers, adapters: cfg },
       logger: () => undefined,
@@ -107,7 +125,10 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
     log('');
     log('Summary');
     if (t) {
-      log(`  rows read       ${fmt(t.read)} in ${t.files} file(s)`);
+      log(
+        `  rows read       ${fmt(t.read)} in ${t.files} file(s)` +
+          (t.unchanged ? `; ${t.unchanged} file(s) unchanged since they were ingested, not read again` : ''),
+      );
       log(`  accepted        ${fmt(t.accepted)}`);
       log(`  duplicates      ${fmt(t.duplicates)} (retries of the same _id)`);
       log(`  rejected        ${fmt(t.rejected)}${t.rejected ? ` → ${cfg.dataDir}/quarantine/run=${runId}/` : ''}`);

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   CURATED_COLUMNS,
@@ -10,6 +9,7 @@ import {
   InputFormatError,
   Keys,
   SplitwatchError,
+  type ObjectInfo,
   type ObjectStore,
   type SqlEngine,
 } from '@splitwatch/core';
@@ -35,6 +35,7 @@ import {
   csvField,
   type StagedMonth,
 } from './source-stager';
+import { checksum, curatedFilesOf, planSources, SOURCE_STATE_FORMAT, type SourceState } from './source-state';
 import { isRejection, mapHeader, validateValues } from './validate-row';
 import { lit, renderSql, safeIdent } from '../sql-text';
 import { startStep } from '../audit/step-record';
@@ -85,12 +86,26 @@ export interface IngestInput {
    * checked with {@link resolveColumnMap}. Columns left out keep their contract name.
    */
   columnMap?: ColumnMap | Record<string, unknown>;
+  /**
+   * Read every source again, even those curated before from the same content (default false: such a source is
+   * skipped, see `source-state.ts`). For after a change to validation that did not change the schema version.
+   */
+  reingest?: boolean;
 }
 
 /** Per-file accounting: read = accepted + duplicates + rejected. */
 export interface SourceReport {
   source: string;
   sourceId: string;
+  /**
+   * `unchanged`: curated before from the same content and left as it was (not read again); its counts, quarantine
+   * and extras are those of run `ingestedBy`.
+   */
+  status: 'ingested' | 'unchanged';
+  /** Why it was read again, or why not. */
+  reason: string;
+  /** The run that curated what is in the curated layout for this source. */
+  ingestedBy: string;
   format: 'csv' | 'parquet';
   sha256: string;
   bytes: number;
@@ -111,7 +126,8 @@ export interface SourceReport {
 export interface IngestResult {
   runId: string;
   sources: SourceReport[];
-  totals: { files: number; read: number; accepted: number; duplicates: number; rejected: number };
+  /** Files read by this run and their rows; `unchanged`: files skipped because they were curated already. */
+  totals: { files: number; read: number; accepted: number; duplicates: number; rejected: number; unchanged: number };
   dateRange: { min: string; max: string } | null;
 }
 
@@ -134,46 +150,28 @@ export function sourceIdOf(key: string): string {
 
 const extrasPrefix = (runId: string) => `extras/run=${runId}/`;
 
-async function expandSources(store: ObjectStore, sources: string[]): Promise<string[]> {
-  const keys = new Set<string>();
+/** The objects to ingest, with their sizes and versions, in key order. */
+async function expandSources(store: ObjectStore, sources: string[]): Promise<ObjectInfo[]> {
+  const objects = new Map<string, ObjectInfo>();
   for (const s of sources) {
     if (s.endsWith('/')) {
-      for (const o of await store.list(s)) if (SUPPORTED.test(o.key)) keys.add(o.key);
+      for (const o of await store.list(s)) if (SUPPORTED.test(o.key)) objects.set(o.key, o);
     } else {
       if (!SUPPORTED.test(s))
         throw new InputFormatError(`${s}: unsupported file type (expected .csv, .csv.gz or .parquet)`);
-      if (!(await store.exists(s))) throw new InputFormatError(`${s}: no such object in ${store.location}`);
-      keys.add(s);
+      const found = (await store.list(s)).find((o) => o.key === s);
+      if (!found) throw new InputFormatError(`${s}: no such object in ${store.location}`);
+      objects.set(s, found);
     }
   }
-  if (keys.size === 0)
+  if (objects.size === 0)
     throw new InputFormatError(`No .csv, .csv.gz or .parquet input under ${sources.join(', ')}`);
-  return [...keys].sort();
-}
-
-/** Reads a whole object once for its checksum and size, handing each chunk to `onChunk` as well. */
-function checksum(
-  body: Readable,
-  onChunk?: (chunk: Buffer) => void,
-): { done: Promise<{ sha256: string; bytes: number }> } {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const done = new Promise<{ sha256: string; bytes: number }>((resolve, reject) => {
-    body.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-      onChunk?.(chunk);
-    });
-    body.once('end', () => resolve({ sha256: hash.digest('hex'), bytes }));
-    body.once('error', reject);
-  });
-  // Awaited on success only; when reading stops early (a bad header), the aborted stream's error is expected.
-  done.catch(() => undefined);
-  return { done };
+  return [...objects.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 interface Staged {
   report: SourceReport;
+  object: ObjectInfo;
   quarantine: QuarantineFile;
   quarantinePath: string;
   extrasPath: string | null;
@@ -464,7 +462,18 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
   const columnMap = resolveColumnMap(input.columnMap);
   const chunkRows = deps.curatedChunkRows ?? DEFAULT_CHUNK_ROWS;
   const step = startStep(objectStore, runId, 'ingest');
-  const keys = await expandSources(objectStore, input.sources);
+  const objects = await expandSources(objectStore, input.sources);
+  const plans = await planSources(objectStore, objects, {
+    sourceIdOf,
+    schemaVersion: INGEST_SCHEMA_VERSION,
+    columnMap,
+    reingest: input.reingest === true,
+    curated: await objectStore.list(Keys.curated),
+  });
+  const unchanged = plans.filter((p) => p.action === 'skip');
+  const toRead = plans.filter((p) => p.action === 'ingest');
+  // Sources read by this run: their curated rows are replaced, so duplicates are not looked for among them.
+  const keys = toRead.map((p) => p.object.key);
   const scratch = await mkdtemp(join(deps.tmpDir, 'splitwatch-ingest-'));
   const staged: Staged[] = [];
   const tables: string[] = [];
@@ -477,10 +486,14 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
   try {
     // 1. Read every file once: CSV is validated while streaming, Parquet's schema is checked from its footer.
     let csvSources = 0;
-    for (const key of keys) {
+    for (const plan of toRead) {
+      const key = plan.object.key;
       const report: SourceReport = {
         source: key,
-        sourceId: sourceIdOf(key),
+        sourceId: plan.sourceId,
+        status: 'ingested',
+        reason: plan.reason,
+        ingestedBy: runId,
         format: /\.parquet$/i.test(key) ? 'parquet' : 'csv',
         sha256: '',
         bytes: 0,
@@ -500,6 +513,7 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       const quarantine = new QuarantineFile(key, qSink);
       const entry: Staged = {
         report,
+        object: plan.object,
         quarantine,
         quarantinePath,
         extrasPath: null,
@@ -520,6 +534,8 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
         entry.extrasPath = out.extrasPath;
         entry.days = out.days;
         entry.valid = report.read - quarantine.rejected;
+        entry.minTs = out.minTs;
+        entry.maxTs = out.maxTs;
         widen(out.minTs, out.maxTs);
         csvSources++;
         deps.onProgress?.(
@@ -532,165 +548,169 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       await quarantine.close();
     }
 
-    // 2. Staged CSV rows are typed where they are read; Parquet rows are validated in SQL into one table.
-    let stagedTable: string | null = null;
-    if (csvSources > 0) {
-      stagedTable = safeIdent(`staged_${runId}`);
-      tables.push(stagedTable);
-      await sqlEngine.registerTable({
-        name: stagedTable,
-        prefix: `${Keys.staging(runId)}accepted/`,
-        format: 'csv',
-        columns: STAGED_CSV_COLUMNS,
-        partitionedBy: STAGED_CSV_PARTITION,
-      });
-    }
-    const parquetSources = staged.filter((s) => s.parquet);
-    let validatedTable: string | null = null;
-    if (parquetSources.length > 0) {
-      validatedTable = await validateParquetSources(deps, runId, parquetSources, step.record.writes);
-      tables.push(validatedTable);
-      for (const s of parquetSources) {
-        if (s.valid > 0) widen(s.minTs ?? null, s.maxTs ?? null);
-      }
-    }
-
-    // 3. Find retries and conflicts, against this run and curated rows of nearby days of other sources.
-    await sqlEngine.registerTable({
-      name: 'transactions',
-      prefix: Keys.curated,
-      format: 'parquet',
-      columns: CURATED_COLUMNS,
-      partitionedBy: CURATED_PARTITION,
-    });
-    const lo = minTs as string | null;
-    const hi = maxTs as string | null;
-    const exceptionsPrefix = `${Keys.staging(runId)}exceptions/`;
-    deps.onProgress?.('looking for retries and conflicts');
-    await sqlEngine.unload(
-      renderSql(CLASSIFY_EXCEPTIONS_SQL, {
-        validated: validatedRelation(stagedTable, validatedTable),
-        curated: 'transactions',
-        minDt: lit(lo ? shiftDay(lo.slice(0, 10), -1) : '1970-01-01'),
-        maxDt: lit(hi ? shiftDay(hi.slice(0, 10), 1) : '1970-01-01'),
-        runSources: keys.map(lit).join(', '),
-      }),
-      exceptionsPrefix,
-    );
-    const exceptionsTable = safeIdent(`exceptions_${runId}`);
-    tables.push(exceptionsTable);
-    await sqlEngine.registerTable({
-      name: exceptionsTable,
-      prefix: exceptionsPrefix,
-      format: 'parquet',
-      columns: EXCEPTION_COLUMNS,
-    });
-    const bySource = new Map(staged.map((s) => [s.report.source, s]));
-    const exceptionCounts = await sqlEngine.query(
-      `SELECT source_key, status, COUNT(*) AS n FROM ${exceptionsTable} GROUP BY source_key, status`,
-    );
-    const withExceptions = new Set<string>();
-    let conflicts = 0;
-    for (const r of exceptionCounts) {
-      const s = bySource.get(String(r.source_key));
-      if (!s) throw new AccountingError(`Exceptions for unknown source ${String(r.source_key)}`);
-      withExceptions.add(s.report.source);
-      if (r.status === 'duplicate') s.report.duplicates += Number(r.n);
-      else conflicts += Number(r.n);
-    }
-    if (conflicts > 0) {
-      for (const s of staged) s.quarantine.reopen(s.quarantinePath);
-      const rows = sqlEngine.stream(
-        `SELECT source_key, source_line, tx_id FROM ${exceptionsTable} WHERE status = 'conflict' ORDER BY source_key, source_line`,
-      );
-      for await (const batch of rows) {
-        for (const c of batch)
-          bySource
-            .get(String(c.source_key))!
-            .quarantine.reject(Number(c.source_line), '_id', CONFLICT_REASON, String(c.tx_id), '');
-        for (const s of staged) await s.quarantine.flushIfFull();
-      }
-      for (const s of staged) await s.quarantine.close();
-    }
-
-    // 4. Write each source's accepted rows (valid minus exceptions) to staging, a range of days at a time: the
-    // curated view reads the live layout, so nothing in it may change until all queries over it are done.
-    const curatedStaging = `${Keys.staging(runId)}curated/`;
-    const unloaded = new Map<string, { prefix: string; keys: string[] }[]>();
-    // A table per staged month: DuckDB sniffs every file of a multi-file CSV table on each query, so a range
-    // of days reads only its months' files this way (Athena would prune the partition either way).
-    const monthTableNames = new Map<string, string>();
-    const monthTable = async (month: string): Promise<string> => {
-      let name = monthTableNames.get(month);
-      if (name === undefined) {
-        name = safeIdent(`staged_${runId}_${month.replace('-', '')}`);
-        tables.push(name);
-        monthTableNames.set(month, name);
+    if (staged.length > 0) {
+      // 2. Staged CSV rows are typed where they are read; Parquet rows are validated in SQL into one table.
+      let stagedTable: string | null = null;
+      if (csvSources > 0) {
+        stagedTable = safeIdent(`staged_${runId}`);
+        tables.push(stagedTable);
         await sqlEngine.registerTable({
-          name,
-          prefix: `${Keys.staging(runId)}accepted/stage_month=${month}/`,
+          name: stagedTable,
+          prefix: `${Keys.staging(runId)}accepted/`,
           format: 'csv',
           columns: STAGED_CSV_COLUMNS,
+          partitionedBy: STAGED_CSV_PARTITION,
         });
       }
-      return name;
-    };
-    const monthTables = async (from: string, to: string): Promise<string[]> => {
-      const names: string[] = [];
-      for (const month of monthsOf(from, to)) names.push(await monthTable(month));
-      return names;
-    };
-    for (const s of staged) {
-      const rep = s.report;
-      const days = [...s.days.entries()].map(([dt, n]) => ({ dt, n }));
-      const outs: { prefix: string; keys: string[] }[] = [];
-      for (const [i, chunk] of planDayChunks(days, chunkRows).entries()) {
-        deps.onProgress?.(
-          `writing curated Parquet for ${rep.source}: ${chunk.from} … ${chunk.to} (${chunk.rows.toLocaleString('en-US')} rows)`,
-        );
-        const prefix = `${curatedStaging}${rep.sourceId}/${i}/`;
-        const written = await sqlEngine.unload(
-          curatedChunkSql({
-            format: rep.format,
-            tables: rep.format === 'csv' ? await monthTables(chunk.from, chunk.to) : [validatedTable!],
-            exceptions: withExceptions.has(rep.source) ? exceptionsTable : null,
-            sourceLiteral: lit(rep.source),
-            from: chunk.from,
-            to: chunk.to,
-            nextDay: shiftDay(chunk.to, 1),
-          }),
-          prefix,
-          { partitionBy: ['dt'] },
-        );
-        outs.push({ prefix, keys: written });
+      const parquetSources = staged.filter((s) => s.parquet);
+      let validatedTable: string | null = null;
+      if (parquetSources.length > 0) {
+        validatedTable = await validateParquetSources(deps, runId, parquetSources, step.record.writes);
+        tables.push(validatedTable);
+        for (const s of parquetSources) {
+          if (s.valid > 0) widen(s.minTs ?? null, s.maxTs ?? null);
+        }
       }
-      unloaded.set(rep.sourceId, outs);
-    }
-    // What was written is counted from the files themselves: the accounting below checks it, not a derived number.
-    const writtenTable = safeIdent(`written_${runId}`);
-    tables.push(writtenTable);
-    await sqlEngine.registerTable({
-      name: writtenTable,
-      prefix: curatedStaging,
-      format: 'parquet',
-      columns: [{ name: 'source_key', type: 'VARCHAR' }],
-    });
-    for (const r of await sqlEngine.query(
-      `SELECT source_key, COUNT(*) AS n FROM ${writtenTable} GROUP BY source_key`,
-    )) {
-      const s = bySource.get(String(r.source_key));
-      if (!s) throw new AccountingError(`Curated rows of unknown source ${String(r.source_key)}`);
-      s.report.accepted = Number(r.n);
-    }
-    // Then replace each source's files in the curated layout (named after the source: re-runs replace, never add).
-    const curatedNow = (await objectStore.list(Keys.curated)).map((o) => o.key);
-    for (const { report: rep } of staged) {
-      const stale = curatedNow.filter((k) => k.slice(k.lastIndexOf('/') + 1).startsWith(`${rep.sourceId}-`));
-      await objectStore.delete(stale);
-      for (const out of unloaded.get(rep.sourceId) ?? []) {
-        const written = await publishUnloaded(objectStore, out.keys, out.prefix, Keys.curated, rep.sourceId);
-        step.record.writes.push(...written.map((key) => ({ key })));
+
+      // 3. Find retries and conflicts, against this run and curated rows of nearby days of other sources.
+      await sqlEngine.registerTable({
+        name: 'transactions',
+        prefix: Keys.curated,
+        format: 'parquet',
+        columns: CURATED_COLUMNS,
+        partitionedBy: CURATED_PARTITION,
+      });
+      const lo = minTs as string | null;
+      const hi = maxTs as string | null;
+      const exceptionsPrefix = `${Keys.staging(runId)}exceptions/`;
+      deps.onProgress?.('looking for retries and conflicts');
+      await sqlEngine.unload(
+        renderSql(CLASSIFY_EXCEPTIONS_SQL, {
+          validated: validatedRelation(stagedTable, validatedTable),
+          curated: 'transactions',
+          minDt: lit(lo ? shiftDay(lo.slice(0, 10), -1) : '1970-01-01'),
+          maxDt: lit(hi ? shiftDay(hi.slice(0, 10), 1) : '1970-01-01'),
+          runSources: keys.map(lit).join(', '),
+        }),
+        exceptionsPrefix,
+      );
+      const exceptionsTable = safeIdent(`exceptions_${runId}`);
+      tables.push(exceptionsTable);
+      await sqlEngine.registerTable({
+        name: exceptionsTable,
+        prefix: exceptionsPrefix,
+        format: 'parquet',
+        columns: EXCEPTION_COLUMNS,
+      });
+      const bySource = new Map(staged.map((s) => [s.report.source, s]));
+      const exceptionCounts = await sqlEngine.query(
+        `SELECT source_key, status, COUNT(*) AS n FROM ${exceptionsTable} GROUP BY source_key, status`,
+      );
+      const withExceptions = new Set<string>();
+      let conflicts = 0;
+      for (const r of exceptionCounts) {
+        const s = bySource.get(String(r.source_key));
+        if (!s) throw new AccountingError(`Exceptions for unknown source ${String(r.source_key)}`);
+        withExceptions.add(s.report.source);
+        if (r.status === 'duplicate') s.report.duplicates += Number(r.n);
+        else conflicts += Number(r.n);
       }
+      if (conflicts > 0) {
+        for (const s of staged) s.quarantine.reopen(s.quarantinePath);
+        const rows = sqlEngine.stream(
+          `SELECT source_key, source_line, tx_id FROM ${exceptionsTable} WHERE status = 'conflict' ORDER BY source_key, source_line`,
+        );
+        for await (const batch of rows) {
+          for (const c of batch)
+            bySource
+              .get(String(c.source_key))!
+              .quarantine.reject(Number(c.source_line), '_id', CONFLICT_REASON, String(c.tx_id), '');
+          for (const s of staged) await s.quarantine.flushIfFull();
+        }
+        for (const s of staged) await s.quarantine.close();
+      }
+
+      // 4. Write each source's accepted rows (valid minus exceptions) to staging, a range of days at a time: the
+      // curated view reads the live layout, so nothing in it may change until all queries over it are done.
+      const curatedStaging = `${Keys.staging(runId)}curated/`;
+      const unloaded = new Map<string, { prefix: string; keys: string[] }[]>();
+      // A table per staged month: DuckDB sniffs every file of a multi-file CSV table on each query, so a range
+      // of days reads only its months' files this way (Athena would prune the partition either way).
+      const monthTableNames = new Map<string, string>();
+      const monthTable = async (month: string): Promise<string> => {
+        let name = monthTableNames.get(month);
+        if (name === undefined) {
+          name = safeIdent(`staged_${runId}_${month.replace('-', '')}`);
+          tables.push(name);
+          monthTableNames.set(month, name);
+          await sqlEngine.registerTable({
+            name,
+            prefix: `${Keys.staging(runId)}accepted/stage_month=${month}/`,
+            format: 'csv',
+            columns: STAGED_CSV_COLUMNS,
+          });
+        }
+        return name;
+      };
+      const monthTables = async (from: string, to: string): Promise<string[]> => {
+        const names: string[] = [];
+        for (const month of monthsOf(from, to)) names.push(await monthTable(month));
+        return names;
+      };
+      for (const s of staged) {
+        const rep = s.report;
+        const days = [...s.days.entries()].map(([dt, n]) => ({ dt, n }));
+        const outs: { prefix: string; keys: string[] }[] = [];
+        for (const [i, chunk] of planDayChunks(days, chunkRows).entries()) {
+          deps.onProgress?.(
+            `writing curated Parquet for ${rep.source}: ${chunk.from} … ${chunk.to} (${chunk.rows.toLocaleString('en-US')} rows)`,
+          );
+          const prefix = `${curatedStaging}${rep.sourceId}/${i}/`;
+          const written = await sqlEngine.unload(
+            curatedChunkSql({
+              format: rep.format,
+              tables: rep.format === 'csv' ? await monthTables(chunk.from, chunk.to) : [validatedTable!],
+              exceptions: withExceptions.has(rep.source) ? exceptionsTable : null,
+              sourceLiteral: lit(rep.source),
+              from: chunk.from,
+              to: chunk.to,
+              nextDay: shiftDay(chunk.to, 1),
+            }),
+            prefix,
+            { partitionBy: ['dt'] },
+          );
+          outs.push({ prefix, keys: written });
+        }
+        unloaded.set(rep.sourceId, outs);
+      }
+      // What was written is counted from the files themselves: the accounting below checks it, not a derived number.
+      const writtenTable = safeIdent(`written_${runId}`);
+      tables.push(writtenTable);
+      await sqlEngine.registerTable({
+        name: writtenTable,
+        prefix: curatedStaging,
+        format: 'parquet',
+        columns: [{ name: 'source_key', type: 'VARCHAR' }],
+      });
+      for (const r of await sqlEngine.query(
+        `SELECT source_key, COUNT(*) AS n FROM ${writtenTable} GROUP BY source_key`,
+      )) {
+        const s = bySource.get(String(r.source_key));
+        if (!s) throw new AccountingError(`Curated rows of unknown source ${String(r.source_key)}`);
+        s.report.accepted = Number(r.n);
+      }
+      // Then replace each source's files in the curated layout (named after the source: re-runs replace, never add).
+      // Their states go first: an ingest that stops while replacing leaves none, and the next reads them again.
+      await objectStore.delete(staged.map((s) => Keys.curatedSourceState(s.report.sourceId)));
+      const curatedNow = await objectStore.list(Keys.curated);
+      for (const { report: rep } of staged) {
+        await objectStore.delete(curatedFilesOf(curatedNow, rep.sourceId).map((o) => o.key));
+        for (const out of unloaded.get(rep.sourceId) ?? []) {
+          const written = await publishUnloaded(objectStore, out.keys, out.prefix, Keys.curated, rep.sourceId);
+          step.record.writes.push(...written.map((key) => ({ key })));
+        }
+      }
+
     }
 
     // 5. Quarantine, extras, manifests; the accounting invariant is checked before anything is reported.
@@ -727,6 +747,49 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       );
       step.record.reads.push({ key: rep.source, sha256: rep.sha256, rows: rep.read });
     }
+    // 6. What each source curated, written last: the next run skips a source whose content and files are these.
+    const curatedAfter = staged.length > 0 ? await objectStore.list(Keys.curated) : [];
+    for (const s of staged) {
+      const rep = s.report;
+      const state: SourceState = {
+        format: SOURCE_STATE_FORMAT,
+        source: rep.source,
+        sourceId: rep.sourceId,
+        sha256: rep.sha256,
+        bytes: rep.bytes,
+        ...(s.object.version !== undefined ? { version: s.object.version } : {}),
+        schemaVersion: INGEST_SCHEMA_VERSION,
+        columnMap,
+        runId,
+        ingestedAt: new Date().toISOString(),
+        dateRange: s.minTs && s.maxTs ? { min: s.minTs.slice(0, 10), max: s.maxTs.slice(0, 10) } : null,
+        report: rep,
+        curated: Object.fromEntries(curatedFilesOf(curatedAfter, rep.sourceId).map((o) => [o.key, o.version ?? null])),
+      };
+      await objectStore.putText(Keys.curatedSourceState(rep.sourceId), JSON.stringify(state, null, 2), 'application/json');
+      step.record.writes.push({ key: Keys.curatedSourceState(rep.sourceId) });
+    }
+    for (const p of unchanged) {
+      const state = p.state!;
+      const manifest = {
+        source: p.object.key,
+        sourceId: p.sourceId,
+        status: 'unchanged',
+        reason: p.reason,
+        ingestedBy: state.runId,
+        sha256: state.sha256,
+        bytes: state.bytes,
+        schemaVersion: INGEST_SCHEMA_VERSION,
+        runId,
+        checkedAt: new Date().toISOString(),
+      };
+      await objectStore.putText(
+        `runs/${runId}/ingest/${p.sourceId}.json`,
+        JSON.stringify(manifest, null, 2),
+        'application/json',
+      );
+      step.record.reads.push({ key: p.object.key, sha256: state.sha256, rows: 0 });
+    }
     deps.onProgress?.('cleaning up staging');
     const stagingKeys = (await objectStore.list(Keys.staging(runId))).map((o) => o.key);
     await objectStore.delete(stagingKeys);
@@ -737,15 +800,22 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
   }
 
   const reports = staged.map((s) => s.report);
+  const skipped: SourceReport[] = unchanged.map((p) => ({
+    ...p.state!.report,
+    status: 'unchanged',
+    reason: p.reason,
+    ingestedBy: p.state!.runId,
+  }));
   const totals = reports.reduce(
     (t, r) => ({
+      ...t,
       files: t.files + 1,
       read: t.read + r.read,
       accepted: t.accepted + r.accepted,
       duplicates: t.duplicates + r.duplicates,
       rejected: t.rejected + r.rejected,
     }),
-    { files: 0, read: 0, accepted: 0, duplicates: 0, rejected: 0 },
+    { files: 0, read: 0, accepted: 0, duplicates: 0, rejected: 0, unchanged: skipped.length },
   );
   Object.assign(step.record.counts, totals);
   await step.finish();
@@ -753,7 +823,7 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
   const hi = maxTs as string | null;
   return {
     runId,
-    sources: reports,
+    sources: [...reports, ...skipped].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0)),
     totals,
     dateRange: lo && hi ? { min: lo.slice(0, 10), max: hi.slice(0, 10) } : null,
   };

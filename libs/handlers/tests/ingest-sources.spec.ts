@@ -1,0 +1,181 @@
+import { Keys, resolveConfig, type ObjectStore } from '@splitwatch/core';
+import {
+  buildFeatures,
+  ingest,
+  readSourceState,
+  registerTransactions,
+  sourceIdOf,
+} from '@splitwatch/use-cases';
+import { csvOf, inFreshWorld, localWorld, type Tx } from './helpers';
+
+type World = Awaited<ReturnType<typeof localWorld>>;
+
+const day = (d: number, n: number, prefix = `d${d}`): Tx[] =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    account: `acc${d}-${i % 3}`,
+    date: `2021-03-${String(d).padStart(2, '0')} ${String(8 + i).padStart(2, '0')}:00:00`,
+    amount: String(10 + i),
+  }));
+
+async function curatedIds(w: World): Promise<string[]> {
+  await registerTransactions(w.sqlEngine);
+  const rows = await w.sqlEngine.query('SELECT tx_id FROM transactions ORDER BY tx_id');
+  return rows.map((r) => String(r.tx_id));
+}
+
+const statusOf = (res: Awaited<ReturnType<typeof ingest>>) =>
+  Object.fromEntries(res.sources.map((s) => [s.source, s.status]));
+
+describe('ingest skips sources curated before from the same content', () => {
+  let w: World;
+  beforeEach(async () => {
+    w = await localWorld();
+  });
+  afterEach(async () => {
+    await w.dispose();
+  });
+
+  it('reads only the new file of a growing directory, so the next feature build recomputes only its day', async () => {
+    await w.objectStore.putText('raw/2021-03-01.csv', csvOf(day(1, 4)));
+    await w.objectStore.putText('raw/2021-03-02.csv', csvOf(day(2, 4)));
+    await ingest(w, { runId: 'r1', sources: ['raw/'] });
+    const config = resolveConfig({});
+    await buildFeatures(w, { runId: 'r1', config });
+    const before = await w.objectStore.list('curated/transactions/');
+
+    await w.objectStore.putText('raw/2021-03-03.csv', csvOf(day(3, 4)));
+    const res = await ingest(w, { runId: 'r2', sources: ['raw/'] });
+
+    expect(statusOf(res)).toEqual({
+      'raw/2021-03-01.csv': 'unchanged',
+      'raw/2021-03-02.csv': 'unchanged',
+      'raw/2021-03-03.csv': 'ingested',
+    });
+    expect(res.totals).toMatchObject({ files: 1, read: 4, accepted: 4, unchanged: 2 });
+    // The unchanged sources' reports are those of the run that curated them.
+    expect(res.sources[0]).toMatchObject({
+      ingestedBy: 'r1',
+      read: 4,
+      accepted: 4,
+      reason: 'unchanged since run r1',
+    });
+    const after = await w.objectStore.list('curated/transactions/');
+    for (const o of before) expect(after).toContainEqual(o); // same keys, same versions: not rewritten
+    expect(after.filter((o) => o.key.includes('dt=2021-03-03/'))).toHaveLength(1);
+    expect(await curatedIds(w)).toHaveLength(12);
+    const features = await buildFeatures(w, { runId: 'r2', config });
+    expect(features).toMatchObject({
+      mode: 'incremental',
+      reason: expect.stringContaining('1 day(s) from 2021-03-03'),
+    });
+    // The audit trail of the run names the skipped sources too.
+    const manifest = JSON.parse(
+      await w.objectStore.getText(`runs/r2/ingest/${sourceIdOf('raw/2021-03-01.csv')}.json`),
+    );
+    expect(manifest).toMatchObject({ status: 'unchanged', ingestedBy: 'r1' });
+    expect(manifest.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('reads a source again when its content, its curated files or its column map changed', async () => {
+    await w.objectStore.putText('raw/a.csv', csvOf(day(1, 3)));
+    await w.objectStore.putText('raw/b.csv', csvOf(day(2, 3)));
+    await ingest(w, { runId: 'r1', sources: ['raw/'] });
+
+    // Rewritten with the same bytes (a new version, the same size): the checksum says unchanged.
+    await w.objectStore.putText('raw/a.csv', csvOf(day(1, 3)));
+    let res = await ingest(w, { runId: 'r2', sources: ['raw/'] });
+    expect(statusOf(res)).toEqual({ 'raw/a.csv': 'unchanged', 'raw/b.csv': 'unchanged' });
+
+    // Same size, different content: read again.
+    const changed = day(1, 3).map((t) => (t.id === 'd1-2' ? { ...t, id: 'd1-9' } : t));
+    await w.objectStore.putText('raw/a.csv', csvOf(changed));
+    res = await ingest(w, { runId: 'r3', sources: ['raw/'] });
+    expect(res.sources.map((s) => [s.status, s.reason])).toEqual([
+      ['ingested', 'its content changed'],
+      ['unchanged', 'unchanged since run r1'],
+    ]);
+    expect(await curatedIds(w)).toEqual(['d1-0', 'd1-1', 'd1-9', 'd2-0', 'd2-1', 'd2-2']);
+
+    // A curated file removed behind its back: read again, and the rows are back.
+    const bFile = (await w.objectStore.list('curated/transactions/')).find((o) =>
+      o.key.includes('dt=2021-03-02/'),
+    )!;
+    await w.objectStore.delete([bFile.key]);
+    res = await ingest(w, { runId: 'r4', sources: ['raw/'] });
+    expect(res.sources[1]).toMatchObject({
+      status: 'ingested',
+      reason: 'its curated files changed since it was ingested',
+    });
+    expect(await curatedIds(w)).toHaveLength(6);
+
+    // Another column map is another reading of the file.
+    const mapped = csvOf(day(1, 3)).replace('_id,', 'id,');
+    await w.objectStore.putText('raw/a.csv', mapped);
+    await ingest(w, { runId: 'r5', sources: ['raw/a.csv'], columnMap: { _id: 'id' } });
+    res = await ingest(w, { runId: 'r6', sources: ['raw/a.csv'], columnMap: { _id: 'id' } });
+    expect(res.sources[0].status).toBe('unchanged');
+    await w.objectStore.putText('raw/a.csv', csvOf(day(1, 3)));
+    res = await ingest(w, { runId: 'r7', sources: ['raw/a.csv'] });
+    expect(res.sources[0]).toMatchObject({
+      status: 'ingested',
+      reason: 'curated with another ingest schema version or column map',
+    });
+  });
+
+  it('reads an unchanged source again when its duplicates were kept in a source that changed, so no row is lost', async () => {
+    const shared = day(1, 2, 'x');
+    await w.objectStore.putText('raw/a.csv', csvOf([...day(1, 2, 'a'), ...shared]));
+    await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });
+    // b holds a's x rows again (an overlapping extract): duplicates of rows curated from a.
+    await w.objectStore.putText('raw/b.csv', csvOf([...day(1, 2, 'b'), ...shared]));
+    const first = await ingest(w, { runId: 'r2', sources: ['raw/b.csv'] });
+    expect(first.totals).toMatchObject({ accepted: 2, duplicates: 2 });
+
+    // a is corrected and no longer holds the x rows; b is unchanged but must give them back.
+    await w.objectStore.putText('raw/a.csv', csvOf(day(1, 2, 'a')));
+    const res = await ingest(w, { runId: 'r3', sources: ['raw/'] });
+
+    expect(res.sources.map((s) => [s.source, s.status, s.reason])).toEqual([
+      ['raw/a.csv', 'ingested', 'its content changed'],
+      [
+        'raw/b.csv',
+        'ingested',
+        'unchanged, but it had duplicates or conflicts near the days of a source ingested again',
+      ],
+    ]);
+    const expected = await inFreshWorld(async (fresh) => {
+      await fresh.objectStore.putText('raw/a.csv', csvOf(day(1, 2, 'a')));
+      await fresh.objectStore.putText('raw/b.csv', csvOf([...day(1, 2, 'b'), ...shared]));
+      await ingest(fresh, { runId: 'f1', sources: ['raw/'] });
+      return curatedIds(fresh);
+    });
+    expect(await curatedIds(w)).toEqual(expected);
+    expect(expected).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'x-0', 'x-1']);
+  });
+
+  it('leaves no state for a source whose curated files were being replaced when ingest stopped, and reads it again', async () => {
+    await w.objectStore.putText('raw/a.csv', csvOf(day(1, 3)));
+    await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });
+    const stateKey = Keys.curatedSourceState(sourceIdOf('raw/a.csv'));
+    expect(await readSourceState(w.objectStore, sourceIdOf('raw/a.csv'))).toMatchObject({ runId: 'r1' });
+
+    await w.objectStore.putText('raw/a.csv', csvOf(day(1, 4)));
+    const failing: ObjectStore = Object.create(w.objectStore, {
+      copy: {
+        value: async (from: string, to: string) => {
+          if (to.startsWith(Keys.curated)) throw new Error('stopped while publishing');
+          return w.objectStore.copy(from, to);
+        },
+      },
+    });
+    await expect(
+      ingest({ ...w, objectStore: failing }, { runId: 'r2', sources: ['raw/a.csv'] }),
+    ).rejects.toThrow('stopped while publishing');
+    expect((await w.objectStore.list(stateKey)).map((o) => o.key)).toEqual([]);
+
+    const res = await ingest(w, { runId: 'r3', sources: ['raw/a.csv'] });
+    expect(res.sources[0]).toMatchObject({ status: 'ingested', reason: 'new source' });
+    expect(await curatedIds(w)).toEqual(['d1-0', 'd1-1', 'd1-2', 'd1-3']);
+  });
+});
