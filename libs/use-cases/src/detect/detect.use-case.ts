@@ -1,6 +1,7 @@
 import { Keys, rulesFor, type Alert, type DetectionConfig, type Direction, type ObjectStore, type SqlEngine } from '@splitwatch/core';
 import { startStep } from '../audit/step-record';
 import { registerFeatures } from '../features/build-features.use-case';
+import { getTextIfPresent } from '../optional-object';
 import { renderSql } from '../sql-text';
 import {
   finishEpisodes,
@@ -161,7 +162,9 @@ async function loadArtifacts(objectStore: ObjectStore, config: DetectionConfig) 
   const missing: string[] = [];
   for (const kind of enabledModelKinds(config)) {
     const key = modelKey(kind, modelsVersion(config));
-    if (await objectStore.exists(key)) artifacts.push(JSON.parse(await objectStore.getText(key)) as ModelArtifact);
+    // Listed, not probed: a HEAD of a missing key answers 403 where the role may not list it.
+    const text = await getTextIfPresent(objectStore, key);
+    if (text !== undefined) artifacts.push(JSON.parse(text) as ModelArtifact);
     else missing.push(kind);
   }
   return { artifacts, missing };
