@@ -48,11 +48,11 @@ export async function stageInput(input: string, dataDir: string): Promise<string
     const key = `raw/${rel}`;
     const dest = resolve(dataDir, key);
     const [from, to] = await Promise.all([stat(f), stat(dest).catch(() => null)]);
-    // utimes keeps whole milliseconds.
-    if (!to || to.size !== from.size || Math.trunc(to.mtimeMs) !== Math.trunc(from.mtimeMs)) {
+    // utimes sets whole microseconds at best (and a Date would round to milliseconds): equal within 1 ms.
+    if (!to || to.size !== from.size || Math.abs(to.mtimeMs - from.mtimeMs) >= 1) {
       await mkdir(resolve(dest, '..'), { recursive: true });
       await copyFile(f, dest);
-      await utimes(dest, from.atime, from.mtime);
+      await utimes(dest, from.atimeMs / 1000, from.mtimeMs / 1000);
     }
     keys.push(key);
   }
