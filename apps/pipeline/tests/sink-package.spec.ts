@@ -146,6 +146,15 @@ describe('apps/sink packaged (stage dev)', () => {
     });
   });
 
+  it('lets the sink list only alerts/ (it finds the run’s alert parts by listing) and recordFailure only runs/', () => {
+    const listed = (role: IamStatement[]) =>
+      role
+        .filter((s) => s.Effect === 'Allow' && actionsOf(s).includes('s3:ListBucket'))
+        .flatMap((s) => s.Condition?.StringLike?.['s3:prefix'] as string[]);
+    expect(listed(sinkRole)).toEqual(['alerts/*']);
+    expect(listed(recordFailureRole)).toEqual(['runs/*']);
+  });
+
   it('scopes the Redshift statements and credentials to the workgroup, for the sink only', () => {
     const redshift = sinkRole.filter((s) =>
       actionsOf(s).some((a) =>
