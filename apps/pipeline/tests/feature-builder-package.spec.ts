@@ -1,6 +1,6 @@
 import {
-  actionsOf,
   grants,
+  listedPrefixes,
   roleStatements,
   slsPackage,
   type IamStatement,
@@ -42,9 +42,7 @@ describe('apps/feature-builder packaged (stage dev)', () => {
   });
 
   it('lists only its own prefixes of the bucket', () => {
-    const list = role.filter((s) => actionsOf(s).includes('s3:ListBucket'));
-    expect(list).toHaveLength(1);
-    expect(list[0].Condition?.StringLike?.['s3:prefix']).toEqual([
+    expect(listedPrefixes(role)).toEqual([
       'curated/transactions/*',
       'features/state.json',
       'features/windows/*',

@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import type { ObjectStore, SqlEngine, TableDef } from '@splitwatch/core';
 import { openLocalAdapters, TASK_HANDLERS, type Adapters, type PipelineState } from '@splitwatch/handlers';
 import { synthesize, SYNTH_PRESETS } from '@splitwatch/synth';
-import { actionsOf, grants, roleStatements, slsPackage, type IamStatement } from './helpers/sls-package';
+import { grants, listedPrefixes, roleStatements, slsPackage, type IamStatement } from './helpers/sls-package';
 
 /*
  * Least privilege that still works: every S3 object, every listed prefix and every Glue table the pipeline's
@@ -99,9 +99,7 @@ const globMatch = (pattern: string, value: string) =>
 function deniedAccesses(role: IamStatement[], accesses: Access[]): string[] {
   const objects = grants(role, /^s3:(Get|Put|Delete)Object$/);
   const glue = grants(role, /^glue:(CreateTable|DeleteTable)$/);
-  const listPrefixes = role
-    .filter((s) => s.Effect === 'Allow' && actionsOf(s).includes('s3:ListBucket'))
-    .flatMap((s) => (s.Condition?.StringLike?.['s3:prefix'] as string[] | undefined) ?? []);
+  const listPrefixes = listedPrefixes(role);
   const denied = new Set<string>();
   for (const a of accesses) {
     const ok =

@@ -120,6 +120,20 @@ export function grants(statements: IamStatement[], pattern: RegExp): Record<stri
   return out;
 }
 
+/**
+ * The key prefixes a role may list (`s3:prefix` patterns of its Allow s3:ListBucket statements, in order); throws
+ * when one of those statements lets it list the whole bucket.
+ */
+export function listedPrefixes(statements: IamStatement[]): string[] {
+  return statements
+    .filter((s) => s.Effect === 'Allow' && actionsOf(s).includes('s3:ListBucket'))
+    .flatMap((s) => {
+      const prefixes = s.Condition?.StringLike?.['s3:prefix'];
+      if (!Array.isArray(prefixes)) throw new Error(`s3:ListBucket without an s3:prefix condition: ${JSON.stringify(s)}`);
+      return prefixes as string[];
+    });
+}
+
 /** Every statement of the inline policies of an AWS::IAM::Role. */
 export function roleStatements(template: CfnTemplate, logicalId: string): IamStatement[] {
   const role = template.Resources[logicalId];

@@ -3,8 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import {
-  CURATED_COLUMNS,
-  CURATED_PARTITION,
   INPUT_COLUMNS,
   InputFormatError,
   Keys,
@@ -39,6 +37,7 @@ import { checksum, curatedFilesOf, planSources, SOURCE_STATE_FORMAT, type Source
 import { isRejection, mapHeader, validateValues } from './validate-row';
 import { lit, renderSql, safeIdent } from '../sql-text';
 import { startStep } from '../audit/step-record';
+import { registerTransactions } from '../features/build-features.use-case';
 import { publishUnloaded } from '../unloaded-files';
 
 /*
@@ -573,13 +572,7 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       }
 
       // 3. Find retries and conflicts, against this run and curated rows of nearby days of other sources.
-      await sqlEngine.registerTable({
-        name: 'transactions',
-        prefix: Keys.curated,
-        format: 'parquet',
-        columns: CURATED_COLUMNS,
-        partitionedBy: CURATED_PARTITION,
-      });
+      await registerTransactions(sqlEngine);
       const lo = minTs as string | null;
       const hi = maxTs as string | null;
       const exceptionsPrefix = `${Keys.staging(runId)}exceptions/`;
