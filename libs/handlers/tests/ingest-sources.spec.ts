@@ -77,6 +77,19 @@ describe('ingest skips sources curated before from the same content', () => {
     expect(manifest.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('finds keys given one by one in their folder, and names one that is not there', async () => {
+    await w.objectStore.putText('raw/logs/a.csv', csvOf(day(1, 2)));
+    await w.objectStore.putText('raw/logs/b.csv', csvOf(day(2, 2)));
+    await expect(
+      ingest(w, { runId: 'r0', sources: ['raw/logs/a.csv', 'raw/logs/b.csv', 'raw/logs/c.csv'] }),
+    ).rejects.toThrow('raw/logs/c.csv: no such object');
+    const res = await ingest(w, { runId: 'r1', sources: ['raw/logs/b.csv', 'raw/logs/a.csv'] });
+    expect(res.sources.map((s) => [s.source, s.read])).toEqual([
+      ['raw/logs/a.csv', 2],
+      ['raw/logs/b.csv', 2],
+    ]);
+  });
+
   it('reads a source again when its content, its curated files or its column map changed', async () => {
     await w.objectStore.putText('raw/a.csv', csvOf(day(1, 3)));
     await w.objectStore.putText('raw/b.csv', csvOf(day(2, 3)));

@@ -152,13 +152,25 @@ const extrasPrefix = (runId: string) => `extras/run=${runId}/`;
 /** The objects to ingest, with their sizes and versions, in key order. */
 async function expandSources(store: ObjectStore, sources: string[]): Promise<ObjectInfo[]> {
   const objects = new Map<string, ObjectInfo>();
+  // A key given alone is listed by itself; several keys of one folder (the CLI passes every file of a directory)
+  // are looked up in that folder's listing, listed once.
+  const folderOf = (key: string) => key.slice(0, key.lastIndexOf('/') + 1);
+  const perFolder = new Map<string, number>();
+  for (const s of sources) if (!s.endsWith('/')) perFolder.set(folderOf(s), (perFolder.get(folderOf(s)) ?? 0) + 1);
+  const listings = new Map<string, Promise<ObjectInfo[]>>();
+  const listingFor = (key: string) => {
+    const prefix = folderOf(key) !== '' && perFolder.get(folderOf(key))! > 1 ? folderOf(key) : key;
+    let listing = listings.get(prefix);
+    if (!listing) listings.set(prefix, (listing = store.list(prefix)));
+    return listing;
+  };
   for (const s of sources) {
     if (s.endsWith('/')) {
       for (const o of await store.list(s)) if (SUPPORTED.test(o.key)) objects.set(o.key, o);
     } else {
       if (!SUPPORTED.test(s))
         throw new InputFormatError(`${s}: unsupported file type (expected .csv, .csv.gz or .parquet)`);
-      const found = (await store.list(s)).find((o) => o.key === s);
+      const found = (await listingFor(s)).find((o) => o.key === s);
       if (!found) throw new InputFormatError(`${s}: no such object in ${store.location}`);
       objects.set(s, found);
     }
@@ -462,12 +474,14 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
   const chunkRows = deps.curatedChunkRows ?? DEFAULT_CHUNK_ROWS;
   const step = startStep(objectStore, runId, 'ingest');
   const objects = await expandSources(objectStore, input.sources);
+  // The curated layout as it is before this run: nothing below writes to it until the sources' files are replaced.
+  const curatedBefore = await objectStore.list(Keys.curated);
   const plans = await planSources(objectStore, objects, {
     sourceIdOf,
     schemaVersion: INGEST_SCHEMA_VERSION,
     columnMap,
     reingest: input.reingest === true,
-    curated: await objectStore.list(Keys.curated),
+    curated: curatedBefore,
   });
   const unchanged = plans.filter((p) => p.action === 'skip');
   const toRead = plans.filter((p) => p.action === 'ingest');
@@ -695,9 +709,8 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       // Then replace each source's files in the curated layout (named after the source: re-runs replace, never add).
       // Their states go first: an ingest that stops while replacing leaves none, and the next reads them again.
       await objectStore.delete(staged.map((s) => Keys.curatedSourceState(s.report.sourceId)));
-      const curatedNow = await objectStore.list(Keys.curated);
       for (const { report: rep } of staged) {
-        await objectStore.delete(curatedFilesOf(curatedNow, rep.sourceId).map((o) => o.key));
+        await objectStore.delete(curatedFilesOf(curatedBefore, rep.sourceId).map((o) => o.key));
         for (const out of unloaded.get(rep.sourceId) ?? []) {
           const written = await publishUnloaded(objectStore, out.keys, out.prefix, Keys.curated, rep.sourceId);
           step.record.writes.push(...written.map((key) => ({ key })));
