@@ -31,7 +31,8 @@ import {
   LOG_START_SQL,
   precisionAtRecall,
   scanKeyWindows,
-  SEGMENT_TYPICAL_DAY_SQL,
+  segmentTypicalDays,
+  type SegmentTypicalDay,
   SPLIT_EVIDENCE,
   SPLIT_SCORE_MODEL,
   splitEvidence,
@@ -66,7 +67,7 @@ interface World {
   /** The log's first transaction (epoch seconds), as Detect reads it ({@link LOG_START_SQL}). */
   logStart: number;
   labels: Labels;
-  segmentDay: (r: WindowRow) => number;
+  segmentDay: SegmentTypicalDay;
 }
 
 function readOptions() {
@@ -125,9 +126,7 @@ async function loadWorld(dir: string, spec: WorldSpec, seed: number): Promise<Wo
       SELECT _id AS tx_id, user_id, account_number, merchant_id, subsidiary, upper(trim(transaction_type)) AS direction,
              CAST(transaction_date AS TIMESTAMP) AS transaction_date, CAST(transaction_amount AS DECIMAL(24,8)) AS amount
       FROM ${csv('transactions.csv')} QUALIFY row_number() OVER (PARTITION BY _id ORDER BY transaction_date) = 1`);
-    const segments = new Map<string, number>();
-    for (const s of await engine.query(SEGMENT_TYPICAL_DAY_SQL))
-      segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(Number(s.typical_day).toPrecision(12)));
+    const segmentDay = await segmentTypicalDays(engine);
     const [start] = await engine.query(LOG_START_SQL);
     const keys: WindowRow[][] = [];
     let cur: WindowRow[] = [];
@@ -155,7 +154,7 @@ async function loadWorld(dir: string, spec: WorldSpec, seed: number): Promise<Wo
       keys: keys.filter((k) => k.length >= 2),
       logStart: Number(start.log_start),
       labels: labelsFromRows(labelRows),
-      segmentDay: (r) => segments.get(`${r.merchant_id}|${r.direction}`) ?? Number.POSITIVE_INFINITY,
+      segmentDay,
     };
   } finally {
     await engine.close();

@@ -32,12 +32,14 @@ describe('apps/feature-builder packaged (stage dev)', () => {
       ],
       's3:PutObject': [
         'athena-results/*',
+        // The users an incremental build recomputed, for Detect (a full build clears them).
+        'features/changes/*',
         'features/state.json',
         'features/windows/*',
         'runs/*',
         'staging/run=*/features/*',
       ],
-      's3:DeleteObject': ['features/state.json', 'features/windows/*', 'staging/run=*/features/*'],
+      's3:DeleteObject': ['features/changes/*', 'features/state.json', 'features/windows/*', 'staging/run=*/features/*'],
     });
   });
 
@@ -46,6 +48,7 @@ describe('apps/feature-builder packaged (stage dev)', () => {
       'curated/transactions/*',
       'features/state.json',
       'features/windows/*',
+      'features/changes/*',
       'staging/run=*/features/*',
       'athena-results/*',
     ]);

@@ -1,5 +1,5 @@
 import type { ColumnDef, SqlEngine, TableDef } from '@splitwatch/core';
-import { registerFeatures, registerTransactions } from '@splitwatch/use-cases';
+import { registerFeatureChanges, registerFeatures, registerTransactions } from '@splitwatch/use-cases';
 import {
   props,
   slsPackage,
@@ -42,6 +42,7 @@ async function registeredTables(): Promise<Record<string, TableDef>> {
   } as unknown as SqlEngine;
   await registerTransactions(engine);
   await registerFeatures(engine);
+  await registerFeatureChanges(engine);
   return tables;
 }
 

@@ -150,7 +150,7 @@ describe('handler bundles built with each service’s esbuild settings', () => {
     ATHENA_DATABASE: 'splitwatch_test',
     ATHENA_WORKGROUP: 'splitwatch-test',
     ATHENA_OUTPUT_LOCATION: 's3://splitwatch-test-data-123456789012-us-east-1/athena-results/',
-    ATHENA_MANAGED_TABLES: 'transactions,features',
+    ATHENA_MANAGED_TABLES: 'transactions,features,feature_changes',
     REDSHIFT_DATABASE: 'dev',
     REDSHIFT_WORKGROUP: 'splitwatch',
     AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',

@@ -122,7 +122,7 @@ describe('apps/sink packaged (stage dev)', () => {
           SPLITWATCH_MODE: 'aws',
           DATA_BUCKET: 'splitwatch-dev-data-123456789012-us-east-1',
           ATHENA_OUTPUT_LOCATION: 's3://splitwatch-dev-data-123456789012-us-east-1/athena-results/',
-          ATHENA_MANAGED_TABLES: 'transactions,features',
+          ATHENA_MANAGED_TABLES: 'transactions,features,feature_changes',
         }),
       );
       expect(() => readAwsAdaptersConfig(env)).not.toThrow();

@@ -58,9 +58,19 @@ export const Keys = {
   features: 'features/windows/',
   /** What the features in `features/windows/` were built from (see buildFeatures); outside the table's location. */
   featuresState: 'features/state.json',
+  /**
+   * The users each incremental build recomputed (user_id, generation), one file per build, for Detect to rescore
+   * only their keys; cleared by a full build. Outside the table's location.
+   */
+  featuresChanges: 'features/changes/',
   candidates: (runId: string) => `scores/run=${runId}/`,
   alerts: (runId: string) => `alerts/run=${runId}/`,
   alertsPart: (runId: string, part: string) => `alerts/run=${runId}/part=${part}.json`,
+  /**
+   * What one Detect slice last scored (see detect): the run whose parts hold its whole result, and what they were
+   * computed from. Outside every run's folder, so the sink never reads it.
+   */
+  detectState: (part: string, partitions: number) => `alerts/state/partitions=${partitions}/part=${part}.json`,
   /** Split episodes below the rule's threshold, for the ensemble only (never stored as alerts). */
   splitCandidates: (runId: string) => `alerts/run=${runId}/split-candidates/`,
   splitCandidatesPart: (runId: string, part: string) => `alerts/run=${runId}/split-candidates/part=${part}.json`,

@@ -183,6 +183,8 @@ describe('buildFeatures on Athena (request shapes, mocked AWS SDK clients)', () 
       's3 delete features/state.json',
       's3 list features/windows/',
       `s3 delete ${OLD_FILES.join(' ')}`,
+      // A full build starts a new lineage: the earlier builds' recomputed users are dropped.
+      's3 list features/changes/',
       'athena UNLOAD',
       's3 list features/windows/',
       'athena SELECT',
@@ -215,17 +217,23 @@ describe('buildFeatures on Athena (request shapes, mocked AWS SDK clients)', () 
       fingerprint: featuresFingerprint(config),
       runId: 'run-1',
       curated: { [CURATED[0].Key]: '"e1"', [CURATED[1].Key]: '"e2"' },
+      generation: 1,
+      lineage: expect.stringMatching(/^run-1@\d{4}-\d\d-\d\dT/) as unknown,
+      changes: [],
     });
   });
 
   it('recomputes the new day’s users and rewrites the months from that day on, the state last', async () => {
     const config = resolveConfig({});
     const state = JSON.stringify({
-      format: 'splitwatch.features-state.v1',
+      format: 'splitwatch.features-state.v2',
       fingerprint: featuresFingerprint(config),
       runId: 'run-0',
       builtAt: '2026-11-29T00:00:00Z',
       curated: { [CURATED[0].Key]: '"e1"' },
+      generation: 3,
+      lineage: 'run-0',
+      changes: [{ generation: 3, firstDay: '2021-01-05' }],
     });
     const events = awsSucceeds(statsPage(100), state);
 
@@ -238,6 +246,7 @@ describe('buildFeatures on Athena (request shapes, mocked AWS SDK clients)', () 
     // The same text runs on DuckDB locally: it must stay in the subset both engines share.
     for (const q of [users, counts, windows]) expect(findEngineOnlySql(q)).toEqual([]);
     expect(users).toMatch(/^UNLOAD \(WITH changed AS/);
+    expect(users).toContain('SELECT user_id, CAST(4 AS BIGINT) AS generation FROM (');
     expect(users).toContain(`WHERE dt IN ('2021-02-01')`);
     expect(users).toContain(`TO 's3://${BUCKET}/staging/run=run-4/features/users/'`);
     expect(usersDdl).toContain('CREATE EXTERNAL TABLE `features_users_run_4`');
@@ -250,11 +259,23 @@ describe('buildFeatures on Athena (request shapes, mocked AWS SDK clients)', () 
       's3 delete features/state.json',
       's3 delete features/windows/month=2021-02/old_1',
       's3 copy staging/run=run-4/features/windows/month=2021-02/q_9 features/windows/month=2021-02/run_4-q_9.parquet',
+      // The users it recomputed, kept with this build's number for Detect.
+      's3 copy staging/run=run-4/features/users/q_1 features/changes/g4-q_1.parquet',
       's3 delete staging/run=run-4/features/users/q_1 staging/run=run-4/features/windows/month=2021-02/q_9',
       's3 put features/state.json',
       's3 put runs/run-4/steps/build-features.json',
     ]);
     expect(started().map((q) => q.QueryString)).toContain('DROP TABLE IF EXISTS `features_users_run_4`');
+    const put = s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === 'features/state.json');
+    expect(JSON.parse(String(put?.args[0].input.Body))).toMatchObject({
+      runId: 'run-4',
+      generation: 4,
+      lineage: 'run-0',
+      changes: [
+        { generation: 3, firstDay: '2021-01-05' },
+        { generation: 4, firstDay: '2021-02-01' },
+      ],
+    });
   });
 
   it('renders the configured window length into the UNLOAD (1 h, 6 h, 7 d)', async () => {

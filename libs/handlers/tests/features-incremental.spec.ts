@@ -7,6 +7,7 @@ import {
   FEATURE_COLUMNS,
   ingest,
   planFeaturesBuild,
+  registerFeatureChanges,
   registerFeatures,
   sourceIdOf,
   type BuildFeaturesResult,
@@ -180,6 +181,13 @@ describe('incremental BuildFeatures', () => {
       expect(record.counts).toMatchObject({ rows: 95, recomputedRows: 33 });
       expect(record.details).toMatchObject({ mode: 'incremental', changedDays: ['2021-02-01'], users: 1 });
       expect(await w.objectStore.list('staging/')).toEqual([]);
+      // The recomputed users are kept with the build's number, for Detect; a full build clears them.
+      expect((await w.objectStore.list(Keys.featuresChanges)).map((o) => o.key)).toEqual(['features/changes/g2-data_0.parquet']);
+      await registerFeatureChanges(w.sqlEngine);
+      expect(await w.sqlEngine.query('SELECT user_id, generation FROM feature_changes')).toEqual([{ user_id: 'u1', generation: 2 }]);
+      await w.objectStore.delete([Keys.featuresState]);
+      expect(await build(w, 'r3')).toMatchObject({ mode: 'full' });
+      expect(await w.objectStore.list(Keys.featuresChanges)).toEqual([]);
     });
 
     it('clears what a stopped attempt of the same run left in its staging folder', async () => {
@@ -257,11 +265,14 @@ describe('incremental BuildFeatures', () => {
 
   describe('planFeaturesBuild', () => {
     const state = (curated: Record<string, string>): FeaturesState => ({
-      format: 'splitwatch.features-state.v1',
+      format: 'splitwatch.features-state.v2',
       fingerprint: 'f',
       runId: 'r0',
       builtAt: '2026-11-30T00:00:00Z',
       curated,
+      generation: 1,
+      lineage: 'r0',
+      changes: [],
     });
     const obj = (key: string, version?: string) => ({ key, size: 1, version });
     const a = 'curated/transactions/dt=2021-01-05/x-data_0.parquet';

@@ -55,7 +55,7 @@ describe('unsupervised detectors over windows', () => {
     expect(artifacts.map((a) => a.method)).toEqual(['model:iforest', 'model:lof', 'model:dbscan', 'model:gmm']);
     for (const a of artifacts) {
       expect(a.features).toEqual([...WINDOW_FEATURES]);
-      expect(a.version).toBe(`w1-${config.version}`);
+      expect(a.version).toBe(`w2-${config.version}`);
       expect(a.trainingRange.from).toBe('2021-01-01 00:00:00');
       expect(a.quantiles).toHaveLength(1001);
       expect(a.threshold).toBeCloseTo(2, 9);

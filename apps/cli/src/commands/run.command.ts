@@ -156,6 +156,16 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
         `  alerts          ${fmt(total)}${by ? ` (${by})` : ''} from ${parts.length} account slice(s)` +
           (parts.length > 1 ? (workers > 1 ? ` on ${workers} worker threads` : ' in one thread') : ''),
       );
+      const incremental = parts.filter((p) => p.mode === 'incremental');
+      const rescored = parts.reduce((a, p) => a + (p.rescoredKeys ?? 0), 0);
+      const carried = parts.reduce((a, p) => a + (p.carriedAlerts ?? 0), 0);
+      const how =
+        incremental.length === parts.length
+          ? `incremental: ${fmt(rescored)} changed key(s) scored, ${fmt(carried)} alert(s) of the others carried over (${incremental[0]?.reason})`
+          : incremental.length > 0
+            ? `${incremental.length} of ${parts.length} slice(s) incremental: ${fmt(rescored)} key(s) scored, ${fmt(carried)} alert(s) carried over`
+            : `every key scored (${fmt(rescored)}): ${parts[0]?.reason}`;
+      log(`  detection       ${how}`);
     }
     if (output.sink) {
       const candidates = parts.reduce((a, p) => a + (p.splitCandidates ?? 0), 0);

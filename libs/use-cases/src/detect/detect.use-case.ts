@@ -1,6 +1,6 @@
 import { Keys, rulesFor, type Alert, type DetectionConfig, type Direction, type ObjectStore, type SqlEngine } from '@splitwatch/core';
-import { startStep } from '../audit/step-record';
-import { registerFeatures } from '../features/build-features.use-case';
+import { sha256Hex, startStep } from '../audit/step-record';
+import { readFeaturesState, registerFeatureChanges, registerFeatures, type FeaturesState } from '../features/build-features.use-case';
 import { getTextIfPresent } from '../optional-object';
 import { renderSql } from '../sql-text';
 import {
@@ -13,6 +13,7 @@ import {
   type SegmentTypicalDay,
 } from './episodes';
 import { enabledModelKinds, fitArtifacts, modelKey, modelsVersion, ModelScorer, Reservoir, type ModelArtifact } from './models';
+import { SPLIT_SCORE_MODEL } from './split-weights';
 import { windowVector } from './window-vector';
 import type { WindowRow } from './rules';
 
@@ -34,6 +35,13 @@ export interface DetectResult {
   candidateRows: number;
   /** Split episodes below the rule's threshold written for the ensemble (see SPLIT_CANDIDATE_METHOD). */
   splitCandidates: number;
+  /** Whether every key was scored, or only the changed ones ({@link planDetect}), and why. */
+  mode: 'full' | 'incremental';
+  reason: string;
+  /** Keys scored by this call (every key with a multi-transaction window in a full Detect). */
+  rescoredKeys: number;
+  /** Alerts of unchanged keys carried over from the slice's previous run. */
+  carriedAlerts: number;
 }
 
 /**
@@ -51,38 +59,61 @@ export function partitionRange(partition: number, partitions: number): { lo: str
   return { lo: partition === 0 ? null : at(partition), hi: partition === partitions - 1 ? null : at(partition + 1) };
 }
 
-function partitionFilter(partition: number | undefined, partitions: number | undefined): string {
+function partitionFilter(partition: number | undefined, partitions: number | undefined, column = 'account_number'): string {
   if (partition === undefined) return '';
   const { lo, hi } = partitionRange(partition, partitions ?? 1);
-  const conds = [lo !== null ? `account_number >= '${lo}'` : '', hi !== null ? `account_number < '${hi}'` : ''].filter(Boolean);
+  const conds = [lo !== null ? `${column} >= '${lo}'` : '', hi !== null ? `${column} < '${hi}'` : ''].filter(Boolean);
   return conds.length ? ` AND ${conds.join(' AND ')}` : '';
 }
 
-/** Rows of every key that has at least one multi-transaction window, in key then time order. */
+/** Rows of the keys `{{keys}}` selects (every key with a multi-transaction window), in key then time order. */
 export const CANDIDATES_SQL = `
 SELECT f.tx_id, f.user_id, f.account_number, f.merchant_id, f.subsidiary, f.direction,
        f.transaction_date, date_diff('second', TIMESTAMP '1970-01-01 00:00:00', f.transaction_date) AS ts,
        CAST(f.amount AS VARCHAR) AS amount, f.n_tx, CAST(f.sum_amount AS VARCHAR) AS sum_amount,
        f.z_sum, f.hist_days, f.base_mean_daily_sum
 FROM features f
-JOIN (SELECT account_number, direction FROM features WHERE n_tx >= 2{{partitionFilter}} GROUP BY account_number, direction) k
+JOIN ({{keys}}) k
   ON k.account_number = f.account_number AND k.direction = f.direction
 ORDER BY f.account_number, f.direction, f.transaction_date, f.tx_id
 `;
 
+/** Every key with at least one multi-transaction window (of the slice). */
+export const ALL_KEYS_SQL = `SELECT account_number, direction FROM features WHERE n_tx >= 2{{partitionFilter}} GROUP BY account_number, direction`;
+
 /**
- * Typical active-day total per segment (merchant, direction): the geometric mean of account-day totals,
- * robust to a few huge days. Used for keys with too little history of their own.
+ * The keys an incremental Detect rescores (of the slice, with a multi-transaction window): those of the users a
+ * feature build recomputed since generation {{since}} (their rows may have changed), and those whose first
+ * transaction is after {{fromDay}} (their first windows are judged against a segment typical day that the changed
+ * days moved).
+ */
+export const RESCORED_KEYS_SQL = `SELECT f.account_number, f.direction
+FROM features f
+LEFT JOIN (SELECT DISTINCT user_id FROM {{changes}} WHERE generation > {{since}}) c ON c.user_id = f.user_id
+WHERE 1 = 1{{partitionFilter}}
+GROUP BY f.account_number, f.direction
+HAVING MAX(f.n_tx) >= 2 AND (MAX(CASE WHEN c.user_id IS NULL THEN 0 ELSE 1 END) = 1 OR MIN(f.dt) > '{{fromDay}}')`;
+
+/** The users whose keys an incremental Detect rescores (see {@link RESCORED_KEYS_SQL}). */
+export const CHANGED_USERS_SQL = `SELECT DISTINCT user_id FROM {{changes}} WHERE generation > {{since}}`;
+
+/**
+ * Account-day totals per segment (merchant, direction) and day (days since 1970-01-01): the number of account-days
+ * and the sum of the logs of their totals. {@link segmentTypicalDays} turns them into each segment's typical day as
+ * of any day — the geometric mean of its account-day totals before that day, robust to a few huge days — used for
+ * keys with too little history of their own.
  */
 export const SEGMENT_TYPICAL_DAY_SQL = `
-SELECT merchant_id, direction, exp(avg(ln(day_sum))) AS typical_day, COUNT(*) AS account_days
+SELECT merchant_id, direction, d, SUM(ln(day_sum)) AS ln_sum, COUNT(*) AS account_days
 FROM (
-  SELECT account_number, merchant_id, direction, CAST(transaction_date AS DATE) AS d,
+  SELECT account_number, merchant_id, direction,
+         date_diff('day', DATE '1970-01-01', CAST(transaction_date AS DATE)) AS d,
          SUM(CAST(amount AS DOUBLE)) AS day_sum
   FROM features
-  GROUP BY account_number, merchant_id, direction, CAST(transaction_date AS DATE)
+  GROUP BY account_number, merchant_id, direction, date_diff('day', DATE '1970-01-01', CAST(transaction_date AS DATE))
 ) x
-GROUP BY merchant_id, direction
+WHERE day_sum > 0
+GROUP BY merchant_id, direction, d
 `;
 
 /**
@@ -120,27 +151,103 @@ export function toWindowRow(r: Record<string, unknown>): WindowRow {
   };
 }
 
-/** The segment typical day per (merchant, direction), for keys without history. */
-async function segmentTypicalDays(sqlEngine: SqlEngine): Promise<SegmentTypicalDay> {
-  const segments = new Map<string, number>();
-  for (const s of await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL)) {
-    // 12 significant digits: a parallel AVG over doubles differs run to run in the last bits, which would make
-    // FitModels' sample, and a borderline model alert, differ between two runs over the same data.
-    segments.set(`${String(s.merchant_id)}|${String(s.direction)}`, Number(Number(s.typical_day).toPrecision(12)));
-  }
-  return (r: WindowRow) => segments.get(`${r.merchant_id}|${r.direction}`) ?? Number.POSITIVE_INFINITY;
+/** Cumulative account-day log totals of one segment, by day. */
+interface SegmentDays {
+  days: number[];
+  lnSums: number[];
+  counts: number[];
 }
 
-/** Streams the candidate rows (of one account slice, or all) and hands over each key's rows in time order. */
+function accumulate(perDay: Map<number, { ln: number; n: number }>): SegmentDays {
+  const days = [...perDay.keys()].sort((a, b) => a - b);
+  const out: SegmentDays = { days, lnSums: [], counts: [] };
+  let ln = 0;
+  let n = 0;
+  for (const d of days) {
+    const v = perDay.get(d)!;
+    ln += v.ln;
+    n += v.n;
+    out.lnSums.push(ln);
+    out.counts.push(n);
+  }
+  return out;
+}
+
+/** The geometric mean of the account-day totals before `beforeDay`, or undefined when there are none. */
+function typicalBefore(s: SegmentDays | undefined, beforeDay: number): number | undefined {
+  if (!s) return undefined;
+  let lo = 0;
+  let hi = s.days.length; // first index with days[i] >= beforeDay
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (s.days[mid] < beforeDay) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo === 0) return undefined;
+  // 12 significant digits: a parallel SUM over doubles differs run to run in the last bits, which would make
+  // FitModels' sample, and a borderline alert, differ between two runs over the same data.
+  return Number(Math.exp(s.lnSums[lo - 1] / s.counts[lo - 1]).toPrecision(12));
+}
+
+/**
+ * The log's first days, whose windows have too little past for a segment typical day of their own: theirs is the
+ * segment's over these days (the only look ahead, bounded: a day's value never changes once the log is this old).
+ */
+export const SEGMENT_BOOTSTRAP_DAYS = 7;
+
+/**
+ * The segment typical day per (merchant, direction) as of a day: from the segment's account-days before it, else
+ * (a merchant new that day) from its direction's, else none (+Infinity: no split is judged against it). Past the
+ * log's first {@link SEGMENT_BOOTSTRAP_DAYS} days it never uses the window's day or a later one, so adding days to
+ * the log changes it only for later windows.
+ */
+export async function segmentTypicalDays(sqlEngine: SqlEngine): Promise<SegmentTypicalDay> {
+  const bySegment = new Map<string, Map<number, { ln: number; n: number }>>();
+  const add = (key: string, d: number, ln: number, n: number) => {
+    let days = bySegment.get(key);
+    if (!days) bySegment.set(key, (days = new Map()));
+    const v = days.get(d);
+    if (v) {
+      v.ln += ln;
+      v.n += n;
+    } else days.set(d, { ln, n });
+  };
+  const rows = await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL);
+  // Summed in a fixed order, so the direction's totals do not depend on the order the engine returns.
+  rows.sort((a, b) => Number(a.d) - Number(b.d) || String(a.merchant_id).localeCompare(String(b.merchant_id)) || String(a.direction).localeCompare(String(b.direction)));
+  for (const s of rows) {
+    const d = Number(s.d);
+    const ln = Number(s.ln_sum);
+    const n = Number(s.account_days);
+    add(`${String(s.merchant_id)}|${String(s.direction)}`, d, ln, n);
+    add(`*|${String(s.direction)}`, d, ln, n);
+  }
+  const segments = new Map([...bySegment].map(([key, days]) => [key, accumulate(days)]));
+  const firstDay = rows.length > 0 ? Number(rows[0].d) : 0;
+  return (r: WindowRow, beforeDay: number) => {
+    const day = Math.max(beforeDay, firstDay + SEGMENT_BOOTSTRAP_DAYS);
+    return (
+      typicalBefore(segments.get(`${r.merchant_id}|${r.direction}`), day) ??
+      typicalBefore(segments.get(`*|${r.direction}`), day) ??
+      Number.POSITIVE_INFINITY
+    );
+  };
+}
+
+/**
+ * Streams the candidate rows of the keys `keysSql` selects (default: every key with a multi-transaction window, of
+ * one account slice or all) and hands over each key's rows in time order.
+ */
 async function forEachKey(
   sqlEngine: SqlEngine,
   partition: number | undefined,
   partitions: number | undefined,
   onKey: (rows: WindowRow[]) => void,
+  keysSql = renderSql(ALL_KEYS_SQL, { partitionFilter: partitionFilter(partition, partitions) }),
 ): Promise<number> {
   let keyRows: WindowRow[] = [];
   let count = 0;
-  const candidatesSql = renderSql(CANDIDATES_SQL, { partitionFilter: partitionFilter(partition, partitions) });
+  const candidatesSql = renderSql(CANDIDATES_SQL, { keys: keysSql });
   for await (const batch of sqlEngine.stream(candidatesSql, 50_000)) {
     for (const raw of batch) {
       const row = toWindowRow(raw);
@@ -252,8 +359,115 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
 }
 
 /**
- * Runs the rule detectors over the window features, streaming key by key, and writes the alert episodes to
- * `alerts/run=<runId>/alerts.json` for the sink.
+ * Bump when a change to the detectors' code changes the alerts of the same features and models: an incremental
+ * Detect then rescores every key instead of carrying alerts the old code found.
+ */
+export const DETECT_CODE_VERSION = 'd1';
+const DETECT_STATE_FORMAT = 'splitwatch.detect-state.v1';
+
+/** What one Detect slice last scored, at `Keys.detectState` (see {@link detect}). */
+export interface DetectState {
+  format: typeof DETECT_STATE_FORMAT;
+  /** The run whose parts hold the slice's whole result. */
+  runId: string;
+  /** sha256 of the detectors' code version, the config, the model artifacts and the split score's model. */
+  fingerprint: string;
+  logStart: number | null;
+  /** The feature build it scored (null: none recorded, so the next Detect scores everything). */
+  features: { lineage: string; generation: number } | null;
+  alertsKey: string;
+  candidatesKey: string | null;
+}
+
+/** How Detect brings a slice's alerts up to date: score every key, or only those that changed. */
+export type DetectPlan =
+  | { mode: 'full'; reason: string }
+  | { mode: 'incremental'; reason: string; previous: DetectState; since: number; fromDay: string | null };
+
+export function detectFingerprint(config: DetectionConfig, artifacts: readonly ModelArtifact[], withCandidates: boolean): string {
+  return sha256Hex(
+    JSON.stringify({
+      format: DETECT_STATE_FORMAT,
+      code: DETECT_CODE_VERSION,
+      config,
+      withCandidates,
+      models: artifacts.map((a) => sha256Hex(JSON.stringify(a))),
+      split: sha256Hex(JSON.stringify(SPLIT_SCORE_MODEL)),
+    }),
+  );
+}
+
+const dayNumber = (day: string) => Math.floor(Date.parse(`${day}T00:00:00Z`) / 86_400_000);
+
+/**
+ * Compares what the slice was last scored from with now. Incremental when only feature builds of the same lineage
+ * happened since, all recorded, none of them changing the log's first {@link SEGMENT_BOOTSTRAP_DAYS} days (they set
+ * the first segment typical days of every key); then only the keys of {@link RESCORED_KEYS_SQL} can have other
+ * alerts than last time.
+ */
+export function planDetect(
+  previous: DetectState | undefined,
+  now: { fingerprint: string; logStart: number | undefined; features: FeaturesState | undefined },
+): DetectPlan {
+  if (!previous) return { mode: 'full', reason: 'no earlier detection of this slice is recorded' };
+  if (previous.format !== DETECT_STATE_FORMAT || previous.fingerprint !== now.fingerprint) {
+    return { mode: 'full', reason: "the detection config, the models or the detectors' code changed" };
+  }
+  const f = now.features;
+  if (!f) return { mode: 'full', reason: 'no feature build is recorded' };
+  if (!previous.features || previous.features.lineage !== f.lineage) {
+    return { mode: 'full', reason: 'the features were rebuilt from scratch since' };
+  }
+  if ((previous.logStart ?? null) !== (now.logStart ?? null)) return { mode: 'full', reason: "the log's first transaction changed" };
+  const since = f.changes.filter((c) => c.generation > previous.features!.generation);
+  if (since.length !== f.generation - previous.features.generation) {
+    return { mode: 'full', reason: 'the feature builds since the last detection are not all recorded' };
+  }
+  if (since.length === 0) {
+    return { mode: 'incremental', reason: 'no feature build since', previous, since: previous.features.generation, fromDay: null };
+  }
+  const fromDay = since.map((c) => c.firstDay).sort()[0];
+  if (now.logStart !== undefined && dayNumber(fromDay) < Math.floor(now.logStart / 86_400) + SEGMENT_BOOTSTRAP_DAYS) {
+    return { mode: 'full', reason: `a change on ${fromDay}, within the log's first ${SEGMENT_BOOTSTRAP_DAYS} days` };
+  }
+  return {
+    mode: 'incremental',
+    reason: `${since.length} feature build(s) since, changing days from ${fromDay}`,
+    previous,
+    since: previous.features.generation,
+    fromDay,
+  };
+}
+
+async function readDetectState(objectStore: ObjectStore, key: string): Promise<DetectState | undefined> {
+  const text = await getTextIfPresent(objectStore, key);
+  if (text === undefined) return undefined;
+  try {
+    const state = JSON.parse(text) as DetectState;
+    return state?.format === DETECT_STATE_FORMAT ? state : undefined;
+  } catch {
+    return undefined; // unreadable: score everything
+  }
+}
+
+/** The alerts and split candidates of the previous run of the slice, or undefined when either file is gone. */
+async function previousResults(objectStore: ObjectStore, previous: DetectState): Promise<{ alerts: Alert[]; candidates: Alert[] } | undefined> {
+  const alerts = await getTextIfPresent(objectStore, previous.alertsKey);
+  const candidates = previous.candidatesKey === null ? '[]' : await getTextIfPresent(objectStore, previous.candidatesKey);
+  if (alerts === undefined || candidates === undefined) return undefined;
+  return { alerts: JSON.parse(alerts) as Alert[], candidates: JSON.parse(candidates) as Alert[] };
+}
+
+/**
+ * Runs the rule detectors and the models over the window features, streaming key by key, and writes the slice's
+ * alert episodes to `alerts/run=<runId>/part=<partition>.json` (and the ensemble's split candidates) for the sink.
+ *
+ * Incremental when it can ({@link planDetect}): a scheduled run after a daily feature build rescores only the keys
+ * of the users that build recomputed (and keys whose first transaction is after the first changed day) and carries
+ * every other key's alerts over from the slice's previous run, restamped with this run's id. The result is the
+ * same as scoring every key (tested): a key's alerts depend only on its own rows, the models, the config, the
+ * log's first transaction and, for its first windows, the segment typical days before them. The slice's state is
+ * written last, so a Detect that stops half-way leaves the previous one, still true.
  */
 export async function detect(
   deps: DetectDeps,
@@ -262,12 +476,32 @@ export async function detect(
   const { objectStore, sqlEngine } = deps;
   const step = startStep(objectStore, input.runId, input.partition === undefined ? 'detect' : `detect-${input.partition}`);
   await registerFeatures(sqlEngine);
-  const segmentDay = await segmentTypicalDays(sqlEngine);
   const logStart = await logStartOf(sqlEngine);
   const { artifacts, missing } = await loadArtifacts(objectStore, input.config);
   const scorer = artifacts.length > 0 ? new ModelScorer(artifacts) : undefined;
   const found: Alert[] = [];
   const withCandidates = input.config.ensemble.enabled && input.config.ensemble.splitDepth > 0;
+  const partition = input.partition === undefined ? 'all' : String(input.partition);
+  const stateKey = Keys.detectState(partition, input.partition === undefined ? 1 : (input.partitions ?? 1));
+  const fingerprint = detectFingerprint(input.config, artifacts, withCandidates);
+  const featuresState = await readFeaturesState(objectStore);
+  let plan = planDetect(await readDetectState(objectStore, stateKey), { fingerprint, logStart, features: featuresState });
+  let carried: { alerts: Alert[]; candidates: Alert[] } = { alerts: [], candidates: [] };
+  let keysSql: string | undefined;
+  let changedUsers = new Set<string>();
+  if (plan.mode === 'incremental') {
+    const previous = await previousResults(objectStore, plan.previous);
+    if (!previous) plan = { mode: 'full', reason: `the alerts of the previous run ${plan.previous.runId} are gone` };
+    else {
+      carried = previous;
+      if (plan.fromDay !== null) {
+        await registerFeatureChanges(sqlEngine);
+        const params = { changes: 'feature_changes', since: plan.since, fromDay: plan.fromDay };
+        changedUsers = new Set((await sqlEngine.query(renderSql(CHANGED_USERS_SQL, params))).map((r) => String(r.user_id)));
+        keysSql = renderSql(RESCORED_KEYS_SQL, { ...params, partitionFilter: partitionFilter(input.partition, input.partitions, 'f.account_number') });
+      }
+    }
+  }
   // Keys wait until their candidate windows fill a batch: the models score many keys' windows at once (LOF's
   // batched kNN is ~1.4× faster than a search per key), with the same scores.
   let pending: PendingEpisodes[] = [];
@@ -283,7 +517,12 @@ export async function detect(
     pending = [];
     pendingVectors = 0;
   };
-  const candidateRows = await forEachKey(sqlEngine, input.partition, input.partitions, (keyRows) => {
+  const scoreAll = plan.mode === 'full';
+  // Only when some key is scored (nothing changed since the last run: every alert is carried over).
+  const segmentDay = scoreAll || keysSql !== undefined ? await segmentTypicalDays(sqlEngine) : () => Number.NaN;
+  const rescored = new Set<string>();
+  const onKey = (keyRows: WindowRow[]) => {
+    rescored.add(`${keyRows[0].account_number}|${keyRows[0].direction}`);
     const p = scanEpisodes(keyRows, input.config, segmentDay, scorer !== undefined, withCandidates, logStart);
     if (p.vectors.length === 0) {
       found.push(...finishEpisodes(p, null, input.config, input.runId));
@@ -292,28 +531,62 @@ export async function detect(
     pending.push(p);
     pendingVectors += p.vectors.length;
     if (pendingVectors >= MODEL_BATCH_WINDOWS) flush();
-  });
+  };
+  const candidateRows = scoreAll || keysSql !== undefined
+    ? await forEachKey(sqlEngine, input.partition, input.partitions, onKey, keysSql)
+    : 0;
   flush();
+  // A key keeps its previous alerts unless it was rescored, or its user's rows were rebuilt (a key whose rows
+  // are all gone is not streamed, and must lose its alerts too).
+  const keep = (a: Alert) => !rescored.has(`${a.account_number}|${a.direction}`) && !changedUsers.has(a.user_id);
+  const restamp = (a: Alert): Alert => ({ ...a, run_id: input.runId });
+  const carriedAlerts = scoreAll ? [] : carried.alerts.filter(keep).map(restamp);
+  const carriedCandidates = scoreAll ? [] : carried.candidates.filter(keep).map(restamp);
   const byScore = (a: Alert, b: Alert) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1);
-  const alerts = found.filter((a) => a.method !== SPLIT_CANDIDATE_METHOD).sort(byScore);
+  const alerts = [...carriedAlerts, ...found.filter((a) => a.method !== SPLIT_CANDIDATE_METHOD)].sort(byScore);
   // A candidate at or above the threshold shows the same window as a rule:split alert (its chain's best): only the
   // ones below it add anything.
-  const candidates = found.filter((a) => a.method === SPLIT_CANDIDATE_METHOD && a.score < a.threshold).sort(byScore);
-  const partition = input.partition === undefined ? 'all' : String(input.partition);
+  const candidates = [
+    ...carriedCandidates,
+    ...found.filter((a) => a.method === SPLIT_CANDIDATE_METHOD && a.score < a.threshold),
+  ].sort(byScore);
   const alertsKey = Keys.alertsPart(input.runId, partition);
   await objectStore.putText(alertsKey, JSON.stringify(alerts), 'application/json');
+  let candidatesKey: string | null = null;
   if (withCandidates) {
-    const candidatesKey = Keys.splitCandidatesPart(input.runId, partition);
+    candidatesKey = Keys.splitCandidatesPart(input.runId, partition);
     await objectStore.putText(candidatesKey, JSON.stringify(candidates), 'application/json');
     step.record.writes.push({ key: candidatesKey, rows: candidates.length });
   }
+  const state: DetectState = {
+    format: DETECT_STATE_FORMAT,
+    runId: input.runId,
+    fingerprint,
+    logStart: logStart ?? null,
+    features: featuresState ? { lineage: featuresState.lineage, generation: featuresState.generation } : null,
+    alertsKey,
+    candidatesKey,
+  };
+  await objectStore.putText(stateKey, JSON.stringify(state, null, 2), 'application/json');
   const byMethod: Record<string, number> = {};
   for (const a of alerts) byMethod[a.method] = (byMethod[a.method] ?? 0) + 1;
   step.record.reads.push({ key: Keys.features, rows: candidateRows });
-  step.record.writes.push({ key: alertsKey, rows: alerts.length });
-  Object.assign(step.record.counts, { candidateRows, alerts: alerts.length, splitCandidates: candidates.length });
+  if (plan.mode === 'incremental') {
+    step.record.reads.push({ key: plan.previous.alertsKey, rows: carried.alerts.length });
+    if (plan.previous.candidatesKey) step.record.reads.push({ key: plan.previous.candidatesKey, rows: carried.candidates.length });
+  }
+  step.record.writes.push({ key: alertsKey, rows: alerts.length }, { key: stateKey });
+  Object.assign(step.record.counts, {
+    candidateRows,
+    rescoredKeys: rescored.size,
+    carriedAlerts: carriedAlerts.length,
+    alerts: alerts.length,
+    splitCandidates: candidates.length,
+  });
   step.record.reads.push(...artifacts.map((a) => ({ key: modelKey(a.kind, a.version) })));
   step.record.details = {
+    mode: plan.mode,
+    reason: plan.reason,
     byMethod,
     configVersion: input.config.version,
     ...(logStart !== undefined ? { logStart: new Date(logStart * 1000).toISOString().slice(0, 19).replace('T', ' ') } : {}),
@@ -330,5 +603,17 @@ export async function detect(
     ...(missing.length ? { modelsNotFitted: missing } : {}),
   };
   await step.finish();
-  return { runId: input.runId, partition, alertsKey, alerts: alerts.length, byMethod, candidateRows, splitCandidates: candidates.length };
+  return {
+    runId: input.runId,
+    partition,
+    alertsKey,
+    alerts: alerts.length,
+    byMethod,
+    candidateRows,
+    splitCandidates: candidates.length,
+    mode: plan.mode,
+    reason: plan.reason,
+    rescoredKeys: rescored.size,
+    carriedAlerts: carriedAlerts.length,
+  };
 }

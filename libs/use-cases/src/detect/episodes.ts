@@ -27,8 +27,11 @@ function mostCommon(values: string[]): string {
 const money = (v: number) => v.toFixed(2);
 const DAY = 86_400;
 
-/** The segment's typical active-day total, for keys without enough history of their own. */
-export type SegmentTypicalDay = (row: WindowRow) => number;
+/**
+ * The segment's typical active-day total, for keys without enough history of their own, as of `beforeDay` (days
+ * since 1970-01-01): it may only use days before it, so a window never sees the future through it either.
+ */
+export type SegmentTypicalDay = (row: WindowRow, beforeDay: number) => number;
 
 /**
  * The split-pattern rule on one window (rows[lo..hi] of a key, in time order): 2..maxParts parts, at least
@@ -212,7 +215,7 @@ export function scanKeyWindows(
     // The median of the earlier amounts changes only when a transaction leaves the window: computed on demand,
     // once per window start. Both lookups read only the rows before this window, whenever they are called.
     const typicalAmount = () => {
-      if (pastCount === 0) return segmentTypicalDay(anchor);
+      if (pastCount === 0) return segmentTypicalDay(anchor, windowStartDay);
       if (amountMedianAt !== pastCount) {
         amountMedian = median(pastAmounts.slice(Math.max(0, pastCount - PAST_AMOUNTS), pastCount));
         amountMedianAt = pastCount;
@@ -225,7 +228,7 @@ export function scanKeyWindows(
       i,
       lo,
       hi,
-      typicalDay: own ? median(pastDays) : lo > 0 ? typicalAmount() : segmentTypicalDay(anchor),
+      typicalDay: own ? median(pastDays) : lo > 0 ? typicalAmount() : segmentTypicalDay(anchor, windowStartDay),
       typicalSource: source,
       typicalAmount,
       pastTx: lo,

@@ -13,7 +13,7 @@ import type { RuleHit } from './rules';
 import { WINDOW_FEATURE_LABELS, WINDOW_FEATURES } from './window-vector';
 
 /** Version of the window features and this fitting code: part of every artifact's path. */
-export const MODEL_CODE_VERSION = 'w1';
+export const MODEL_CODE_VERSION = 'w2';
 
 export const MODEL_METHODS: Record<OutlierModelKind, string> = {
   'isolation-forest': 'model:iforest',

@@ -34,7 +34,10 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** The feature vector of rows[lo..hi], given the typical day it is compared with. */
+/**
+ * The feature vector of rows[lo..hi], given the typical day it is compared with. Without one (+Infinity: the log's
+ * first days, before any account-day of the direction), the ratio is neutral (log 0) rather than infinite.
+ */
 export function windowVector(rows: WindowRow[], lo: number, hi: number, typicalDay: number): number[] {
   const n = hi - lo + 1;
   let sum = 0;
@@ -52,7 +55,7 @@ export function windowVector(rows: WindowRow[], lo: number, hi: number, typicalD
   const cv = Math.sqrt(Math.max(0, sumSq / n - mean * mean)) / mean;
   const z = rows[hi].z_sum;
   return [
-    Math.log(sum / Math.max(typicalDay, 1e-9)),
+    Number.isFinite(typicalDay) ? Math.log(sum / Math.max(typicalDay, 1e-9)) : 0,
     n,
     Math.log1p(gaps.length ? median(gaps) / 60 : 0),
     cv,

@@ -4,6 +4,7 @@ import {
   CURATED_PARTITION,
   Keys,
   SplitwatchError,
+  type ColumnDef,
   type DetectionConfig,
   type ObjectInfo,
   type ObjectStore,
@@ -54,6 +55,17 @@ export async function registerTransactions(sqlEngine: SqlEngine): Promise<void> 
   });
 }
 
+/** Columns of the files under `Keys.featuresChanges`: the users one incremental build recomputed, and its number. */
+export const FEATURES_CHANGES_COLUMNS: ColumnDef[] = [
+  { name: 'user_id', type: 'VARCHAR' },
+  { name: 'generation', type: 'BIGINT' },
+];
+
+/** Registers the users the incremental builds recomputed (see {@link FeaturesState.changes}). */
+export async function registerFeatureChanges(sqlEngine: SqlEngine, name = 'feature_changes'): Promise<void> {
+  await sqlEngine.registerTable({ name, prefix: Keys.featuresChanges, format: 'parquet', columns: FEATURES_CHANGES_COLUMNS });
+}
+
 /** Registers the window features written by buildFeatures. */
 export async function registerFeatures(sqlEngine: SqlEngine): Promise<void> {
   await sqlEngine.registerTable({
@@ -102,9 +114,20 @@ export interface FeaturesState {
   builtAt: string;
   /** Every curated object (key → version) the features cover, as listed when that build started. */
   curated: Record<string, string>;
+  /** This build's number, written in the rows it computed ({@link FEATURES_GENERATION}); one more per build. */
+  generation: number;
+  /** The last full build (`<runId>@<builtAt>`): generations compare only within one lineage. */
+  lineage: string;
+  /** The incremental builds since the lineage's full build: their generation and first changed day (yyyy-MM-dd). */
+  changes: FeaturesChange[];
 }
 
-const FEATURES_STATE_FORMAT = 'splitwatch.features-state.v1';
+export interface FeaturesChange {
+  generation: number;
+  firstDay: string;
+}
+
+const FEATURES_STATE_FORMAT = 'splitwatch.features-state.v2';
 
 /**
  * Above this share of the curated transactions to recompute, an incremental build becomes a full one: it would
@@ -179,8 +202,17 @@ async function readState(objectStore: ObjectStore): Promise<FeaturesState | unde
   }
 }
 
+/** The state of the features as last built (undefined when none is recorded or it is unreadable). */
+export async function readFeaturesState(objectStore: ObjectStore): Promise<FeaturesState | undefined> {
+  const state = await readState(objectStore);
+  return state?.format === FEATURES_STATE_FORMAT ? state : undefined;
+}
+
 interface Written {
+  /** Feature files written. */
   keys: string[];
+  /** The recomputed users' file under Keys.featuresChanges (an incremental build). */
+  changes?: string[];
   recomputedRows: number;
   details: Record<string, unknown>;
 }
@@ -190,6 +222,8 @@ async function buildAll(deps: BuildFeaturesDeps, config: DetectionConfig): Promi
   const { objectStore, sqlEngine } = deps;
   await objectStore.delete([Keys.featuresState]);
   await objectStore.delete((await objectStore.list(Keys.features)).map((o) => o.key));
+  // A new lineage: the previous builds' changes are no longer comparable.
+  await objectStore.delete((await objectStore.list(Keys.featuresChanges)).map((o) => o.key));
   const keys = await sqlEngine.unload(featuresSql(config), Keys.features, {
     partitionBy: FEATURES_PARTITION.map((c) => c.name),
   });
@@ -214,6 +248,7 @@ async function buildIncrement(
   config: DetectionConfig,
   days: readonly string[],
   maxShare: number,
+  generation: number,
 ): Promise<Written | { fallback: string }> {
   const { objectStore, sqlEngine } = deps;
   const staging = `${Keys.staging(runId)}features/`;
@@ -226,22 +261,25 @@ async function buildIncrement(
   try {
     // The users with a transaction on a changed day, now or in the previous features (a removed row's user), and
     // every user of an account they used.
-    await sqlEngine.unload(
+    // Kept (features/changes/) once the build succeeds, with its number: Detect rescores these users' keys.
+    const usersFiles = await sqlEngine.unload(
       `WITH changed AS (
   SELECT user_id, account_number FROM transactions WHERE dt IN (${quoted(days)})
   UNION
   SELECT user_id, account_number FROM features WHERE month IN (${quoted(months)}) AND dt IN (${quoted(days)})
 )
-SELECT user_id FROM changed
-UNION
-SELECT user_id FROM transactions WHERE account_number IN (SELECT account_number FROM changed)`,
+SELECT user_id, CAST(${generation} AS BIGINT) AS generation FROM (
+  SELECT user_id FROM changed
+  UNION
+  SELECT user_id FROM transactions WHERE account_number IN (SELECT account_number FROM changed)
+) u`,
       usersPrefix,
     );
     await sqlEngine.registerTable({
       name: usersTable,
       prefix: usersPrefix,
       format: 'parquet',
-      columns: [{ name: 'user_id', type: 'VARCHAR' }],
+      columns: FEATURES_CHANGES_COLUMNS,
     });
     const inUsers = `user_id IN (SELECT user_id FROM ${usersTable})`;
     const [c] = await sqlEngine.query(
@@ -280,8 +318,10 @@ SELECT ${columns} FROM features WHERE month >= '${fromMonth}' AND NOT ${inUsers}
     await objectStore.delete(replaced);
     // Named after the run, so names stay unique across builds.
     const keys = await publishUnloaded(objectStore, staged, `${staging}windows/`, Keys.features, safeIdent(runId));
+    const changes = await publishUnloaded(objectStore, usersFiles, usersPrefix, Keys.featuresChanges, `g${generation}`);
     return {
       keys,
+      changes,
       recomputedRows: affected,
       details: { changedDays: days, users, monthsRewritten: `${fromMonth} on` },
     };
@@ -313,7 +353,9 @@ export async function buildFeatures(
   await registerTransactions(sqlEngine);
   const curated = await objectStore.list(Keys.curated);
   const fingerprint = featuresFingerprint(input.config);
-  let plan = planFeaturesBuild(await readState(objectStore), curated, fingerprint);
+  const previous = await readState(objectStore);
+  let plan = planFeaturesBuild(previous, curated, fingerprint);
+  const generation = (Number.isSafeInteger(previous?.generation) ? previous!.generation : 0) + 1;
   // Only a recorded build is read back (an older layout without the month folders is simply replaced).
   if (plan.mode !== 'full') await registerFeatures(sqlEngine);
   let written: Written = { keys: [], recomputedRows: 0, details: {} };
@@ -327,18 +369,23 @@ export async function buildFeatures(
   }
   if (plan.mode === 'incremental') {
     const maxShare = input.incrementalMaxShare ?? INCREMENTAL_MAX_SHARE;
-    const increment = await buildIncrement(deps, input.runId, input.config, plan.days, maxShare);
+    const increment = await buildIncrement(deps, input.runId, input.config, plan.days, maxShare, generation);
     if ('fallback' in increment) plan = { mode: 'full', reason: increment.fallback };
     else written = increment;
   }
   if (plan.mode === 'full') written = await buildAll(deps, input.config);
   if (plan.mode !== 'unchanged') {
+    const builtAt = new Date().toISOString();
     const state: FeaturesState = {
       format: FEATURES_STATE_FORMAT,
       fingerprint,
       runId: input.runId,
-      builtAt: new Date().toISOString(),
+      builtAt,
       curated: Object.fromEntries(curated.map((o) => [o.key, o.version ?? ''])),
+      generation,
+      // The full build's run and time: a second full build of the same run id is another lineage.
+      lineage: plan.mode === 'incremental' && previous ? previous.lineage : `${input.runId}@${builtAt}`,
+      changes: plan.mode === 'incremental' && previous ? [...previous.changes, { generation, firstDay: plan.days[0] }] : [],
     };
     await objectStore.putText(Keys.featuresState, JSON.stringify(state, null, 2), 'application/json');
   }
@@ -381,7 +428,7 @@ async function checkAndCount(
 
 function recordStep(record: StepRecord, config: DetectionConfig, result: BuildFeaturesResult, written: Written): void {
   record.reads.push({ key: Keys.curated, rows: result.rows });
-  record.writes.push(...written.keys.map((key) => ({ key })));
+  record.writes.push(...[...written.keys, ...(written.changes ?? [])].map((key) => ({ key })));
   if (result.mode !== 'unchanged') record.writes.push({ key: Keys.featuresState });
   Object.assign(record.counts, {
     rows: result.rows,
