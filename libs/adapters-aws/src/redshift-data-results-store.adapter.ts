@@ -15,6 +15,7 @@ import {
   ConfigError,
   type ResultsStore,
   ResultsStoreError,
+  retireAlertsSql,
   rowToAlert,
   selectAlertsSql,
   SplitwatchError,
@@ -151,6 +152,16 @@ export class RedshiftDataResultsStore implements ResultsStore {
       await this.waitFor(Id, sqls[0]);
     }
     return unique.length;
+  }
+
+  /** Deletes the alerts run `runId` did not write, in one statement; Redshift reports the rows it deleted. */
+  async retireAlerts(runId: string): Promise<number> {
+    const sql = retireAlertsSql(runId).delete;
+    const { Id } = await this.call(sql, () =>
+      this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql, StatementName: 'splitwatch-retire-alerts' })),
+    );
+    const done = await this.waitFor(Id, sql);
+    return Math.max(0, done.ResultRows ?? 0);
   }
 
   async listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]> {

@@ -167,6 +167,25 @@ describe('RedshiftDataResultsStore', () => {
       expect(redshift).toHaveReceivedCommandWith(DescribeStatementCommand, { Id: 'st-up' });
     });
 
+    it('retires the alerts the run did not write in one DELETE, and returns the rows Redshift deleted', async () => {
+      // Prepare
+      const { results } = store();
+      redshift.on(ExecuteStatementCommand).resolves({ Id: 'st-retire' });
+      redshift.on(DescribeStatementCommand).resolves({ Id: 'st-retire', Status: 'FINISHED', HasResultSet: false, ResultRows: 7 });
+
+      // Act
+      const retired = await results.retireAlerts("run-'2");
+
+      // Assess
+      expect(retired).toBe(7);
+      expect(redshift).toHaveReceivedCommandWith(ExecuteStatementCommand, {
+        WorkgroupName: 'splitwatch-test',
+        Database: 'splitwatch',
+        Sql: "DELETE FROM splitwatch_alerts WHERE run_id <> 'run-''2'",
+      });
+      expect(redshift).toHaveReceivedCommandWith(DescribeStatementCommand, { Id: 'st-retire' });
+    });
+
     it('writes each alert id once, keeping the last of duplicates', async () => {
       const { results } = store();
       statementsFinish();

@@ -1,6 +1,7 @@
 import {
   ALERTS_DDL,
   ResultsStoreError,
+  retireAlertsSql,
   rowToAlert,
   selectAlertsSql,
   upsertAlertStatements,
@@ -89,6 +90,16 @@ export class PostgresResultsStore implements ResultsStore {
       );
     }
     return unique.length;
+  }
+
+  /** Counts and deletes, in one transaction, the alerts run `runId` did not write. */
+  async retireAlerts(runId: string): Promise<number> {
+    const sql = retireAlertsSql(runId);
+    return this.client.transaction(async (tx) => {
+      const [row] = await this.run(tx, sql.count);
+      await this.run(tx, sql.delete);
+      return Number(row?.n ?? 0);
+    });
   }
 
   async listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]> {

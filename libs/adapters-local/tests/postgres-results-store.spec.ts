@@ -63,6 +63,27 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     expect((await store.listAlerts()).map((a) => a.alert_id)).toEqual(['a2', 'a1']);
   });
 
+  it('retires the alerts a later run did not write, and only those', async () => {
+    await store.upsertAlerts([
+      makeAlert({ alert_id: 'a1', run_id: 'run-1' }),
+      makeAlert({ alert_id: 'a2', run_id: 'run-1', score: 0.9 }),
+      makeAlert({ alert_id: 'a3', run_id: 'run-1', score: 0.8 }),
+    ]);
+    // run-2 carries a1 over (restamped) and finds a4 where a2 was; a3 is gone.
+    await store.upsertAlerts([
+      makeAlert({ alert_id: 'a1', run_id: 'run-2', score: 0.95 }),
+      makeAlert({ alert_id: 'a4', run_id: 'run-2', score: 0.7 }),
+    ]);
+
+    expect(await store.retireAlerts('run-2')).toBe(2);
+
+    expect((await store.listAlerts()).map((a) => [a.alert_id, a.run_id])).toEqual([
+      ['a1', 'run-2'],
+      ['a4', 'run-2'],
+    ]);
+    expect(await store.retireAlerts('run-2')).toBe(0);
+  });
+
   it('replaces an alert that comes back with new values', async () => {
     await store.upsertAlerts([makeAlert({ alert_id: 'a1', run_id: 'run-1', score: 0.5, n_tx: 3 })]);
     const updated = makeAlert({

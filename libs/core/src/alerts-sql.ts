@@ -86,6 +86,12 @@ export function upsertAlertStatements(alerts: Alert[], maxChars = 90_000): strin
   return statements;
 }
 
+/** The alerts a run did not write (see ResultsStore.retireAlerts): counted, then deleted. */
+export function retireAlertsSql(runId: string): { count: string; delete: string } {
+  const where = `WHERE run_id <> ${sqlLiteral(runId)}`;
+  return { count: `SELECT COUNT(*) AS n FROM ${ALERTS_TABLE} ${where}`, delete: `DELETE FROM ${ALERTS_TABLE} ${where}` };
+}
+
 /** SELECT returning ALERT_COLUMNS with timestamps and decimals as text, so every store maps rows alike. */
 export function selectAlertsSql(filter?: { runId?: string; limit?: number }): string {
   const where = filter?.runId ? ` WHERE run_id = ${sqlLiteral(filter.runId)}` : '';

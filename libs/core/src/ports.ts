@@ -81,6 +81,12 @@ export interface ResultsStore {
   ensureSchema(): Promise<void>;
   /** Inserts or replaces alerts by `alert_id`, so re-running the same input never duplicates them. Returns rows written. */
   upsertAlerts(alerts: Alert[]): Promise<number>;
+  /**
+   * Deletes every alert that run `runId` did not write: a run writes every current alert (an incremental Detect
+   * carries the unchanged ones over), so what is left from earlier runs is no longer current (an episode whose
+   * chain grew and moved its best window, hence its id, or whose transactions were withdrawn). Returns how many.
+   */
+  retireAlerts(runId: string): Promise<number>;
   /** Lists alerts ordered by score descending, then alert_id. */
   listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]>;
   close(): Promise<void>;

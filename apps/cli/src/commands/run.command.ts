@@ -173,7 +173,10 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
         `  ensemble        ${fmt(output.sink.ensemble)} ranked alert(s) within the daily budget` +
           (candidates ? ` (also ranked: ${fmt(candidates)} split episode(s) just below the rule:split threshold)` : ''),
       );
-      log(`  results store   ${fmt(output.sink.written)} alert(s) upserted into ${output.sink.store}`);
+      log(
+        `  results store   ${fmt(output.sink.written)} alert(s) upserted into ${output.sink.store}` +
+          (output.sink.retired ? `, ${fmt(output.sink.retired)} of earlier runs no longer current retired` : ''),
+      );
     }
     log(`  time            ${Object.entries(stepSeconds).map(([s, v]) => `${s} ${v.toFixed(1)} s`).join(', ')}; total ${totalSeconds.toFixed(1)} s`);
     if (output.report) log(`  report          ${cfg.dataDir}/${output.report.reportKey}`);

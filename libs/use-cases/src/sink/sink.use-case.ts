@@ -9,12 +9,14 @@ export interface SinkDeps {
 
 /**
  * Upserts the run's alerts into the results store (by alert_id, so re-runs never duplicate them), with the
- * ensemble: every method's alerts ranked as one list, within the daily alert budget.
+ * ensemble: every method's alerts ranked as one list, within the daily alert budget; then retires the alerts of
+ * earlier runs that this one did not write, so the store holds exactly the current alerts (each run's files under
+ * `alerts/run=<id>/` keep the history).
  */
 export async function sink(
   deps: SinkDeps,
   input: { runId: string; config?: DetectionConfig },
-): Promise<{ runId: string; written: number; ensemble: number; store: string }> {
+): Promise<{ runId: string; written: number; retired: number; ensemble: number; store: string }> {
   const config = input.config ?? DEFAULT_CONFIG;
   const step = startStep(deps.objectStore, input.runId, 'sink');
   const key = Keys.alerts(input.runId);
@@ -32,11 +34,14 @@ export async function sink(
     : [];
   await deps.resultsStore.ensureSchema();
   const written = await deps.resultsStore.upsertAlerts([...alerts, ...ensemble]);
+  // The run wrote every current alert (Detect carries the unchanged keys' over): the rest are no longer current.
+  const retired = await deps.resultsStore.retireAlerts(input.runId);
   step.record.reads.push({ key, rows: alerts.length });
   step.record.counts.splitCandidates = candidates.length;
   step.record.writes.push({ key: `${deps.resultsStore.name}:splitwatch_alerts`, rows: written });
   step.record.counts.written = written;
   step.record.counts.ensemble = ensemble.length;
+  step.record.counts.retired = retired;
   await step.finish();
-  return { runId: input.runId, written, ensemble: ensemble.length, store: deps.resultsStore.name };
+  return { runId: input.runId, written, retired, ensemble: ensemble.length, store: deps.resultsStore.name };
 }
