@@ -71,6 +71,8 @@ export const Keys = {
    * computed from. Outside every run's folder, so the sink never reads it.
    */
   detectState: (part: string, partitions: number) => `alerts/state/partitions=${partitions}/part=${part}.json`,
+  /** The segment typical days of the last feature build, computed by the first Detect slice that needs them. */
+  detectSegments: 'alerts/state/segment-days.json',
   /** Split episodes below the rule's threshold, for the ensemble only (never stored as alerts). */
   splitCandidates: (runId: string) => `alerts/run=${runId}/split-candidates/`,
   splitCandidatesPart: (runId: string, part: string) => `alerts/run=${runId}/split-candidates/part=${part}.json`,

@@ -200,6 +200,15 @@ describe('incremental Detect', () => {
       };
       expect(record.details).toMatchObject({ mode: 'incremental' });
       expect(record.counts).toMatchObject({ rescoredKeys: 1 });
+      // The segment typical days are computed once per feature build: by the first slice, kept for the others.
+      const segments = async (runId: string, slice: number) =>
+        ((JSON.parse(await w.objectStore.getText(Keys.stepRecord(runId, `detect-${slice}`))) as { details: Record<string, unknown> }).details
+          .segmentTypicalDays);
+      expect([await segments('r2', 0), await segments('r2', 1)]).toEqual([
+        'computed',
+        `kept from this feature build (${Keys.detectSegments})`,
+      ]);
+      expect(JSON.parse(await w.objectStore.getText(Keys.detectSegments))).toMatchObject({ generation: 2 });
       expect(record.reads.map((r) => r.key)).toContain(Keys.alertsPart('r1', '0'));
     });
 

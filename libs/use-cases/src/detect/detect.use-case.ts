@@ -202,6 +202,11 @@ export const SEGMENT_BOOTSTRAP_DAYS = 7;
  * the log changes it only for later windows.
  */
 export async function segmentTypicalDays(sqlEngine: SqlEngine): Promise<SegmentTypicalDay> {
+  return segmentTypicalDaysOf(await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL));
+}
+
+/** {@link segmentTypicalDays} from the rows of {@link SEGMENT_TYPICAL_DAY_SQL}. */
+function segmentTypicalDaysOf(queried: readonly Record<string, unknown>[]): SegmentTypicalDay {
   const bySegment = new Map<string, Map<number, { ln: number; n: number }>>();
   const add = (key: string, d: number, ln: number, n: number) => {
     let days = bySegment.get(key);
@@ -212,7 +217,7 @@ export async function segmentTypicalDays(sqlEngine: SqlEngine): Promise<SegmentT
       v.n += n;
     } else days.set(d, { ln, n });
   };
-  const rows = await sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL);
+  const rows = [...queried];
   // Summed in a fixed order, so the direction's totals do not depend on the order the engine returns.
   rows.sort((a, b) => Number(a.d) - Number(b.d) || String(a.merchant_id).localeCompare(String(b.merchant_id)) || String(a.direction).localeCompare(String(b.direction)));
   for (const s of rows) {
@@ -262,6 +267,35 @@ async function forEachKey(
   }
   if (keyRows.length > 0) onKey(keyRows);
   return count;
+}
+
+const SEGMENT_DAYS_FORMAT = 'splitwatch.segment-days.v1';
+
+/**
+ * {@link segmentTypicalDays} of the features as last built, computed once per feature build and kept at
+ * `Keys.detectSegments` for the other slices and runs (the query reads every feature row: ~11 s per slice at the
+ * real log's size). Without a recorded build, computed every time.
+ */
+async function segmentTypicalDaysOfBuild(
+  deps: DetectDeps,
+  features: FeaturesState | undefined,
+): Promise<{ segmentDay: SegmentTypicalDay; cached: boolean }> {
+  if (!features) return { segmentDay: await segmentTypicalDays(deps.sqlEngine), cached: false };
+  const text = await getTextIfPresent(deps.objectStore, Keys.detectSegments);
+  if (text !== undefined) {
+    try {
+      const kept = JSON.parse(text) as { format: string; lineage: string; generation: number; rows: Record<string, unknown>[] };
+      if (kept.format === SEGMENT_DAYS_FORMAT && kept.lineage === features.lineage && kept.generation === features.generation) {
+        return { segmentDay: segmentTypicalDaysOf(kept.rows), cached: true };
+      }
+    } catch {
+      // unreadable: computed again below
+    }
+  }
+  const rows = await deps.sqlEngine.query(SEGMENT_TYPICAL_DAY_SQL);
+  const kept = { format: SEGMENT_DAYS_FORMAT, lineage: features.lineage, generation: features.generation, rows };
+  await deps.objectStore.putText(Keys.detectSegments, JSON.stringify(kept), 'application/json');
+  return { segmentDay: segmentTypicalDaysOf(rows), cached: false };
 }
 
 async function loadArtifacts(objectStore: ObjectStore, config: DetectionConfig) {
@@ -519,7 +553,8 @@ export async function detect(
   };
   const scoreAll = plan.mode === 'full';
   // Only when some key is scored (nothing changed since the last run: every alert is carried over).
-  const segmentDay = scoreAll || keysSql !== undefined ? await segmentTypicalDays(sqlEngine) : () => Number.NaN;
+  const segments = scoreAll || keysSql !== undefined ? await segmentTypicalDaysOfBuild(deps, featuresState) : undefined;
+  const segmentDay = segments?.segmentDay ?? (() => Number.NaN);
   const rescored = new Set<string>();
   const onKey = (keyRows: WindowRow[]) => {
     rescored.add(`${keyRows[0].account_number}|${keyRows[0].direction}`);
@@ -587,6 +622,7 @@ export async function detect(
   step.record.details = {
     mode: plan.mode,
     reason: plan.reason,
+    ...(segments ? { segmentTypicalDays: segments.cached ? `kept from this feature build (${Keys.detectSegments})` : 'computed' } : {}),
     byMethod,
     configVersion: input.config.version,
     ...(logStart !== undefined ? { logStart: new Date(logStart * 1000).toISOString().slice(0, 19).replace('T', ' ') } : {}),
