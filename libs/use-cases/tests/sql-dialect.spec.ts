@@ -1,5 +1,15 @@
 import { DEFAULT_CONFIG } from '@splitwatch/core';
-import { CANDIDATES_SQL, featuresSql, findEngineOnlySql, LOG_START_SQL, renderSql, SEGMENT_TYPICAL_DAY_SQL } from '../src';
+import {
+  ALL_KEYS_SQL,
+  CANDIDATES_SQL,
+  CHANGED_USERS_SQL,
+  featuresSql,
+  findEngineOnlySql,
+  LOG_START_SQL,
+  renderSql,
+  RESCORED_KEYS_SQL,
+  SEGMENT_TYPICAL_DAY_SQL,
+} from '../src';
 import { CLASSIFY_STAGED_SQL } from '../src/ingest/dedupe.sql';
 
 describe('shared SQL dialect', () => {
@@ -7,6 +17,9 @@ describe('shared SQL dialect', () => {
     ['features', featuresSql(DEFAULT_CONFIG)],
     ['ingest classification', CLASSIFY_STAGED_SQL],
     ['detector candidates', CANDIDATES_SQL],
+    ['detector keys', ALL_KEYS_SQL],
+    ['incremental Detect keys', RESCORED_KEYS_SQL],
+    ['incremental Detect users', CHANGED_USERS_SQL],
     ['segment typical day', SEGMENT_TYPICAL_DAY_SQL],
     ['log start', LOG_START_SQL],
   ])('keeps the %s SQL in the subset Athena and DuckDB share', (_name, sql) => {
