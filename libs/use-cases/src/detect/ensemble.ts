@@ -63,8 +63,23 @@ function rankScore(a: Alert): number {
  * in the reasons. A candidate is never a method of its own: it neither counts as agreement nor is named as one.
  */
 export function ensembleAlerts(alerts: Alert[], runId: string): Alert[] {
-  const groups: { best: Alert; ids: Set<string>; methods: Set<string>; score: number }[] = [];
-  const byKey = new Map<string, typeof groups>();
+  return episodeGroups(alerts).map((g) => ensembleAlertOf(g, runId));
+}
+
+interface EpisodeGroup {
+  best: Alert;
+  methods: Set<string>;
+  score: number;
+}
+
+/**
+ * The episodes of {@link ensembleAlerts}: alerts in window order, each joining the first group (in creation order)
+ * of its account and direction that shares a transaction with it. Each key keeps, per transaction id, the first group
+ * holding it, so finding that group costs a lookup per member rather than a scan of the key's groups.
+ */
+function episodeGroups(alerts: Alert[]): EpisodeGroup[] {
+  const groups: EpisodeGroup[] = [];
+  const byKey = new Map<string, Map<string, number>>(); // key → transaction id → index of the first group holding it
   const sorted = [...alerts].sort((a, b) =>
     a.window_start < b.window_start
       ? -1
@@ -76,13 +91,21 @@ export function ensembleAlerts(alerts: Alert[], runId: string): Alert[] {
   );
   for (const a of sorted) {
     const key = `${a.account_number ?? a.user_id}|${a.direction}`;
-    const list = byKey.get(key) ?? [];
-    byKey.set(key, list);
+    let firstHolder = byKey.get(key);
+    if (!firstHolder) byKey.set(key, (firstHolder = new Map()));
     const score = rankScore(a);
-    const group = list.find((g) => a.transaction_ids.some((id) => g.ids.has(id)));
+    let at = -1;
+    for (const id of a.transaction_ids) {
+      const g = firstHolder.get(id);
+      if (g !== undefined && (at < 0 || g < at)) at = g;
+    }
     const named = a.method === SPLIT_CANDIDATE_METHOD ? [] : [a.method];
-    if (group) {
-      for (const id of a.transaction_ids) group.ids.add(id);
+    if (at >= 0) {
+      const group = groups[at];
+      for (const id of a.transaction_ids) {
+        const g = firstHolder.get(id);
+        if (g === undefined || g > at) firstHolder.set(id, at);
+      }
       for (const m of named) group.methods.add(m);
       // On a tie the stored alert is shown rather than the candidate of the same window.
       const better =
@@ -90,47 +113,58 @@ export function ensembleAlerts(alerts: Alert[], runId: string): Alert[] {
         (score === group.score && group.best.method === SPLIT_CANDIDATE_METHOD && named.length > 0);
       if (better) Object.assign(group, { best: a, score });
     } else {
-      const g = { best: a, ids: new Set(a.transaction_ids), methods: new Set(named), score };
-      list.push(g);
-      groups.push(g);
+      for (const id of a.transaction_ids) if (!firstHolder.has(id)) firstHolder.set(id, groups.length);
+      groups.push({ best: a, methods: new Set(named), score });
     }
   }
-  return groups.map((g) => {
-    const candidate = g.best.method === SPLIT_CANDIDATE_METHOD;
-    // Methods that agree with the one shown: every named method when a candidate is shown.
-    const agreeing = g.methods.size - (candidate ? 0 : 1);
-    const names = [...g.methods].sort();
-    if (candidate)
-      names.push(
-        `split pattern below the rule:split threshold (${g.best.score.toFixed(2)} < ${g.best.threshold})`,
-      );
-    return {
-      ...g.best,
-      alert_id: alertIdOf(
-        ENSEMBLE_METHOD,
-        g.best.account_number ?? g.best.user_id,
-        g.best.direction,
-        g.best.transaction_ids[0],
-      ),
-      run_id: runId,
-      method: ENSEMBLE_METHOD,
-      score: Math.round((g.score + AGREEMENT_POINTS * agreeing) * 1e6) / 1e6,
-      threshold: 0,
-      reasons: `${names.join(' + ')} — ${g.best.reasons}`,
-    };
-  });
+  return groups;
+}
+
+/** A group's score in the ensemble: its best alert's, plus the agreement points. */
+function groupScore(g: EpisodeGroup): number {
+  const agreeing = g.methods.size - (g.best.method === SPLIT_CANDIDATE_METHOD ? 0 : 1);
+  return Math.round((g.score + AGREEMENT_POINTS * agreeing) * 1e6) / 1e6;
+}
+
+const groupIdOf = (g: EpisodeGroup) =>
+  alertIdOf(ENSEMBLE_METHOD, g.best.account_number ?? g.best.user_id, g.best.direction, g.best.transaction_ids[0]);
+
+function ensembleAlertOf(g: EpisodeGroup, runId: string, alertId = groupIdOf(g)): Alert {
+  const candidate = g.best.method === SPLIT_CANDIDATE_METHOD;
+  // Methods that agree with the one shown: every named method when a candidate is shown.
+  const names = [...g.methods].sort();
+  if (candidate)
+    names.push(`split pattern below the rule:split threshold (${g.best.score.toFixed(2)} < ${g.best.threshold})`);
+  return {
+    ...g.best,
+    alert_id: alertId,
+    run_id: runId,
+    method: ENSEMBLE_METHOD,
+    score: groupScore(g),
+    threshold: 0,
+    reasons: `${names.join(' + ')} — ${g.best.reasons}`,
+  };
+}
+
+/**
+ * `applyDailyBudget(ensembleAlerts(alerts, runId), perDay)`, writing out only the alerts the budget keeps (the
+ * sink's case: a year of a real log's alerts and candidates make ~500k episodes, of which ~8k are kept).
+ */
+export function budgetedEnsemble(alerts: Alert[], runId: string, perDay: number): Alert[] {
+  const ranked = episodeGroups(alerts).map((g) => ({ g, alert_id: groupIdOf(g), score: groupScore(g), window_end: g.best.window_end }));
+  return applyDailyBudget(ranked, perDay).map((r) => ensembleAlertOf(r.g, runId, r.alert_id));
 }
 
 /** Keeps the `perDay` best alerts of each day (by the day the episode ends), in score order: the analysts' budget. */
-export function applyDailyBudget(alerts: Alert[], perDay: number): Alert[] {
-  const byDay = new Map<string, Alert[]>();
+export function applyDailyBudget<T extends Pick<Alert, 'alert_id' | 'score' | 'window_end'>>(alerts: T[], perDay: number): T[] {
+  const byDay = new Map<string, T[]>();
   for (const a of alerts) {
     const day = a.window_end.slice(0, 10);
     const list = byDay.get(day) ?? [];
     byDay.set(day, list);
     list.push(a);
   }
-  const kept: Alert[] = [];
+  const kept: T[] = [];
   for (const list of byDay.values()) {
     list.sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1));
     kept.push(...list.slice(0, perDay));

@@ -1,5 +1,5 @@
 import { DEFAULT_CONFIG, Keys, type Alert, type DetectionConfig, type ObjectStore, type ResultsStore } from '@splitwatch/core';
-import { applyDailyBudget, ensembleAlerts } from '../detect/ensemble';
+import { budgetedEnsemble } from '../detect/ensemble';
 import { startStep } from '../audit/step-record';
 
 export interface SinkDeps {
@@ -30,7 +30,7 @@ export async function sink(
     else alerts.push(...list);
   }
   const ensemble = config.ensemble.enabled
-    ? applyDailyBudget(ensembleAlerts([...alerts, ...candidates], input.runId), config.ensemble.budgetPerDay)
+    ? budgetedEnsemble([...alerts, ...candidates], input.runId, config.ensemble.budgetPerDay)
     : [];
   await deps.resultsStore.ensureSchema();
   const written = await deps.resultsStore.upsertAlerts([...alerts, ...ensemble]);
