@@ -204,6 +204,7 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
         features: await featureRows(a),
         detected: await detected(a, 'day-2'),
         retired: second.sink!.retired,
+        carried: second.sink!.carried,
       };
     });
     const scratch = await inWorld('data-scratch', async (go, a) => {
@@ -218,6 +219,8 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(scratch.alerts.length).toBeGreaterThan(0);
     expect(incremental.alerts).toEqual(scratch.alerts);
     expect(incremental.retired).toBeGreaterThan(0);
+    // The sink wrote only the fresh alerts and moved the carried ones (the store held exactly the first run's).
+    expect(incremental.carried).toBeGreaterThan(0);
   });
 
   it('records a failed step in the audit trail and fails the execution with the cause', async () => {

@@ -21,7 +21,8 @@ import { grants, listedPrefixes, roleStatements, slsPackage, type IamStatement }
 
 const PACKAGE_TIMEOUT_MS = 180_000;
 const RUN_TIMEOUT_MS = 240_000;
-const MANAGED_TABLES = new Set(['transactions', 'features']);
+/** As every service's ATHENA_MANAGED_TABLES (checked below against the packaged functions). */
+const MANAGED_TABLES = new Set(['transactions', 'features', 'feature_changes']);
 const GLUE_TABLES = 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/splitwatch_dev/';
 
 /** The service that deploys the function behind each Task of the state machine, and that function's role. */
@@ -117,6 +118,7 @@ const context = { getRemainingTimeInMillis: () => 900_000 } as unknown as Contex
 
 describe('every function of a local run is granted what it touches by its service role (stage dev)', () => {
   const roles: Record<string, IamStatement[]> = {};
+  const managedInPackages = new Set<string>();
   const accesses: Access[] = [];
   let dir: string;
 
@@ -125,6 +127,11 @@ describe('every function of a local run is granted what it touches by its servic
       const packaged = await slsPackage(service, { stage: 'dev' });
       for (const role of ROLES.filter((r) => r.startsWith(`${service}/`))) {
         roles[role] = roleStatements(packaged.template, role.split('/')[1]);
+      }
+      for (const r of Object.values(packaged.template.Resources)) {
+        if (r.Type !== 'AWS::Lambda::Function') continue;
+        const env = (r.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables ?? {};
+        managedInPackages.add(String(env.ATHENA_MANAGED_TABLES));
       }
       await packaged.dispose();
     }
@@ -136,7 +143,8 @@ describe('every function of a local run is granted what it touches by its servic
     const local = await openLocalAdapters({ dataDir, results: { kind: 'pglite' } });
     try {
       // A CSV log with an extra column, a Parquet log with one, and (second run) a new day's file.
-      const synth = await synthesize({ ...SYNTH_PRESETS.tiny, seed: 3 }, join(dir, 'input'));
+      // Two weeks: the second run's Detect and Sink are incremental (a change in the log's first week is not).
+      const synth = await synthesize({ ...SYNTH_PRESETS.tiny, users: 1500, days: 14, txPerUserDay: 0.2, seed: 3 }, join(dir, 'input'));
       const [header, ...lines] = (await readFile(synth.files.transactions, 'utf8')).trimEnd().split('\n');
       const at = header.split(',').indexOf('transaction_date');
       const dayOf = (line: string) => line.split(',')[at].slice(0, 10);
@@ -191,6 +199,8 @@ describe('every function of a local run is granted what it touches by its servic
       const second = await run('iam-2', ['b.csv']);
       expect(second.ingest?.totals).toMatchObject({ files: 1, unchanged: 2 });
       expect(second.features?.mode).toBe('incremental');
+      expect([second.detect ?? []].flat().map((d) => d.mode)).toEqual(Array(8).fill('incremental'));
+      expect(second.sink?.carried).toBeGreaterThan(0);
       await handler('RecordFailure')({ runId: 'iam-3', error: { Error: 'TestError', Cause: 'a step failed' } });
     } finally {
       await local.close();
@@ -199,6 +209,10 @@ describe('every function of a local run is granted what it touches by its servic
 
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('treats as declared by apps/platform exactly the tables the packaged functions are told are', () => {
+    expect([...managedInPackages]).toEqual([[...MANAGED_TABLES].join(',')]);
   });
 
   it('records what each Task touched (the check below is not vacuous)', () => {

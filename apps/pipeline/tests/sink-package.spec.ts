@@ -18,7 +18,8 @@ import { readZip } from './helpers/zip';
 const PACKAGE_TIMEOUT_MS = 120_000;
 
 const BUCKET = 'splitwatch-dev-data-${AWS::AccountId}-${AWS::Region}';
-const OBJECT_ARN = /^arn:\$\{AWS::Partition\}:s3:::(.+)\/([a-z][a-z/=-]*\/)\*$/;
+/** An object ARN of the data bucket: a prefix (`alerts/*`, kept as `alerts/`) or one key pattern. */
+const OBJECT_ARN = /^arn:\$\{AWS::Partition\}:s3:::([^/]+)\/(?:([a-z][a-z/=-]*\/)\*|([a-z][a-z*/=.-]*[a-z]))$/;
 const WORKGROUP_ARN =
   /^arn:\$\{AWS::Partition\}:redshift-serverless:\$\{AWS::Region\}:\$\{AWS::AccountId\}:workgroup\/[^/]+$/;
 // The Data API actions that take no resource: AWS requires Resource "*" for them.
@@ -62,7 +63,7 @@ function s3ObjectGrants(statements: IamStatement[]): Record<string, string[]> {
         const match = OBJECT_ARN.exec(String(subOf(r)));
         if (!match || match[1] !== BUCKET)
           throw new Error(`${action} on ${JSON.stringify(r)}: not a prefix of the data bucket`);
-        (grants[action] ??= []).push(match[2]);
+        (grants[action] ??= []).push(match[2] ?? match[3]);
       }
     }
   }
@@ -140,7 +141,8 @@ describe('apps/sink packaged (stage dev)', () => {
   });
 
   it('scopes S3 to key prefixes of the data bucket: the sink reads alerts and writes the audit trail', () => {
-    expect(s3ObjectGrants(sinkRole)).toEqual({ 's3:GetObject': ['alerts/'], 's3:PutObject': ['runs/'] });
+    // It also reads the previous run's sink record (how many alerts it left in the store).
+    expect(s3ObjectGrants(sinkRole)).toEqual({ 's3:GetObject': ['alerts/', 'runs/*/steps/sink.json'], 's3:PutObject': ['runs/'] });
     expect(s3ObjectGrants(recordFailureRole)).toEqual({
       's3:GetObject': ['runs/'],
       's3:PutObject': ['runs/'],
@@ -148,7 +150,7 @@ describe('apps/sink packaged (stage dev)', () => {
   });
 
   it('lets the sink list only alerts/ (it finds the run’s alert parts by listing) and recordFailure only runs/', () => {
-    expect(listedPrefixes(sinkRole)).toEqual(['alerts/*']);
+    expect(listedPrefixes(sinkRole)).toEqual(['alerts/*', 'runs/*/steps/sink.json']);
     expect(listedPrefixes(recordFailureRole)).toEqual(['runs/*']);
   });
 

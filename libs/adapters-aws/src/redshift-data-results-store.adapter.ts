@@ -14,7 +14,10 @@ import {
   type Alert,
   ConfigError,
   type ResultsStore,
+  alertCountsSql,
+  deleteAlertStatements,
   ResultsStoreError,
+  restampAlertsSql,
   retireAlertsSql,
   rowToAlert,
   selectAlertsSql,
@@ -159,6 +162,43 @@ export class RedshiftDataResultsStore implements ResultsStore {
     const sql = retireAlertsSql(runId).delete;
     const { Id } = await this.call(sql, () =>
       this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql, StatementName: 'splitwatch-retire-alerts' })),
+    );
+    const done = await this.waitFor(Id, sql);
+    return Math.max(0, done.ResultRows ?? 0);
+  }
+
+  /** One batch transaction of DELETE statements under the Data API's limits. */
+  async deleteAlerts(alertIds: string[]): Promise<number> {
+    const unique = [...new Set(alertIds)];
+    const statements = deleteAlertStatements(unique, STATEMENT_MAX_CHARS);
+    for (let i = 0; i < statements.length; i += 40) {
+      const sqls = statements.slice(i, i + 40);
+      const { Id } = await this.call(sqls[0], () =>
+        this.client.send(new BatchExecuteStatementCommand({ ...this.target, Sqls: sqls, StatementName: 'splitwatch-delete-alerts' })),
+      );
+      await this.waitFor(Id, sqls[0]);
+    }
+    return unique.length;
+  }
+
+  /** One UPDATE; Redshift reports the rows it changed. */
+  async restampAlerts(from: string, to: string, exceptMethod: string): Promise<number> {
+    return this.execute(restampAlertsSql(from, to, exceptMethod), 'splitwatch-restamp-alerts');
+  }
+
+  async alertCounts(runId: string): Promise<{ total: number; ofRun: number }> {
+    const sql = alertCountsSql(runId);
+    const { Id } = await this.call(sql, () => this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql })));
+    const done = await this.waitFor(Id, sql);
+    const page = await this.call(sql, () => this.client.send(new GetStatementResultCommand({ Id: done.Id })));
+    const [fields] = page.Records ?? [];
+    const row = fields ? toRecord(fields, page.ColumnMetadata ?? []) : {};
+    return { total: Number(row.total ?? 0), ofRun: Number(row.of_run ?? 0) };
+  }
+
+  private async execute(sql: string, name: string): Promise<number> {
+    const { Id } = await this.call(sql, () =>
+      this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql, StatementName: name })),
     );
     const done = await this.waitFor(Id, sql);
     return Math.max(0, done.ResultRows ?? 0);

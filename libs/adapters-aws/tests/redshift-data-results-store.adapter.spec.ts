@@ -186,6 +186,35 @@ describe('RedshiftDataResultsStore', () => {
       expect(redshift).toHaveReceivedCommandWith(DescribeStatementCommand, { Id: 'st-retire' });
     });
 
+    it('deletes alerts by id in a batch, moves a run’s alerts in one UPDATE and reads the counts', async () => {
+      // Prepare
+      const { results } = store();
+      redshift.on(ExecuteStatementCommand).resolves({ Id: 'st-1' });
+      redshift.on(BatchExecuteStatementCommand).resolves({ Id: 'st-2' });
+      redshift.on(DescribeStatementCommand).resolves({ Id: 'st-1', Status: 'FINISHED', HasResultSet: true, ResultRows: 5 });
+      redshift.on(GetStatementResultCommand).resolves({
+        ColumnMetadata: [{ name: 'total' }, { name: 'of_run' }],
+        Records: [[{ longValue: 9 }, { longValue: 7 }]],
+      });
+
+      // Act
+      const deleted = await results.deleteAlerts(['a1', 'a2', 'a1']);
+      const moved = await results.restampAlerts('run-1', 'run-2', 'ensemble');
+      const counts = await results.alertCounts('run-1');
+
+      // Assess
+      expect(deleted).toBe(2);
+      expect(batchSqls()).toEqual([["DELETE FROM splitwatch_alerts WHERE alert_id IN ('a1', 'a2')"]]);
+      expect(moved).toBe(5);
+      expect(redshift).toHaveReceivedCommandWith(ExecuteStatementCommand, {
+        Sql: "UPDATE splitwatch_alerts SET run_id = 'run-2' WHERE run_id = 'run-1' AND method <> 'ensemble'",
+      });
+      expect(counts).toEqual({ total: 9, ofRun: 7 });
+      expect(redshift).toHaveReceivedCommandWith(ExecuteStatementCommand, {
+        Sql: "SELECT COUNT(*) AS total, SUM(CASE WHEN run_id = 'run-1' THEN 1 ELSE 0 END) AS of_run FROM splitwatch_alerts",
+      });
+    });
+
     it('writes each alert id once, keeping the last of duplicates', async () => {
       const { results } = store();
       statementsFinish();

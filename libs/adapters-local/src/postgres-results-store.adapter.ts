@@ -1,6 +1,11 @@
 import {
   ALERTS_DDL,
+  ALERTS_TABLE,
+  sqlLiteral,
+  alertCountsSql,
+  deleteAlertStatements,
   ResultsStoreError,
+  restampAlertsSql,
   retireAlertsSql,
   rowToAlert,
   selectAlertsSql,
@@ -100,6 +105,30 @@ export class PostgresResultsStore implements ResultsStore {
       await this.run(tx, sql.delete);
       return Number(row?.n ?? 0);
     });
+  }
+
+  async deleteAlerts(alertIds: string[]): Promise<number> {
+    const statements = deleteAlertStatements([...new Set(alertIds)]);
+    await this.client.transaction(async (tx) => {
+      for (const sql of statements) await this.run(tx, sql);
+    });
+    return new Set(alertIds).size;
+  }
+
+  async restampAlerts(from: string, to: string, exceptMethod: string): Promise<number> {
+    return this.client.transaction(async (tx) => {
+      const [row] = await this.run(
+        tx,
+        `SELECT COUNT(*) AS n FROM ${ALERTS_TABLE} WHERE run_id = ${sqlLiteral(from)} AND method <> ${sqlLiteral(exceptMethod)}`,
+      );
+      await this.run(tx, restampAlertsSql(from, to, exceptMethod));
+      return Number(row?.n ?? 0);
+    });
+  }
+
+  async alertCounts(runId: string): Promise<{ total: number; ofRun: number }> {
+    const [row] = await this.run(this.client, alertCountsSql(runId));
+    return { total: Number(row?.total ?? 0), ofRun: Number(row?.of_run ?? 0) };
   }
 
   async listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]> {

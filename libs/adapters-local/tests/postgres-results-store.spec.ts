@@ -84,6 +84,27 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     expect(await store.retireAlerts('run-2')).toBe(0);
   });
 
+  it('deletes alerts by id, moves one run’s alerts but one method’s to another run, and counts them', async () => {
+    await store.upsertAlerts([
+      makeAlert({ alert_id: 'a1', run_id: 'run-1', score: 0.9 }),
+      makeAlert({ alert_id: 'a2', run_id: 'run-1', score: 0.8 }),
+      makeAlert({ alert_id: 'a3', run_id: 'run-1', score: 0.7 }),
+      makeAlert({ alert_id: 'e1', run_id: 'run-1', method: 'ensemble', score: 0.6 }),
+    ]);
+    expect(await store.alertCounts('run-1')).toEqual({ total: 4, ofRun: 4 });
+
+    expect(await store.deleteAlerts(['a2', 'a2', "it's-not-there"])).toBe(2);
+    expect(await store.restampAlerts('run-1', 'run-2', 'ensemble')).toBe(2);
+
+    expect((await store.listAlerts()).map((a) => [a.alert_id, a.run_id])).toEqual([
+      ['a1', 'run-2'],
+      ['a3', 'run-2'],
+      ['e1', 'run-1'],
+    ]);
+    expect(await store.alertCounts('run-2')).toEqual({ total: 3, ofRun: 2 });
+    expect(await store.deleteAlerts([])).toBe(0);
+  });
+
   it('replaces an alert that comes back with new values', async () => {
     await store.upsertAlerts([makeAlert({ alert_id: 'a1', run_id: 'run-1', score: 0.5, n_tx: 3 })]);
     const updated = makeAlert({

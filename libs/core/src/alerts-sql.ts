@@ -86,6 +86,36 @@ export function upsertAlertStatements(alerts: Alert[], maxChars = 90_000): strin
   return statements;
 }
 
+/** DELETE statements for these alert ids, each under `maxChars`. */
+export function deleteAlertStatements(alertIds: string[], maxChars = 90_000): string[] {
+  const statements: string[] = [];
+  let ids: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (ids.length) statements.push(`DELETE FROM ${ALERTS_TABLE} WHERE alert_id IN (${ids.join(', ')})`);
+    ids = [];
+    size = 0;
+  };
+  for (const id of alertIds) {
+    const literal = sqlLiteral(id);
+    if (size + literal.length + 2 > maxChars) flush();
+    ids.push(literal);
+    size += literal.length + 2;
+  }
+  flush();
+  return statements;
+}
+
+/** Moves run `from`'s alerts (but `exceptMethod`'s) to run `to`. */
+export function restampAlertsSql(from: string, to: string, exceptMethod: string): string {
+  return `UPDATE ${ALERTS_TABLE} SET run_id = ${sqlLiteral(to)} WHERE run_id = ${sqlLiteral(from)} AND method <> ${sqlLiteral(exceptMethod)}`;
+}
+
+/** Counts every alert and those of one run (columns total, of_run). */
+export function alertCountsSql(runId: string): string {
+  return `SELECT COUNT(*) AS total, SUM(CASE WHEN run_id = ${sqlLiteral(runId)} THEN 1 ELSE 0 END) AS of_run FROM ${ALERTS_TABLE}`;
+}
+
 /** The alerts a run did not write (see ResultsStore.retireAlerts): counted, then deleted. */
 export function retireAlertsSql(runId: string): { count: string; delete: string } {
   const where = `WHERE run_id <> ${sqlLiteral(runId)}`;

@@ -87,6 +87,12 @@ export interface ResultsStore {
    * chain grew and moved its best window, hence its id, or whose transactions were withdrawn). Returns how many.
    */
   retireAlerts(runId: string): Promise<number>;
+  /** Deletes the alerts of these ids; returns how many ids were given. */
+  deleteAlerts(alertIds: string[]): Promise<number>;
+  /** Moves every alert of run `from` but those of `exceptMethod` to run `to` (carried-over alerts); returns how many. */
+  restampAlerts(from: string, to: string, exceptMethod: string): Promise<number>;
+  /** How many alerts the store holds, and how many of them run `runId` wrote. */
+  alertCounts(runId: string): Promise<{ total: number; ofRun: number }>;
   /** Lists alerts ordered by score descending, then alert_id. */
   listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]>;
   close(): Promise<void>;

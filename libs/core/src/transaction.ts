@@ -74,6 +74,12 @@ export const Keys = {
   /** The segment typical days of the last feature build, computed by the first Detect slice that needs them. */
   detectSegments: 'alerts/state/segment-days.json',
   /** Split episodes below the rule's threshold, for the ensemble only (never stored as alerts). */
+  /**
+   * What an incremental Detect slice changed against the run it carried alerts from (see sink): that run, the ids of
+   * its alerts it scored again, and of its own fresh alerts. Outside the run's alert folder, which holds alerts only.
+   */
+  alertChanges: (runId: string) => `alerts/changes/run=${runId}/`,
+  alertChangesPart: (runId: string, part: string) => `alerts/changes/run=${runId}/part=${part}.json`,
   splitCandidates: (runId: string) => `alerts/run=${runId}/split-candidates/`,
   splitCandidatesPart: (runId: string, part: string) => `alerts/run=${runId}/split-candidates/part=${part}.json`,
   report: (runId: string) => `reports/run=${runId}/index.html`,

@@ -28,7 +28,7 @@ export interface PipelineState {
   models?: FitModelsResult;
   /** One result per account slice (the Detect Map), or one for the whole set. */
   detect?: DetectResult[] | DetectResult;
-  sink?: { runId: string; written: number; retired: number; ensemble: number; store: string };
+  sink?: { runId: string; written: number; carried: number; retired: number; ensemble: number; store: string };
   report?: { runId: string; reportKey: string; alerts: number; manifestKey: string };
   error?: { Error?: string; Cause?: string };
 }

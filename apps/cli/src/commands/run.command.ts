@@ -175,6 +175,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       );
       log(
         `  results store   ${fmt(output.sink.written)} alert(s) upserted into ${output.sink.store}` +
+          (output.sink.carried ? `, ${fmt(output.sink.carried)} carried over` : '') +
           (output.sink.retired ? `, ${fmt(output.sink.retired)} of earlier runs no longer current retired` : ''),
       );
     }

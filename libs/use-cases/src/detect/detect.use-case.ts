@@ -413,6 +413,15 @@ export interface DetectState {
   candidatesKey: string | null;
 }
 
+/** What an incremental Detect slice changed against the run it carried alerts from (`Keys.alertChangesPart`). */
+export interface AlertChanges {
+  previousRunId: string;
+  /** Ids of the slice's alerts scored by this run (every other alert of the slice is carried over). */
+  fresh: string[];
+  /** Ids of the previous run's alerts of the slice that were scored again (kept only if found again). */
+  dropped: string[];
+}
+
 /** How Detect brings a slice's alerts up to date: score every key, or only those that changed. */
 export type DetectPlan =
   | { mode: 'full'; reason: string }
@@ -587,6 +596,17 @@ export async function detect(
   ].sort(byScore);
   const alertsKey = Keys.alertsPart(input.runId, partition);
   await objectStore.putText(alertsKey, JSON.stringify(alerts), 'application/json');
+  if (plan.mode === 'incremental') {
+    // For the sink: the store already holds the carried alerts (as the previous run's); only these change.
+    const changes: AlertChanges = {
+      previousRunId: plan.previous.runId,
+      fresh: found.filter((a) => a.method !== SPLIT_CANDIDATE_METHOD).map((a) => a.alert_id),
+      dropped: carried.alerts.filter((a) => !keep(a)).map((a) => a.alert_id),
+    };
+    const changesKey = Keys.alertChangesPart(input.runId, partition);
+    await objectStore.putText(changesKey, JSON.stringify(changes), 'application/json');
+    step.record.writes.push({ key: changesKey, rows: changes.fresh.length + changes.dropped.length });
+  }
   let candidatesKey: string | null = null;
   if (withCandidates) {
     candidatesKey = Keys.splitCandidatesPart(input.runId, partition);
