@@ -142,7 +142,7 @@ export class RedshiftDataResultsStore implements ResultsStore {
   async upsertAlerts(alerts: Alert[]): Promise<number> {
     const unique = [...new Map(alerts.map((a) => [a.alert_id, a])).values()];
     if (unique.length === 0) return 0;
-    for (const sqls of batchPairs(upsertAlertStatements(unique, STATEMENT_MAX_CHARS))) {
+    for (const sqls of batchStatements(upsertAlertStatements(unique, STATEMENT_MAX_CHARS), 2)) {
       const { Id } = await this.call(sqls[0], () =>
         this.client.send(
           new BatchExecuteStatementCommand({
@@ -159,20 +159,13 @@ export class RedshiftDataResultsStore implements ResultsStore {
 
   /** Deletes the alerts run `runId` did not write, in one statement; Redshift reports the rows it deleted. */
   async retireAlerts(runId: string): Promise<number> {
-    const sql = retireAlertsSql(runId).delete;
-    const { Id } = await this.call(sql, () =>
-      this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql, StatementName: 'splitwatch-retire-alerts' })),
-    );
-    const done = await this.waitFor(Id, sql);
-    return Math.max(0, done.ResultRows ?? 0);
+    return this.execute(retireAlertsSql(runId).delete, 'splitwatch-retire-alerts');
   }
 
-  /** One batch transaction of DELETE statements under the Data API's limits. */
+  /** DELETE statements in batches within the Data API's limits (each batch one transaction). */
   async deleteAlerts(alertIds: string[]): Promise<number> {
     const unique = [...new Set(alertIds)];
-    const statements = deleteAlertStatements(unique, STATEMENT_MAX_CHARS);
-    for (let i = 0; i < statements.length; i += 40) {
-      const sqls = statements.slice(i, i + 40);
+    for (const sqls of batchStatements(deleteAlertStatements(unique, STATEMENT_MAX_CHARS), 1)) {
       const { Id } = await this.call(sqls[0], () =>
         this.client.send(new BatchExecuteStatementCommand({ ...this.target, Sqls: sqls, StatementName: 'splitwatch-delete-alerts' })),
       );
@@ -183,7 +176,7 @@ export class RedshiftDataResultsStore implements ResultsStore {
 
   /** One UPDATE; Redshift reports the rows it changed. */
   async restampAlerts(from: string, to: string, exceptMethod: string): Promise<number> {
-    return this.execute(restampAlertsSql(from, to, exceptMethod), 'splitwatch-restamp-alerts');
+    return this.execute(restampAlertsSql(from, to, exceptMethod).update, 'splitwatch-restamp-alerts');
   }
 
   async alertCounts(runId: string): Promise<{ total: number; ofRun: number }> {
@@ -290,26 +283,26 @@ export class RedshiftDataResultsStore implements ResultsStore {
 }
 
 /**
- * Groups DELETE + INSERT pairs (as produced by upsertAlertStatements) into batches within the Data API's
- * limits, never splitting a pair.
+ * Groups statements into batches within the Data API's limits, `groupSize` at a time and never splitting a group
+ * (2 for the DELETE + INSERT pairs of upsertAlertStatements).
  */
-function batchPairs(statements: string[]): string[][] {
+function batchStatements(statements: string[], groupSize: number): string[][] {
   const batches: string[][] = [];
   let current: string[] = [];
   let bytes = 0;
-  for (let i = 0; i < statements.length; i += 2) {
-    const pair = statements.slice(i, i + 2);
-    const pairBytes = pair.reduce((n, s) => n + Buffer.byteLength(s, 'utf8'), 0);
+  for (let i = 0; i < statements.length; i += groupSize) {
+    const group = statements.slice(i, i + groupSize);
+    const groupBytes = group.reduce((n, s) => n + Buffer.byteLength(s, 'utf8'), 0);
     if (
       current.length > 0 &&
-      (bytes + pairBytes > MAX_REQUEST_SQL_BYTES || current.length + 2 > MAX_BATCH_STATEMENTS)
+      (bytes + groupBytes > MAX_REQUEST_SQL_BYTES || current.length + group.length > MAX_BATCH_STATEMENTS)
     ) {
       batches.push(current);
       current = [];
       bytes = 0;
     }
-    current.push(...pair);
-    bytes += pairBytes;
+    current.push(...group);
+    bytes += groupBytes;
   }
   if (current.length > 0) batches.push(current);
   return batches;

@@ -215,6 +215,22 @@ describe('RedshiftDataResultsStore', () => {
       });
     });
 
+    it('splits a large delete into batches under the Data API limits', async () => {
+      const { results } = store();
+      statementsFinish('st-del');
+      const ids = Array.from({ length: 20_000 }, (_, i) => `alert-${String(i).padStart(26, '0')}`);
+
+      expect(await results.deleteAlerts(ids)).toBe(20_000);
+
+      const batches = batchSqls();
+      expect(batches.length).toBeGreaterThan(1);
+      for (const sqls of batches) {
+        expect(sqls.length).toBeLessThanOrEqual(40);
+        expect(sqls.reduce((n, q) => n + Buffer.byteLength(q, 'utf8'), 0)).toBeLessThanOrEqual(100_000);
+      }
+      expect(batches.flat().join(' ').match(/'alert-/g)).toHaveLength(20_000);
+    });
+
     it('writes each alert id once, keeping the last of duplicates', async () => {
       const { results } = store();
       statementsFinish();

@@ -1,7 +1,5 @@
 import {
   ALERTS_DDL,
-  ALERTS_TABLE,
-  sqlLiteral,
   alertCountsSql,
   deleteAlertStatements,
   ResultsStoreError,
@@ -108,20 +106,19 @@ export class PostgresResultsStore implements ResultsStore {
   }
 
   async deleteAlerts(alertIds: string[]): Promise<number> {
-    const statements = deleteAlertStatements([...new Set(alertIds)]);
+    const unique = [...new Set(alertIds)];
     await this.client.transaction(async (tx) => {
-      for (const sql of statements) await this.run(tx, sql);
+      for (const sql of deleteAlertStatements(unique)) await this.run(tx, sql);
     });
-    return new Set(alertIds).size;
+    return unique.length;
   }
 
+  /** Counts and moves, in one transaction, run `from`'s alerts but `exceptMethod`'s. */
   async restampAlerts(from: string, to: string, exceptMethod: string): Promise<number> {
+    const sql = restampAlertsSql(from, to, exceptMethod);
     return this.client.transaction(async (tx) => {
-      const [row] = await this.run(
-        tx,
-        `SELECT COUNT(*) AS n FROM ${ALERTS_TABLE} WHERE run_id = ${sqlLiteral(from)} AND method <> ${sqlLiteral(exceptMethod)}`,
-      );
-      await this.run(tx, restampAlertsSql(from, to, exceptMethod));
+      const [row] = await this.run(tx, sql.count);
+      await this.run(tx, sql.update);
       return Number(row?.n ?? 0);
     });
   }

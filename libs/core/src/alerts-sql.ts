@@ -106,9 +106,13 @@ export function deleteAlertStatements(alertIds: string[], maxChars = 90_000): st
   return statements;
 }
 
-/** Moves run `from`'s alerts (but `exceptMethod`'s) to run `to`. */
-export function restampAlertsSql(from: string, to: string, exceptMethod: string): string {
-  return `UPDATE ${ALERTS_TABLE} SET run_id = ${sqlLiteral(to)} WHERE run_id = ${sqlLiteral(from)} AND method <> ${sqlLiteral(exceptMethod)}`;
+/** Run `from`'s alerts (but `exceptMethod`'s), counted, then moved to run `to`. */
+export function restampAlertsSql(from: string, to: string, exceptMethod: string): { count: string; update: string } {
+  const where = `WHERE run_id = ${sqlLiteral(from)} AND method <> ${sqlLiteral(exceptMethod)}`;
+  return {
+    count: `SELECT COUNT(*) AS n FROM ${ALERTS_TABLE} ${where}`,
+    update: `UPDATE ${ALERTS_TABLE} SET run_id = ${sqlLiteral(to)} ${where}`,
+  };
 }
 
 /** Counts every alert and those of one run (columns total, of_run). */
