@@ -12,9 +12,12 @@ import {
 import {
   ALERTS_DDL,
   type Alert,
+  type AlertSummary,
+  type AlertSummaryOptions,
   ConfigError,
   type ResultsStore,
   alertCountsSql,
+  alertSummaryOf,
   deleteAlertStatements,
   ResultsStoreError,
   restampAlertsSql,
@@ -22,6 +25,7 @@ import {
   rowToAlert,
   selectAlertsSql,
   SplitwatchError,
+  summarizeAlertsSql,
   TransientError,
   upsertAlertStatements,
 } from '@splitwatch/core';
@@ -198,14 +202,24 @@ export class RedshiftDataResultsStore implements ResultsStore {
   }
 
   async listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]> {
-    const sql = selectAlertsSql(filter);
+    return (await this.select(selectAlertsSql(filter))).map(rowToAlert);
+  }
+
+  /** Two statements (the counts, the top alerts): a few hundred rows come back, not every alert. */
+  async summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary> {
+    const sql = summarizeAlertsSql(options);
+    return alertSummaryOf(await this.select(sql.counts), await this.select(sql.top));
+  }
+
+  /** Runs a SELECT and reads every page of its result. */
+  private async select(sql: string): Promise<Record<string, unknown>[]> {
     const { Id } = await this.call(sql, () =>
       this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql })),
     );
     const done = await this.waitFor(Id, sql);
     if (done.HasResultSet === false) return [];
 
-    const alerts: Alert[] = [];
+    const rows: Record<string, unknown>[] = [];
     let columns: ColumnMetadata[] | undefined;
     let token: string | undefined;
     do {
@@ -213,10 +227,10 @@ export class RedshiftDataResultsStore implements ResultsStore {
         this.client.send(new GetStatementResultCommand({ Id: done.Id, NextToken: token })),
       );
       if (!columns?.length) columns = page.ColumnMetadata ?? [];
-      for (const fields of page.Records ?? []) alerts.push(rowToAlert(toRecord(fields, columns)));
+      for (const fields of page.Records ?? []) rows.push(toRecord(fields, columns));
       token = page.NextToken;
     } while (token);
-    return alerts;
+    return rows;
   }
 
   async close(): Promise<void> {

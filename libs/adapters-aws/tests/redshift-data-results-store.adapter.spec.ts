@@ -8,7 +8,7 @@ import {
   RedshiftDataClient,
   ValidationException,
 } from '@aws-sdk/client-redshift-data';
-import { ALERTS_DDL, type Alert, selectAlertsSql } from '@splitwatch/core';
+import { ALERTS_DDL, type Alert, selectAlertsSql, summarizeAlertsSql } from '@splitwatch/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { RedshiftDataResultsStore, type RedshiftDataResultsStoreOptions } from '../src';
@@ -468,6 +468,36 @@ describe('RedshiftDataResultsStore', () => {
         Id: 'st-sel',
         NextToken: 'n2',
       });
+    });
+
+    it('summarises the alerts with two statements, the counts and the top alerts', async () => {
+      const { results } = store();
+      const options = { limit: 15, topN: 50, preferMethod: 'ensemble' };
+      const sql = summarizeAlertsSql(options);
+      redshift.on(ExecuteStatementCommand, { Sql: sql.counts }).resolves({ Id: 'st-counts' });
+      redshift.on(ExecuteStatementCommand, { Sql: sql.top }).resolves({ Id: 'st-top' });
+      redshift.on(DescribeStatementCommand).callsFake((input: { Id: string }) => ({ Id: input.Id, Status: 'FINISHED', HasResultSet: true }));
+      const count = (dim: string, k: string, n: number) => [{ stringValue: dim }, { stringValue: k }, { longValue: n }];
+      const countColumns = ['dim', 'k', 'n'].map((name) => ({ name, label: name }));
+      const top = alert(1, { method: 'ensemble' });
+      redshift.on(GetStatementResultCommand, { Id: 'st-counts' }).resolves({
+        ColumnMetadata: countColumns,
+        Records: [count('method', 'rule:split', 7), count('method', 'ensemble', 1), count('hour', '09', 8), count('user', 'u1', 8)],
+      });
+      redshift.on(GetStatementResultCommand, { Id: 'st-top' }).resolves({ ColumnMetadata: columns, Records: [record(top)] });
+
+      const summary = await results.summarizeAlerts(options);
+
+      expect(summary).toEqual({
+        total: 8,
+        byMethod: [['rule:split', 7], ['ensemble', 1]],
+        byDirection: [],
+        byHour: [['09', 8]],
+        byMerchant: [],
+        byUser: [['u1', 8]],
+        top: [top],
+      });
+      expect(redshift.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.Sql)).toEqual([sql.counts, sql.top]);
     });
 
     it('names values by column label, which carries the alias of an expression', async () => {

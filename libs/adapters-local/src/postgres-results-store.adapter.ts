@@ -6,9 +6,13 @@ import {
   restampAlertsSql,
   retireAlertsSql,
   rowToAlert,
+  alertSummaryOf,
   selectAlertsSql,
+  summarizeAlertsSql,
   upsertAlertStatements,
   type Alert,
+  type AlertSummary,
+  type AlertSummaryOptions,
   type ResultsStore,
 } from '@splitwatch/core';
 import { PgClient, type PgClientOptions } from './pg-client.adapter';
@@ -131,6 +135,12 @@ export class PostgresResultsStore implements ResultsStore {
   async listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]> {
     const rows = await this.run(this.client, selectAlertsSql(filter));
     return rows.map(rowToAlert);
+  }
+
+  /** Both statements in one transaction, so the counts and the top alerts see the same store. */
+  async summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary> {
+    const sql = summarizeAlertsSql(options);
+    return this.client.transaction(async (tx) => alertSummaryOf(await this.run(tx, sql.counts), await this.run(tx, sql.top)));
   }
 
   async close(): Promise<void> {

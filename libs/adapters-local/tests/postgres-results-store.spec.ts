@@ -1,4 +1,4 @@
-import { ALERTS_TABLE, ResultsStoreError } from '@splitwatch/core';
+import { ALERTS_TABLE, ResultsStoreError, type Alert } from '@splitwatch/core';
 import { PgClient, PgliteClient, PostgresResultsStore, type SqlClient } from '../src';
 import { makeAlert } from './helpers/alerts';
 import { isPostgresReachable, TEST_POSTGRES_URL } from './helpers/postgres-probe';
@@ -103,6 +103,67 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     ]);
     expect(await store.alertCounts('run-2')).toEqual({ total: 3, ofRun: 2 });
     expect(await store.deleteAlerts([])).toBe(0);
+  });
+
+  it('summarises the alerts for the dashboard in SQL: the counts and top alerts a listing of every alert gives', async () => {
+    // Deterministic variety: 7 methods, 3 merchants and none, 40 users, every hour, scores with ties.
+    const alerts: Alert[] = Array.from({ length: 600 }, (_, i) =>
+      makeAlert({
+        alert_id: `a${String(i).padStart(4, '0')}`,
+        method: ['rule:split', 'rule:sum', 'rule:count', 'model:lof', 'model:gmm', 'rule:zscore', 'model:dbscan'][(i * 3) % 7],
+        user_id: `user-${(i * i) % 40}`,
+        merchant_id: i % 11 === 0 ? null : `merchant-${(i * 5) % 3}`,
+        direction: i % 5 === 0 ? 'CREDITO' : 'DEBITO',
+        window_end: `2021-03-${String(1 + (i % 28)).padStart(2, '0')} ${String((i * 13) % 24).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00`,
+        score: Math.round((i * 37) % 101) / 10,
+      }),
+    );
+    await store.upsertAlerts(alerts);
+    const listed = await store.listAlerts();
+    const counts = (key: (a: Alert) => string) => {
+      const m = new Map<string, number>();
+      for (const a of listed) m.set(key(a), (m.get(key(a)) ?? 0) + 1);
+      return [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    };
+
+    const summary = await store.summarizeAlerts({ limit: 100, topN: 10, preferMethod: 'ensemble' });
+
+    expect(summary.total).toBe(600);
+    expect(summary.byMethod).toEqual(counts((a) => a.method));
+    expect(summary.byDirection).toEqual(counts((a) => a.direction));
+    expect(summary.byMerchant).toEqual(counts((a) => a.merchant_id ?? '(none)'));
+    expect(summary.byMerchant.map(([m]) => m)).toContain('(none)');
+    expect(summary.byUser).toEqual(counts((a) => a.user_id));
+    expect(summary.byHour).toEqual(counts((a) => a.window_end.slice(11, 13)).sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+    expect(summary.byHour).toHaveLength(24);
+    // No ensemble in the store: the best alerts of every method, as the listing orders them.
+    expect(summary.top).toEqual(listed.slice(0, 10));
+
+    // The largest merchants and users only, cut at `limit`; with an ensemble, its alerts only.
+    await store.upsertAlerts([
+      makeAlert({ alert_id: 'e1', method: 'ensemble', score: 0.2 }),
+      makeAlert({ alert_id: 'e2', method: 'ensemble', score: 0.3 }),
+    ]);
+    const cut = await store.summarizeAlerts({ limit: 2, topN: 10, preferMethod: 'ensemble' });
+    const users = counts((a) => a.user_id);
+    expect(cut.byUser).toHaveLength(2);
+    expect(cut.byUser.map(([, n]) => n)).toEqual(users.slice(0, 2).map(([, n]) => n));
+    expect(cut.byMerchant).toHaveLength(2);
+    expect(cut.byMethod).toHaveLength(8);
+    expect(cut.total).toBe(602);
+    expect(cut.top.map((a) => a.alert_id)).toEqual(['e2', 'e1']);
+  });
+
+  it('summarises an empty store', async () => {
+    expect(await store.summarizeAlerts({ limit: 15, topN: 50, preferMethod: 'ensemble' })).toEqual({
+      total: 0,
+      byMethod: [],
+      byDirection: [],
+      byHour: [],
+      byMerchant: [],
+      byUser: [],
+      top: [],
+    });
   });
 
   it('replaces an alert that comes back with new values', async () => {

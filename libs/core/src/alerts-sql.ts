@@ -126,17 +126,91 @@ export function retireAlertsSql(runId: string): { count: string; delete: string 
   return { count: `SELECT COUNT(*) AS n FROM ${ALERTS_TABLE} ${where}`, delete: `DELETE FROM ${ALERTS_TABLE} ${where}` };
 }
 
+/** ALERT_COLUMNS with timestamps and decimals as text, so every store maps rows alike (see rowToAlert). */
+const ALERT_SELECT_LIST =
+  `alert_id, run_id, method, entity_type, user_id, account_number, merchant_id, direction, ` +
+  `TO_CHAR(window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_start, ` +
+  `TO_CHAR(window_end, 'YYYY-MM-DD HH24:MI:SS') AS window_end, n_tx, ` +
+  `CAST(total_amount AS VARCHAR(40)) AS total_amount, score, threshold, reasons, transaction_ids`;
+
+const limitClause = (limit: number | undefined) => (limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(limit))}` : '');
+
 /** SELECT returning ALERT_COLUMNS with timestamps and decimals as text, so every store maps rows alike. */
 export function selectAlertsSql(filter?: { runId?: string; limit?: number }): string {
   const where = filter?.runId ? ` WHERE run_id = ${sqlLiteral(filter.runId)}` : '';
-  const limit = filter?.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : '';
-  return (
-    `SELECT alert_id, run_id, method, entity_type, user_id, account_number, merchant_id, direction, ` +
-    `TO_CHAR(window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_start, ` +
-    `TO_CHAR(window_end, 'YYYY-MM-DD HH24:MI:SS') AS window_end, n_tx, ` +
-    `CAST(total_amount AS VARCHAR(40)) AS total_amount, score, threshold, reasons, transaction_ids ` +
-    `FROM ${ALERTS_TABLE}${where} ORDER BY score DESC, alert_id${limit}`
-  );
+  return `SELECT ${ALERT_SELECT_LIST} FROM ${ALERTS_TABLE}${where} ORDER BY score DESC, alert_id${limitClause(filter?.limit)}`;
+}
+
+/** What a dashboard shows of the store's alerts, computed by the store (see ResultsStore.summarizeAlerts). */
+export interface AlertSummary {
+  total: number;
+  /** [key, alerts] by count descending, then key. */
+  byMethod: [string, number][];
+  byDirection: [string, number][];
+  /** By hour of window_end (`00`…`23`), in hour order; hours without alerts are left out. */
+  byHour: [string, number][];
+  /** The `limit` merchants (`(none)` for alerts without one) and clients (user_id) with most alerts. */
+  byMerchant: [string, number][];
+  byUser: [string, number][];
+  /** The `topN` highest-scoring alerts of `preferMethod`, or of every method when it has none. */
+  top: Alert[];
+}
+
+export interface AlertSummaryOptions {
+  limit: number;
+  topN: number;
+  preferMethod: string;
+}
+
+const SUMMARY_DIMENSIONS = {
+  method: 'method',
+  direction: 'direction',
+  hour: `TO_CHAR(window_end, 'HH24')`,
+  merchant: `COALESCE(merchant_id, '(none)')`,
+  user: 'user_id',
+} as const;
+type SummaryDimension = keyof typeof SUMMARY_DIMENSIONS;
+const LIMITED: readonly SummaryDimension[] = ['merchant', 'user'];
+
+/**
+ * The two statements behind ResultsStore.summarizeAlerts: alert counts per dimension (rows dim, k, n; merchants and
+ * users cut to the `limit` largest), and the top alerts (rowToAlert rows). Plain enough for PostgreSQL, PGlite and
+ * Redshift, and only the few rows a dashboard shows cross the wire, not every alert.
+ */
+export function summarizeAlertsSql(options: AlertSummaryOptions): { counts: string; top: string } {
+  const limit = Math.max(0, Math.floor(options.limit));
+  const counted = Object.entries(SUMMARY_DIMENSIONS)
+    .map(([dim, expr]) => `SELECT '${dim}' AS dim, ${expr} AS k, COUNT(*) AS n FROM ${ALERTS_TABLE} GROUP BY ${expr}`)
+    .join('\n  UNION ALL ');
+  const counts =
+    `SELECT dim, k, n FROM (\n` +
+    `SELECT dim, k, n, ROW_NUMBER() OVER (PARTITION BY dim ORDER BY n DESC, k) AS rank_in_dim FROM (\n  ${counted}\n) c\n` +
+    `) r WHERE dim NOT IN (${LIMITED.map((d) => `'${d}'`).join(', ')}) OR rank_in_dim <= ${limit}`;
+  const prefer = sqlLiteral(options.preferMethod);
+  const top =
+    `SELECT ${ALERT_SELECT_LIST} FROM ${ALERTS_TABLE} ` +
+    `WHERE method = ${prefer} OR NOT EXISTS (SELECT 1 FROM ${ALERTS_TABLE} WHERE method = ${prefer}) ` +
+    `ORDER BY score DESC, alert_id${limitClause(options.topN)}`;
+  return { counts, top };
+}
+
+/** An AlertSummary from the rows of summarizeAlertsSql's two statements (values may arrive as strings). */
+export function alertSummaryOf(countRows: Record<string, unknown>[], topRows: Record<string, unknown>[]): AlertSummary {
+  const by = (dim: SummaryDimension): [string, number][] =>
+    countRows
+      .filter((r) => r.dim === dim)
+      .map((r): [string, number] => [String(r.k), Number(r.n)])
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const byMethod = by('method');
+  return {
+    total: byMethod.reduce((sum, [, n]) => sum + n, 0),
+    byMethod,
+    byDirection: by('direction'),
+    byHour: by('hour').sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+    byMerchant: by('merchant'),
+    byUser: by('user'),
+    top: topRows.map(rowToAlert),
+  };
 }
 
 /** Maps a row of selectAlertsSql (values may arrive as strings or numbers) back to an Alert. */

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Alert } from './alert';
+import type { AlertSummary, AlertSummaryOptions } from './alerts-sql';
 
 /**
  * Object store port: S3 in AWS, a local directory with the same key layout on a laptop.
@@ -95,5 +96,7 @@ export interface ResultsStore {
   alertCounts(runId: string): Promise<{ total: number; ofRun: number }>;
   /** Lists alerts ordered by score descending, then alert_id. */
   listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]>;
+  /** The dashboard's counts and top alerts, computed in the store (see summarizeAlertsSql): no full listing. */
+  summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
-import type { Alert } from '@splitwatch/core';
-import { countBy, evaluate, labelsFromRows, renderEvalPage, renderReport } from '../src';
+import type { Alert, AlertSummary } from '@splitwatch/core';
+import { evaluate, labelsFromRows, renderEvalPage, renderReport } from '../src';
 
 const alert = (i: number, over: Partial<Alert> = {}): Alert => ({
   alert_id: `a${i}`,
@@ -21,31 +21,68 @@ const alert = (i: number, over: Partial<Alert> = {}): Alert => ({
   ...over,
 });
 
+const summary = (over: Partial<AlertSummary> = {}): AlertSummary => ({
+  total: 0,
+  byMethod: [],
+  byDirection: [],
+  byHour: [],
+  byMerchant: [],
+  byUser: [],
+  top: [],
+  ...over,
+});
+
 describe('renderReport', () => {
-  it('shows counts by method, merchant and hour, and the top alerts, escaping text', () => {
-    const alerts = [alert(1), alert(2, { method: 'rule:count', window_end: '2021-01-01 23:10:00' }), alert(3)];
-    const html = renderReport({ title: 'T', generatedAt: 'now', runId: 'r1', alerts, steps: [] });
-    expect(countBy(alerts, (a) => a.method)).toEqual([
-      ['rule:sum', 2],
-      ['rule:count', 1],
-    ]);
+  it('shows counts by method, merchant, client and hour, and the top alerts, escaping text', () => {
+    const html = renderReport({
+      title: 'T',
+      generatedAt: 'now',
+      runId: 'r1',
+      summary: summary({
+        total: 3,
+        byMethod: [['rule:sum', 2], ['rule:count', 1]],
+        byDirection: [['DEBITO', 3]],
+        byHour: [['10', 2], ['23', 1]],
+        byMerchant: [['m1', 3]],
+        byUser: [['u<b>', 2], ['u2', 1]],
+        top: [alert(1), alert(2, { method: 'rule:count' }), alert(3)],
+      }),
+      steps: [],
+    });
     expect(html).toContain('Alerts by method');
-    expect(html).toContain('Alerts by merchant');
-    expect(html).toContain('Alerts by hour of day');
+    expect(html).toContain('Alerts by merchant (top 15)');
+    expect(html).toContain('Alerts by client (top 15)');
+    expect(html).toContain('u&lt;b&gt;');
+    const hours = html.slice(html.indexOf('id="by-hour"'), html.indexOf('</section>', html.indexOf('id="by-hour"')));
+    // Every hour of the day, with the store's counts and zeros elsewhere.
+    expect(hours.match(/<rect /g)).toHaveLength(24);
+    expect(hours).toContain('<title>10:00</title>');
+    expect(hours.match(/>2<\/text>/g)).toHaveLength(1);
+    expect(html).toContain('<b>3</b>alerts');
     expect(html).toContain('3 parts &lt;script&gt;');
     expect(html).not.toContain('<script>');
+    expect(html).toContain('Top 3 alerts');
     expect(html.match(/<tr><td>\d+<\/td><td>rule:/g)).toHaveLength(3);
   });
 
-  it('lists the ensemble as the top alerts when the results hold one', () => {
-    const alerts = [alert(1, { score: 99 }), alert(2, { method: 'ensemble', score: 2, reasons: 'rule:split — x' })];
-    const html = renderReport({ title: 'T', generatedAt: 'now', runId: 'r1', alerts, steps: [] });
+  it('titles the top list as the ensemble’s when the store holds one', () => {
+    const html = renderReport({
+      title: 'T',
+      generatedAt: 'now',
+      runId: 'r1',
+      summary: summary({
+        total: 2,
+        byMethod: [['ensemble', 1], ['rule:sum', 1]],
+        top: [alert(2, { method: 'ensemble', score: 2, reasons: 'rule:split — x' })],
+      }),
+      steps: [],
+    });
     expect(html).toContain('Top 1 ensemble alerts (ranked across methods)');
     expect(html.match(/<tr><td>\d+<\/td><td>ensemble/g)).toHaveLength(1);
   });
 
   it('says so when there are no alerts', () => {
-    const html = renderReport({ title: 'T', generatedAt: 'now', runId: null, alerts: [], steps: [] });
+    const html = renderReport({ title: 'T', generatedAt: 'now', runId: null, summary: summary(), steps: [] });
     expect(html).toContain('No alerts.');
   });
 });

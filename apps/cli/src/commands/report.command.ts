@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { renderReport, type RunManifest, type StepRecord } from '@splitwatch/use-cases';
+import { renderReport, REPORT_SUMMARY, type RunManifest, type StepRecord } from '@splitwatch/use-cases';
 import { withAdapters, type StoreOptions } from './context';
 
 /** `splitwatch report`: the dashboard from every alert in the results store, with the latest run's steps. */
@@ -8,7 +8,7 @@ export async function reportCommand(opts: StoreOptions & { out: string }, log: (
   return withAdapters(opts, async (a) => {
     const store = await a.resultsStore();
     await store.ensureSchema();
-    const alerts = await store.listAlerts();
+    const summary = await store.summarizeAlerts(REPORT_SUMMARY);
     const manifests = (await a.objectStore.list('runs/')).filter((o) => o.key.endsWith('/manifest.json'));
     let steps: StepRecord[] = [];
     let runId: string | null = null;
@@ -21,14 +21,14 @@ export async function reportCommand(opts: StoreOptions & { out: string }, log: (
       title: 'splitwatch — transaction splitting alerts',
       generatedAt: new Date().toISOString(),
       runId,
-      alerts,
+      summary,
       steps,
     });
     const dir = resolve(opts.out);
     await mkdir(dir, { recursive: true });
     const file = join(dir, 'index.html');
     await writeFile(file, html);
-    log(`report with ${alerts.length} alert(s) written to ${file}`);
+    log(`report with ${summary.total} alert(s) written to ${file}`);
     return file;
   });
 }

@@ -1,24 +1,24 @@
-import type { Alert } from '@splitwatch/core';
+import type { AlertSummary, AlertSummaryOptions } from '@splitwatch/core';
 import type { StepRecord } from '../audit/step-record';
+import { ENSEMBLE_METHOD } from '../detect/ensemble';
 
 export interface ReportData {
   title: string;
   generatedAt: string;
   runId: string | null;
-  alerts: Alert[];
+  /** The store's alerts, summarised by the store with {@link REPORT_SUMMARY}. */
+  summary: AlertSummary;
   steps: StepRecord[];
-  topN?: number;
 }
+
+/**
+ * What the dashboard asks the results store for: the 15 merchants and clients with most alerts, and the 50 best
+ * alerts of the ensemble (analysts start from its ranked list across methods), or of every method without one.
+ */
+export const REPORT_SUMMARY: AlertSummaryOptions = { limit: 15, topN: 50, preferMethod: ENSEMBLE_METHOD };
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** Counts alerts by a key, sorted by count descending then key. */
-export function countBy(alerts: Alert[], key: (a: Alert) => string): [string, number][] {
-  const m = new Map<string, number>();
-  for (const a of alerts) m.set(key(a), (m.get(key(a)) ?? 0) + 1);
-  return [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-}
 
 function barChart(title: string, rows: [string, number][], id: string): string {
   const max = Math.max(1, ...rows.map((r) => r[1]));
@@ -49,22 +49,15 @@ function barChart(title: string, rows: [string, number][], id: string): string {
 
 /**
  * Renders the analysts' dashboard as one self-contained HTML page (no scripts, no external assets):
- * run summary, alert counts by method, merchant and hour of day, and the top alerts with their reasons
- * and member transactions.
+ * run summary, alert counts by method, merchant, client and hour of day, and the top alerts with their
+ * reasons and member transactions.
  */
 export function renderReport(data: ReportData): string {
-  const { alerts } = data;
-  const topN = data.topN ?? 50;
-  const byMethod = countBy(alerts, (a) => a.method);
-  const byMerchant = countBy(alerts, (a) => a.merchant_id ?? '(none)').slice(0, 15);
+  const { summary } = data;
   const hours = new Map<string, number>();
   for (let h = 0; h < 24; h++) hours.set(String(h).padStart(2, '0'), 0);
-  for (const a of alerts) {
-    const h = a.window_end.slice(11, 13);
-    hours.set(h, (hours.get(h) ?? 0) + 1);
-  }
+  for (const [h, n] of summary.byHour) hours.set(h, n);
   const byHour = [...hours.entries()].map(([h, n]) => [`${h}:00`, n] as [string, number]);
-  const byDirection = countBy(alerts, (a) => a.direction);
   const steps = data.steps
     .map(
       (s) =>
@@ -75,11 +68,8 @@ export function renderReport(data: ReportData): string {
         )}</td></tr>`,
     )
     .join('');
-  // Analysts start from the ensemble (one ranked list across methods, within the daily budget) when there is one.
-  const ranked = alerts.some((a) => a.method === 'ensemble') ? alerts.filter((a) => a.method === 'ensemble') : alerts;
-  const top = [...ranked]
-    .sort((a, b) => b.score - a.score || (a.alert_id < b.alert_id ? -1 : 1))
-    .slice(0, topN)
+  const ensembleRanked = summary.byMethod.some(([method]) => method === REPORT_SUMMARY.preferMethod);
+  const top = summary.top
     .map(
       (a, i) =>
         `<tr><td>${i + 1}</td><td>${esc(a.method)}</td><td class="mono" title="${esc(a.user_id)}">${esc(a.account_number ?? a.user_id).slice(0, 12)}…</td>` +
@@ -102,18 +92,19 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eaeef2;
 .kpi{display:inline-block;margin-right:24px}.kpi b{font-size:22px;display:block}.empty{color:#57606a}
 </style></head><body>
 <h1>${esc(data.title)}</h1>
-<div class="sub">Generated ${esc(data.generatedAt)}${data.runId ? ` · run ${esc(data.runId)}` : ''} · ${alerts.length} alerts</div>
+<div class="sub">Generated ${esc(data.generatedAt)}${data.runId ? ` · run ${esc(data.runId)}` : ''} · ${summary.total} alerts</div>
 <section id="summary"><h2>Summary</h2>
-<div class="kpi"><b>${alerts.length}</b>alerts</div>
-${byDirection.map(([d, n]) => `<div class="kpi"><b>${n}</b>${esc(d)}</div>`).join('')}
+<div class="kpi"><b>${summary.total}</b>alerts</div>
+${summary.byDirection.map(([d, n]) => `<div class="kpi"><b>${n}</b>${esc(d)}</div>`).join('')}
 ${steps ? `<table><thead><tr><th>step</th><th>time</th><th>counts</th></tr></thead><tbody>${steps}</tbody></table>` : ''}
 </section>
 <div class="grid">
-${barChart('Alerts by method', byMethod, 'by-method')}
-${barChart('Alerts by merchant (top 15)', byMerchant, 'by-merchant')}
+${barChart('Alerts by method', summary.byMethod, 'by-method')}
+${barChart(`Alerts by merchant (top ${REPORT_SUMMARY.limit})`, summary.byMerchant, 'by-merchant')}
+${barChart(`Alerts by client (top ${REPORT_SUMMARY.limit})`, summary.byUser, 'by-client')}
 ${barChart('Alerts by hour of day (window end)', byHour, 'by-hour')}
 </div>
-<section id="top-alerts"><h2>Top ${Math.min(topN, ranked.length)} ${ranked === alerts ? 'alerts' : 'ensemble alerts (ranked across methods)'}</h2>
+<section id="top-alerts"><h2>Top ${summary.top.length} ${ensembleRanked ? 'ensemble alerts (ranked across methods)' : 'alerts'}</h2>
 <table><thead><tr><th>#</th><th>method</th><th>account</th><th>direction</th><th>window</th><th>n</th><th>total</th><th>score</th><th>reasons</th><th>transactions</th></tr></thead>
 <tbody>${top || '<tr><td colspan="10" class="empty">No alerts.</td></tr>'}</tbody></table></section>
 </body></html>

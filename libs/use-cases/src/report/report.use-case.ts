@@ -1,6 +1,6 @@
 import { Keys, type ObjectStore, type ResultsStore } from '@splitwatch/core';
 import { startStep, writeManifest, type StepRecord } from '../audit/step-record';
-import { renderReport } from './render-report';
+import { renderReport, REPORT_SUMMARY } from './render-report';
 
 export interface ReportDeps {
   objectStore: ObjectStore;
@@ -16,29 +16,30 @@ async function stepRecords(objectStore: ObjectStore, runId: string): Promise<Ste
 }
 
 /**
- * Renders the dashboard from every alert in the results store, writes it for the run and as
- * `reports/latest/index.html`, and closes the run's manifest.
+ * Renders the dashboard from every alert in the results store (summarised by the store: counts and the top alerts,
+ * not a listing of every alert), writes it for the run and as `reports/latest/index.html`, and closes the run's
+ * manifest.
  */
 export async function report(deps: ReportDeps, input: { runId: string }): Promise<{ runId: string; reportKey: string; alerts: number; manifestKey: string }> {
   const { objectStore, resultsStore } = deps;
   const step = startStep(objectStore, input.runId, 'report');
-  const alerts = await resultsStore.listAlerts();
+  const summary = await resultsStore.summarizeAlerts(REPORT_SUMMARY);
   const html = renderReport({
     title: 'splitwatch — transaction splitting alerts',
     generatedAt: new Date().toISOString(),
     runId: input.runId,
-    alerts,
+    summary,
     steps: await stepRecords(objectStore, input.runId),
   });
   const reportKey = Keys.report(input.runId);
   await objectStore.putText(reportKey, html, 'text/html');
   await objectStore.putText(Keys.reportLatest, html, 'text/html');
-  step.record.reads.push({ key: `${resultsStore.name}:splitwatch_alerts`, rows: alerts.length });
+  step.record.reads.push({ key: `${resultsStore.name}:splitwatch_alerts`, rows: summary.total });
   step.record.writes.push({ key: reportKey }, { key: Keys.reportLatest });
-  step.record.counts.alerts = alerts.length;
+  step.record.counts.alerts = summary.total;
   await step.finish();
   await writeManifest(objectStore, input.runId, 'SUCCEEDED');
-  return { runId: input.runId, reportKey, alerts: alerts.length, manifestKey: Keys.manifest(input.runId) };
+  return { runId: input.runId, reportKey, alerts: summary.total, manifestKey: Keys.manifest(input.runId) };
 }
 
 /** Records a failed run: the error caught by the state machine goes to `runs/<runId>/failure.json` and the manifest. */
