@@ -313,3 +313,40 @@ describe('segmentTypicalDays', () => {
     });
   });
 });
+
+describe('account slices', () => {
+  it('score every account in exactly one slice, whatever its first character', async () => {
+    await inFreshWorld(async (w) => {
+      // A quiet month and a burst (rule:sum fires) for accounts whose first characters fall in every kind of folder.
+      const accounts = ['0a', '7f', '80', 'f1', 'A2', 'Z3', '_4', 'é5', '~6'];
+      const rows: Tx[] = accounts.flatMap((account, n) => [
+        ...Array.from({ length: 20 }, (_, d) => ({
+          id: `${n}-q${d}`,
+          account,
+          user: `u${n}`,
+          date: fmtTs(T0 + d * DAY + 40_000),
+          amount: '20',
+        })),
+        ...[0, 300, 600, 900].map((s, k) => ({ id: `${n}-b${k}`, account, user: `u${n}`, date: fmtTs(T0 + 20 * DAY + 50_000 + s), amount: '900' })),
+      ]);
+      await ingestFile(w, 'r0', 'log', rows);
+      await buildFeatures(w, { runId: 'r0', config: CONFIG });
+      await fitModels(w, { runId: 'r0', config: CONFIG });
+
+      const strip = (alerts: Alert[]) => alerts.map(({ run_id: _run, ...rest }) => rest).sort((a, b) => (a.alert_id < b.alert_id ? -1 : 1));
+      const read = async (r: DetectResult) => JSON.parse(await w.objectStore.getText(r.alertsKey)) as Alert[];
+      const whole = strip(await read(await detect(w, { runId: 'all', config: CONFIG })));
+      expect(new Set(whole.filter((a) => a.method === 'rule:sum').map((a) => a.account_number))).toEqual(new Set(accounts));
+      for (const partitions of [3, 8, 16]) {
+        const slices: Alert[][] = [];
+        for (let partition = 0; partition < partitions; partition++) {
+          slices.push(await read(await detect(w, { runId: `p${partitions}-${partition}`, config: CONFIG, partition, partitions })));
+        }
+        expect(strip(slices.flat())).toEqual(whole);
+        for (const account of accounts) {
+          expect(slices.filter((s) => s.some((a) => a.account_number === account))).toHaveLength(1);
+        }
+      }
+    });
+  });
+});
