@@ -68,7 +68,7 @@ export function buildCli(): Command {
   storeOptions(
     program
       .command('report')
-      .description('write the HTML dashboard (alerts by method, merchant, hour; top alerts)')
+      .description('write the HTML dashboard (alerts by method, merchant, client, hour; top alerts)')
       .requiredOption('--out <dir>', 'directory to write index.html into'),
   ).action(async (o) => {
     await reportCommand(o);
