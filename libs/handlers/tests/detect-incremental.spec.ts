@@ -200,16 +200,29 @@ describe('incremental Detect', () => {
       };
       expect(record.details).toMatchObject({ mode: 'incremental' });
       expect(record.counts).toMatchObject({ rescoredKeys: 1 });
-      // The segment typical days are computed once per feature build: by the first slice, kept for the others.
-      const segments = async (runId: string, slice: number) =>
-        ((JSON.parse(await w.objectStore.getText(Keys.stepRecord(runId, `detect-${slice}`))) as { details: Record<string, unknown> }).details
+      // The segment typical days are computed once per feature build, by FitModels before the slices; every slice
+      // reads them.
+      const segments = async (runId: string, step: string) =>
+        ((JSON.parse(await w.objectStore.getText(Keys.stepRecord(runId, step))) as { details: Record<string, unknown> }).details
           .segmentTypicalDays);
-      expect([await segments('r2', 0), await segments('r2', 1)]).toEqual([
+      expect([await segments('r2', 'fit-models'), await segments('r2', 'detect-0'), await segments('r2', 'detect-1')]).toEqual([
         'computed',
+        `kept from this feature build (${Keys.detectSegments})`,
         `kept from this feature build (${Keys.detectSegments})`,
       ]);
       expect(JSON.parse(await w.objectStore.getText(Keys.detectSegments))).toMatchObject({ generation: 2 });
       expect(record.reads.map((r) => r.key)).toContain(Keys.alertsPart('r1', '0'));
+      // A slice that finds no segment days of this build (FitModels did not run) computes them, and keeps them.
+      await w.objectStore.delete([Keys.detectSegments]);
+      await ingestFile(w, 'r3', 'feb2', [{ id: 'f2', account: '9b', user: 'u2', date: '2021-02-02 09:00:00', amount: '20' }]);
+      await buildFeatures(w, { runId: 'r3', config: CONFIG, incrementalMaxShare: 1 });
+      await detect(w, { runId: 'r3', config: CONFIG, partition: 1, partitions: PARTITIONS });
+      await detect(w, { runId: 'r3', config: CONFIG, partition: 0, partitions: PARTITIONS });
+      expect([await segments('r3', 'detect-1'), await segments('r3', 'detect-0')]).toEqual([
+        'computed',
+        `kept from this feature build (${Keys.detectSegments})`,
+      ]);
+      expect(JSON.parse(await w.objectStore.getText(Keys.detectSegments))).toMatchObject({ generation: 3 });
     });
 
     it('drops the alerts of a key whose rows are gone', async () => {

@@ -1,7 +1,7 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { RedshiftDataClient } from '@aws-sdk/client-redshift-data';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { resolveConfig } from '@splitwatch/core';
+import { Keys, resolveConfig } from '@splitwatch/core';
 import { enabledModelKinds, fitModels, modelKey, modelsVersion } from '@splitwatch/use-cases';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -55,6 +55,7 @@ describe('FitModels finds the models of its config version in S3 (mocked SDK cli
     expect(result).toMatchObject({ reused: true, version, candidateWindows: 0 });
     expect(result.models.map((m) => m.key)).toEqual(keys);
     expect(s3).toHaveReceivedCommandTimes(HeadObjectCommand, 0);
-    expect(s3.commandCalls(ListObjectsV2Command).map((c) => c.args[0].input.Prefix)).toEqual(keys);
+    // The feature build's state first (none recorded here, so no segment typical days to keep), then the models.
+    expect(s3.commandCalls(ListObjectsV2Command).map((c) => c.args[0].input.Prefix)).toEqual([Keys.featuresState, ...keys]);
   });
 });

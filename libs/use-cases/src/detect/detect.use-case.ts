@@ -272,9 +272,10 @@ async function forEachKey(
 const SEGMENT_DAYS_FORMAT = 'splitwatch.segment-days.v1';
 
 /**
- * {@link segmentTypicalDays} of the features as last built, computed once per feature build and kept at
- * `Keys.detectSegments` for the other slices and runs (the query reads every feature row: ~11 s per slice at the
- * real log's size). Without a recorded build, computed every time.
+ * {@link segmentTypicalDays} of the features as last built, computed once per feature build (by FitModels, before
+ * the Detect Map; by the first slice when FitModels did not) and kept at `Keys.detectSegments` for the slices and
+ * later runs (the query reads every feature row: ~11 s at the real log's size). Without a recorded build, computed
+ * every time.
  */
 async function segmentTypicalDaysOfBuild(
   deps: DetectDeps,
@@ -321,8 +322,9 @@ export async function forEachCandidateWindow(
   sqlEngine: SqlEngine,
   config: DetectionConfig,
   visit: (vector: number[]) => void,
+  segments?: SegmentTypicalDay,
 ): Promise<{ from: string | null; to: string | null }> {
-  const segmentDay = await segmentTypicalDays(sqlEngine);
+  const segmentDay = segments ?? (await segmentTypicalDays(sqlEngine));
   let from: string | null = null;
   let to: string | null = null;
   await forEachKey(sqlEngine, undefined, undefined, (rows) => {
@@ -356,9 +358,16 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
   const { config } = input;
   const version = modelsVersion(config);
   const step = startStep(objectStore, input.runId, 'fit-models');
+  // The segment typical days of this feature build, kept once here, before the Detect Map: its slices start
+  // together (8 Lambdas at once in AWS), and each would otherwise scan every feature row to compute them.
+  await registerFeatures(sqlEngine);
+  const featuresState = await readFeaturesState(objectStore);
+  const segments = featuresState ? await segmentTypicalDaysOfBuild(deps, featuresState) : undefined;
+  const segmentDetails = segments ? { segmentTypicalDays: segments.cached ? 'kept' : 'computed' } : {};
+  if (segments) (segments.cached ? step.record.reads : step.record.writes).push({ key: Keys.detectSegments });
   const existing = await loadArtifacts(objectStore, config);
   if (existing.missing.length === 0) {
-    step.record.details = { reused: true, version };
+    step.record.details = { reused: true, version, ...segmentDetails };
     step.record.reads.push(...existing.artifacts.map((a) => ({ key: modelKey(a.kind, a.version) })));
     await step.finish();
     return {
@@ -369,9 +378,8 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
       candidateWindows: 0,
     };
   }
-  await registerFeatures(sqlEngine);
   const reservoir = new Reservoir<number[]>(config.models.sampleSize, config.models.seed);
-  const { from, to } = await forEachCandidateWindow(sqlEngine, config, (v) => reservoir.offer(v));
+  const { from, to } = await forEachCandidateWindow(sqlEngine, config, (v) => reservoir.offer(v), segments?.segmentDay);
   const artifacts = fitArtifacts(reservoir.items, config, { from, to }, existing.missing as ReturnType<typeof enabledModelKinds>);
   for (const a of artifacts) {
     const key = modelKey(a.kind, version);
@@ -380,7 +388,7 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
   }
   step.record.counts.candidateWindows = reservoir.seen;
   step.record.counts.sample = reservoir.items.length;
-  step.record.details = { reused: false, version, fitted: artifacts.map((a) => a.kind) };
+  step.record.details = { reused: false, version, fitted: artifacts.map((a) => a.kind), ...segmentDetails };
   await step.finish();
   const all = [...existing.artifacts, ...artifacts];
   return {
