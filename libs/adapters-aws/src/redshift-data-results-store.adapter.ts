@@ -205,14 +205,31 @@ export class RedshiftDataResultsStore implements ResultsStore {
     return (await this.select(selectAlertsSql(filter))).map(rowToAlert);
   }
 
+  /** One statement; each page of its result (the Data API's pages, whatever `pageSize`) handed over as it comes. */
+  async forEachAlertPage(
+    filter: { runId?: string },
+    _pageSize: number,
+    onPage: (alerts: Alert[]) => Promise<void>,
+  ): Promise<number> {
+    let count = 0;
+    await this.select(selectAlertsSql(filter), async (rows) => {
+      count += rows.length;
+      await onPage(rows.map(rowToAlert));
+    });
+    return count;
+  }
+
   /** Two statements (the counts, the top alerts): a few hundred rows come back, not every alert. */
   async summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary> {
     const sql = summarizeAlertsSql(options);
     return alertSummaryOf(await this.select(sql.counts), await this.select(sql.top));
   }
 
-  /** Runs a SELECT and reads every page of its result. */
-  private async select(sql: string): Promise<Record<string, unknown>[]> {
+  /** Runs a SELECT and reads every page of its result: returned, or handed to `onPage` page by page (then none kept). */
+  private async select(
+    sql: string,
+    onPage?: (rows: Record<string, unknown>[]) => Promise<void>,
+  ): Promise<Record<string, unknown>[]> {
     const { Id } = await this.call(sql, () =>
       this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql })),
     );
@@ -227,7 +244,10 @@ export class RedshiftDataResultsStore implements ResultsStore {
         this.client.send(new GetStatementResultCommand({ Id: done.Id, NextToken: token })),
       );
       if (!columns?.length) columns = page.ColumnMetadata ?? [];
-      for (const fields of page.Records ?? []) rows.push(toRecord(fields, columns));
+      const records = (page.Records ?? []).map((fields) => toRecord(fields, columns!));
+      if (onPage) {
+        if (records.length > 0) await onPage(records);
+      } else rows.push(...records);
       token = page.NextToken;
     } while (token);
     return rows;

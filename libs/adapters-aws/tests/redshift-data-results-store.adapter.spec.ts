@@ -500,6 +500,26 @@ describe('RedshiftDataResultsStore', () => {
       expect(redshift.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.Sql)).toEqual([sql.counts, sql.top]);
     });
 
+    it('hands each result page of one select over as it comes', async () => {
+      const { results } = store();
+      statementsFinish('st-pages', true);
+      const [first, second, third] = [alert(1, { score: 0.9 }), alert(2, { score: 0.8 }), alert(3, { score: 0.7 })];
+      redshift
+        .on(GetStatementResultCommand, { NextToken: undefined })
+        .resolves({ ColumnMetadata: columns, Records: [record(first), record(second)], NextToken: 'n2' })
+        .on(GetStatementResultCommand, { NextToken: 'n2' })
+        .resolves({ ColumnMetadata: columns, Records: [record(third)] });
+      const pages: Alert[][] = [];
+
+      const count = await results.forEachAlertPage({ runId: 'run-1' }, 10_000, async (page) => void pages.push(page));
+
+      expect(count).toBe(3);
+      expect(pages).toEqual([[first, second], [third]]);
+      expect(redshift.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.Sql)).toEqual([
+        selectAlertsSql({ runId: 'run-1' }),
+      ]);
+    });
+
     it('names values by column label, which carries the alias of an expression', async () => {
       const { results } = store();
       statementsFinish('st-l', true);

@@ -137,6 +137,27 @@ export class PostgresResultsStore implements ResultsStore {
     return rows.map(rowToAlert);
   }
 
+  /** One query read through a server-side cursor, `pageSize` rows per FETCH, in one transaction. */
+  async forEachAlertPage(
+    filter: { runId?: string },
+    pageSize: number,
+    onPage: (alerts: Alert[]) => Promise<void>,
+  ): Promise<number> {
+    const size = Math.max(1, Math.floor(pageSize));
+    return this.client.transaction(async (tx) => {
+      await this.run(tx, `DECLARE splitwatch_alert_pages NO SCROLL CURSOR FOR ${selectAlertsSql(filter)}`);
+      let count = 0;
+      for (;;) {
+        const rows = await this.run(tx, `FETCH FORWARD ${size} FROM splitwatch_alert_pages`);
+        if (rows.length === 0) break;
+        count += rows.length;
+        await onPage(rows.map(rowToAlert));
+      }
+      await this.run(tx, 'CLOSE splitwatch_alert_pages');
+      return count;
+    });
+  }
+
   /** Both statements in one transaction, so the counts and the top alerts see the same store. */
   async summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary> {
     const sql = summarizeAlertsSql(options);

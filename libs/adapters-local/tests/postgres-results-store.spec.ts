@@ -154,6 +154,31 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     expect(cut.top.map((a) => a.alert_id)).toEqual(['e2', 'e1']);
   });
 
+  it('hands every alert over in the listing’s order a page at a time, and stops on a failing page', async () => {
+    await store.upsertAlerts(
+      Array.from({ length: 9 }, (_, i) => makeAlert({ alert_id: `p${i}`, run_id: i < 4 ? 'run-1' : 'run-2', score: i % 3 })),
+    );
+    const pages: string[][] = [];
+
+    const count = await store.forEachAlertPage({}, 4, async (page) => {
+      pages.push(page.map((a) => a.alert_id));
+    });
+
+    expect(count).toBe(9);
+    expect(pages.map((p) => p.length)).toEqual([4, 4, 1]);
+    expect(pages.flat()).toEqual((await store.listAlerts()).map((a) => a.alert_id));
+    const ofRun1: string[] = [];
+    expect(await store.forEachAlertPage({ runId: 'run-1' }, 100, async (page) => void ofRun1.push(...page.map((a) => a.alert_id)))).toBe(4);
+    expect(ofRun1).toEqual((await store.listAlerts({ runId: 'run-1' })).map((a) => a.alert_id));
+    await expect(
+      store.forEachAlertPage({}, 4, async () => {
+        throw new Error('disk full');
+      }),
+    ).rejects.toThrow('disk full');
+    // The cursor went with its transaction: the store answers as before.
+    expect(await store.forEachAlertPage({}, 10, async () => undefined)).toBe(9);
+  });
+
   it('summarises an empty store', async () => {
     expect(await store.summarizeAlerts({ limit: 15, topN: 50, preferMethod: 'ensemble' })).toEqual({
       total: 0,

@@ -96,6 +96,11 @@ export interface ResultsStore {
   alertCounts(runId: string): Promise<{ total: number; ofRun: number }>;
   /** Lists alerts ordered by score descending, then alert_id. */
   listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]>;
+  /**
+   * Hands every alert (of `runId` when given) to `onPage` in listAlerts' order, about `pageSize` at a time, without
+   * holding them all (an export of every alert); returns how many.
+   */
+  forEachAlertPage(filter: { runId?: string }, pageSize: number, onPage: (alerts: Alert[]) => Promise<void>): Promise<number>;
   /** The dashboard's counts and top alerts, computed in the store (see summarizeAlertsSql): no full listing. */
   summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary>;
   close(): Promise<void>;
