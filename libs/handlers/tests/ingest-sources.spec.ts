@@ -167,6 +167,74 @@ describe('ingest skips sources curated before from the same content', () => {
     expect(expected).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'x-0', 'x-1']);
   });
 
+  it('quarantines every version of a conflicting _id whichever file came first, reading the earlier one again', async () => {
+    const x = day(1, 2, 'x');
+    const otherX0 = { ...x[0], amount: '999' }; // x-0 with other content: a conflict, not a retry
+    await w.objectStore.putText('raw/a.csv', csvOf([...day(1, 2, 'a'), ...x]));
+    await w.objectStore.putText('raw/b.csv', csvOf([...day(1, 2, 'b'), otherX0]));
+    await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });
+    const progress: string[] = [];
+    const res = await ingest(
+      { ...w, onProgress: (m) => progress.push(m) },
+      { runId: 'r2', sources: ['raw/b.csv'] },
+    );
+
+    expect(res.sources.map((s) => [s.source, s.status, s.read, s.accepted, s.rejected])).toEqual([
+      ['raw/a.csv', 'ingested', 4, 3, 1],
+      ['raw/b.csv', 'ingested', 3, 2, 1],
+    ]);
+    expect(res.sources[0].reason).toBe(
+      'its rows conflict with raw/b.csv (the same _id with other content): read again with it, so every version is quarantined',
+    );
+    expect(progress).toContain(
+      'raw/b.csv: 1 _id(s) conflict with rows curated from raw/a.csv: reading it again with this run',
+    );
+    // Both versions in quarantine, at their own lines; the run's manifest and a's state say who curated a now.
+    for (const [src, line] of [
+      ['raw/a.csv', 4],
+      ['raw/b.csv', 4],
+    ] as const) {
+      const q = await w.objectStore.getText(`quarantine/run=r2/${sourceIdOf(src)}.csv`);
+      expect(q).toContain(`${src},${line},_id,conflicting duplicate`);
+    }
+    expect(await readSourceState(w.objectStore, sourceIdOf('raw/a.csv'))).toMatchObject({ runId: 'r2' });
+    const together = await inFreshWorld(async (fresh) => {
+      await fresh.objectStore.putText('raw/a.csv', csvOf([...day(1, 2, 'a'), ...x]));
+      await fresh.objectStore.putText('raw/b.csv', csvOf([...day(1, 2, 'b'), otherX0]));
+      await ingest(fresh, { runId: 'f1', sources: ['raw/'] });
+      return curatedIds(fresh);
+    });
+    expect(together).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'x-1']);
+    expect(await curatedIds(w)).toEqual(together);
+
+    // Nothing new: nothing is read, nothing moves.
+    const again = await ingest(w, { runId: 'r3', sources: ['raw/'] });
+    expect(Object.values(statusOf(again))).toEqual(['unchanged', 'unchanged']);
+
+    // b is corrected: a, unchanged, is read again with it and its x-0 is curated once more.
+    await w.objectStore.putText('raw/b.csv', csvOf(day(1, 2, 'b')));
+    const fixed = await ingest(w, { runId: 'r4', sources: ['raw/'] });
+    expect(Object.values(statusOf(fixed))).toEqual(['ingested', 'ingested']);
+    expect(await curatedIds(w)).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'x-0', 'x-1']);
+  });
+
+  it('keeps the curated version when the file it came from is gone, and says so', async () => {
+    const x = day(1, 1, 'x');
+    await w.objectStore.putText('raw/a.csv', csvOf(x));
+    await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });
+    await w.objectStore.delete(['raw/a.csv']);
+    await w.objectStore.putText('raw/b.csv', csvOf([{ ...x[0], amount: '999' }]));
+    const progress: string[] = [];
+    const res = await ingest(
+      { ...w, onProgress: (m) => progress.push(m) },
+      { runId: 'r2', sources: ['raw/b.csv'] },
+    );
+
+    expect(res.totals).toMatchObject({ files: 1, read: 1, accepted: 0, rejected: 1 });
+    expect(progress.some((m) => m.includes('which is no longer in the object store'))).toBe(true);
+    expect(await curatedIds(w)).toEqual(['x-0']);
+  });
+
   it('leaves no state for a source whose curated files were being replaced when ingest stopped, and reads it again', async () => {
     await w.objectStore.putText('raw/a.csv', csvOf(day(1, 3)));
     await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });

@@ -126,7 +126,14 @@ export interface IngestResult {
   runId: string;
   sources: SourceReport[];
   /** Files read by this run and their rows; `unchanged`: files skipped because they were curated already. */
-  totals: { files: number; read: number; accepted: number; duplicates: number; rejected: number; unchanged: number };
+  totals: {
+    files: number;
+    read: number;
+    accepted: number;
+    duplicates: number;
+    rejected: number;
+    unchanged: number;
+  };
   dateRange: { min: string; max: string } | null;
 }
 
@@ -156,7 +163,8 @@ async function expandSources(store: ObjectStore, sources: string[]): Promise<Obj
   // are looked up in that folder's listing, listed once.
   const folderOf = (key: string) => key.slice(0, key.lastIndexOf('/') + 1);
   const perFolder = new Map<string, number>();
-  for (const s of sources) if (!s.endsWith('/')) perFolder.set(folderOf(s), (perFolder.get(folderOf(s)) ?? 0) + 1);
+  for (const s of sources)
+    if (!s.endsWith('/')) perFolder.set(folderOf(s), (perFolder.get(folderOf(s)) ?? 0) + 1);
   const listings = new Map<string, Promise<ObjectInfo[]>>();
   const listingFor = (key: string) => {
     const prefix = folderOf(key) !== '' && perFolder.get(folderOf(key))! > 1 ? folderOf(key) : key;
@@ -468,12 +476,33 @@ async function dropQuietly(
  * and rows already curated from another source count as duplicates.
  */
 export async function ingest(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
+  const step = startStep(deps.objectStore, input.runId, 'ingest');
+  // Sources read again with this run because their curated rows conflict with its rows; each attempt that finds
+  // such a source starts over with it (rare: conflicting versions of one `_id` in two files), so it ends.
+  const joined = new Map<string, string>();
+  for (;;) {
+    const outcome = await ingestAttempt(deps, input, joined, step);
+    if ('result' in outcome) return outcome.result;
+    for (const [key, reason] of outcome.readAgain) joined.set(key, reason);
+  }
+}
+
+type IngestStep = ReturnType<typeof startStep>;
+
+async function ingestAttempt(
+  deps: IngestDeps,
+  input: IngestInput,
+  joined: ReadonlyMap<string, string>,
+  step: IngestStep,
+): Promise<{ result: IngestResult } | { readAgain: Map<string, string> }> {
   const { objectStore, sqlEngine } = deps;
   const { runId } = input;
   const columnMap = resolveColumnMap(input.columnMap);
   const chunkRows = deps.curatedChunkRows ?? DEFAULT_CHUNK_ROWS;
-  const step = startStep(objectStore, runId, 'ingest');
-  const objects = await expandSources(objectStore, input.sources);
+  step.record.reads.length = 0;
+  step.record.writes.length = 0;
+  if (joined.size > 0) step.record.counts.sourcesReadForConflicts = joined.size;
+  const objects = await expandSources(objectStore, [...input.sources, ...joined.keys()]);
   // The curated layout as it is before this run: nothing below writes to it until the sources' files are replaced.
   const curatedBefore = await objectStore.list(Keys.curated);
   const plans = await planSources(objectStore, objects, {
@@ -482,6 +511,7 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
     columnMap,
     reingest: input.reingest === true,
     curated: curatedBefore,
+    joined,
   });
   const unchanged = plans.filter((p) => p.action === 'skip');
   const toRead = plans.filter((p) => p.action === 'ingest');
@@ -635,6 +665,13 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
           for (const s of staged) await s.quarantine.flushIfFull();
         }
         for (const s of staged) await s.quarantine.close();
+        // Another version of these `_id`s may be curated from a source this run does not read: it is read again with
+        // this run (the attempt starts over), so every version is quarantined, as if both files came together.
+        const readAgain = await conflictingCuratedSources(deps, exceptionsTable, keys, lo, hi, joined);
+        if (readAgain.size > 0) {
+          await objectStore.delete((await objectStore.list(Keys.staging(runId))).map((o) => o.key));
+          return { readAgain };
+        }
       }
 
       // 4. Write each source's accepted rows (valid minus exceptions) to staging, a range of days at a time: the
@@ -712,11 +749,16 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
       for (const { report: rep } of staged) {
         await objectStore.delete(curatedFilesOf(curatedBefore, rep.sourceId).map((o) => o.key));
         for (const out of unloaded.get(rep.sourceId) ?? []) {
-          const written = await publishUnloaded(objectStore, out.keys, out.prefix, Keys.curated, rep.sourceId);
+          const written = await publishUnloaded(
+            objectStore,
+            out.keys,
+            out.prefix,
+            Keys.curated,
+            rep.sourceId,
+          );
           step.record.writes.push(...written.map((key) => ({ key })));
         }
       }
-
     }
 
     // 5. Quarantine, extras, manifests; the accounting invariant is checked before anything is reported.
@@ -770,9 +812,15 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
         ingestedAt: new Date().toISOString(),
         dateRange: s.minTs && s.maxTs ? { min: s.minTs.slice(0, 10), max: s.maxTs.slice(0, 10) } : null,
         report: rep,
-        curated: Object.fromEntries(curatedFilesOf(curatedAfter, rep.sourceId).map((o) => [o.key, o.version ?? null])),
+        curated: Object.fromEntries(
+          curatedFilesOf(curatedAfter, rep.sourceId).map((o) => [o.key, o.version ?? null]),
+        ),
       };
-      await objectStore.putText(Keys.curatedSourceState(rep.sourceId), JSON.stringify(state, null, 2), 'application/json');
+      await objectStore.putText(
+        Keys.curatedSourceState(rep.sourceId),
+        JSON.stringify(state, null, 2),
+        'application/json',
+      );
       step.record.writes.push({ key: Keys.curatedSourceState(rep.sourceId) });
     }
     for (const p of unchanged) {
@@ -828,9 +876,60 @@ export async function ingest(deps: IngestDeps, input: IngestInput): Promise<Inge
   const lo = minTs as string | null;
   const hi = maxTs as string | null;
   return {
-    runId,
-    sources: [...reports, ...skipped].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0)),
-    totals,
-    dateRange: lo && hi ? { min: lo.slice(0, 10), max: hi.slice(0, 10) } : null,
+    result: {
+      runId,
+      sources: [...reports, ...skipped].sort((a, b) =>
+        a.source < b.source ? -1 : a.source > b.source ? 1 : 0,
+      ),
+      totals,
+      dateRange: lo && hi ? { min: lo.slice(0, 10), max: hi.slice(0, 10) } : null,
+    },
   };
+}
+
+/**
+ * Sources outside this run whose curated rows share an `_id` with this run's conflicts, mapped to why they are read
+ * again; those whose raw object is gone cannot be, and keep their rows (said in the progress and the README).
+ */
+async function conflictingCuratedSources(
+  deps: IngestDeps,
+  exceptionsTable: string,
+  runSources: string[],
+  lo: string | null,
+  hi: string | null,
+  joined: ReadonlyMap<string, string>,
+): Promise<Map<string, string>> {
+  const readAgain = new Map<string, string>();
+  if (lo === null || hi === null) return readAgain;
+  const rows = await deps.sqlEngine.query(
+    `SELECT t.source_key AS curated_source, MIN(e.source_key) AS run_source, COUNT(DISTINCT t.tx_id) AS ids
+FROM transactions t
+JOIN ${exceptionsTable} e ON e.tx_id = t.tx_id AND e.status = 'conflict'
+WHERE t.dt BETWEEN ${lit(shiftDay(lo.slice(0, 10), -1))} AND ${lit(shiftDay(hi.slice(0, 10), 1))}
+  AND t.source_key NOT IN (${runSources.map(lit).join(', ')})
+GROUP BY t.source_key
+ORDER BY t.source_key`,
+  );
+  for (const r of rows) {
+    const key = String(r.curated_source);
+    if (joined.has(key)) continue;
+    const ids = Number(r.ids);
+    const runSource = String(r.run_source);
+    const present = SUPPORTED.test(key) && (await deps.objectStore.list(key)).some((o) => o.key === key);
+    if (!present) {
+      deps.onProgress?.(
+        `${runSource}: ${ids} _id(s) conflict with rows curated from ${key}, which is no longer in the object store: ` +
+          'those rows stay curated, this run quarantines its own versions',
+      );
+      continue;
+    }
+    deps.onProgress?.(
+      `${runSource}: ${ids} _id(s) conflict with rows curated from ${key}: reading it again with this run`,
+    );
+    readAgain.set(
+      key,
+      `its rows conflict with ${runSource} (the same _id with other content): read again with it, so every version is quarantined`,
+    );
+  }
+  return readAgain;
 }

@@ -17,6 +17,10 @@ import type { SourceReport } from './ingest.use-case';
  * ingested again, an unchanged source with duplicates or conflicts near its old dates is ingested again too, so a
  * row the changed source no longer holds is classified afresh instead of lost.
  *
+ * The same holds for conflicts the other way round: a source ingested later that holds another version of an `_id`
+ * curated from an earlier source makes ingest read that earlier source again with it (ingest's `joined`), so both
+ * versions are quarantined, as when the two arrive together; the order files arrive in changes nothing.
+ *
  * The state is removed before a source's curated files are replaced and written last, so an ingest that stops
  * half-way leaves no state, and the next run ingests that source again.
  */
@@ -140,6 +144,11 @@ export async function planSources(
     columnMap: ColumnMap;
     reingest: boolean;
     curated: ObjectInfo[];
+    /**
+     * Sources read with this run whatever their state, and why: those whose curated rows conflict with rows of a
+     * source this run reads (see ingest), so that every version of a conflicting `_id` is judged together.
+     */
+    joined?: ReadonlyMap<string, string>;
   },
 ): Promise<SourcePlan[]> {
   const plans: SourcePlan[] = [];
@@ -169,6 +178,11 @@ export async function planSources(
     };
     if (opts.reingest) {
       reingest('ingesting again was requested');
+      continue;
+    }
+    const joinedBecause = opts.joined?.get(object.key);
+    if (joinedBecause !== undefined) {
+      reingest(joinedBecause);
       continue;
     }
     if (state.schemaVersion !== opts.schemaVersion || !sameColumnMap(state.columnMap, opts.columnMap)) {
