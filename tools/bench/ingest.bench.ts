@@ -1,6 +1,8 @@
 /**
  * Ingest benchmark: `npm run bench:ingest [-- --rows 1000000,5000000] [--formats csv,parquet] [--input FILE.csv]
- * [--memory-limit 512MB] [--threads N] [--dir DIR] [--fresh] [--skip-copy] [--trace]`.
+ * [--memory-limit 512MB] [--threads N] [--chunk-rows N] [--dir DIR] [--fresh] [--skip-copy] [--trace]`
+ * (`--chunk-rows`: most rows one curated write statement holds, ingest's `curatedChunkRows`; by default what the
+ * CLI uses for the memory limit, `curatedChunkRowsFor`).
  *
  * For each size, a synthetic Nequi-format log (libs/synth, realistic sparsity, retry duplicates included) cut to
  * exactly that many rows is written as CSV, and as Parquet by DuckDB's COPY (DECIMAL(24,8) amounts, TIMESTAMP
@@ -26,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { LocalObjectStore } from '@splitwatch/adapters-local';
 import { synthesize } from '@splitwatch/synth';
 import type { SqlEngine } from '@splitwatch/core';
-import { ingest } from '@splitwatch/use-cases';
+import { curatedChunkRowsFor, ingest } from '@splitwatch/use-cases';
 import {
   fmt,
   log,
@@ -48,6 +50,7 @@ interface Options {
   dir: string;
   threads?: number;
   memoryLimit: string;
+  chunkRows?: number;
   fresh: boolean;
   skipCopy: boolean;
   trace: boolean;
@@ -70,6 +73,7 @@ function readOptions(argv: string[]): Options & { child?: Phase; file?: string; 
       'memory-limit': { type: 'string', default: '512MB' },
       fresh: { type: 'boolean', default: false },
       'skip-copy': { type: 'boolean', default: false },
+      'chunk-rows': { type: 'string' },
       trace: { type: 'boolean', default: false },
       child: { type: 'string' },
       file: { type: 'string' },
@@ -94,6 +98,7 @@ function readOptions(argv: string[]): Options & { child?: Phase; file?: string; 
     dir: resolve(values.dir),
     threads,
     memoryLimit: values['memory-limit'],
+    chunkRows: values['chunk-rows'] ? Number(values['chunk-rows']) : undefined,
     fresh: values.fresh,
     skipCopy: values['skip-copy'],
     trace: values.trace,
@@ -176,7 +181,9 @@ async function bareRead(file: string, work: string, o: Options): Promise<{ rows:
 
 /** The contract's types for DuckDB's CSV reader (parsed natively, the fastest way it reads them). */
 const TYPED_COLUMNS = [
-  ...['_id', 'merchant_id', 'subsidiary', 'account_number', 'user_id', 'transaction_type'].map((c) => `'${c}': 'VARCHAR'`),
+  ...['_id', 'merchant_id', 'subsidiary', 'account_number', 'user_id', 'transaction_type'].map(
+    (c) => `'${c}': 'VARCHAR'`,
+  ),
   `'transaction_date': 'TIMESTAMP'`,
   // DECIMAL(18,8) as ingest parses amounts that fit (DuckDB parses text into a 128-bit decimal far slower).
   `'transaction_amount': 'DECIMAL(18,8)'`,
@@ -268,6 +275,7 @@ async function runIngest(file: string, work: string, o: Options): Promise<{ rows
         objectStore: new LocalObjectStore({ root: work }),
         sqlEngine: o.trace ? traced(engine) : engine,
         tmpDir: work,
+        curatedChunkRows: o.chunkRows ?? curatedChunkRowsFor(o.memoryLimit),
         onProgress: (m) => {
           const c = process.cpuUsage(cpu);
           peak = Math.max(peak, process.memoryUsage.rss());
@@ -301,7 +309,9 @@ async function child(phase: Phase, file: string, work: string, o: Options): Prom
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   try {
-    const run = { 'bare-read': bareRead, 'full-read': fullRead, 'bare-copy': bareCopy, ingest: runIngest }[phase];
+    const run = { 'bare-read': bareRead, 'full-read': fullRead, 'bare-copy': bareCopy, ingest: runIngest }[
+      phase
+    ];
     await reportFromChild(() => run(file, work, o));
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -322,6 +332,7 @@ async function main(): Promise<void> {
     ...(o.threads ? ['--threads', String(o.threads)] : []),
     '--memory-limit',
     o.memoryLimit,
+    ...(o.chunkRows ? ['--chunk-rows', String(o.chunkRows)] : []),
     ...(o.trace ? ['--trace'] : []),
   ];
   log(

@@ -1,5 +1,12 @@
 import { tmpdir } from 'node:os';
-import { ConfigError, requireEnv, type ObjectStore, type ResultsStore, type SqlEngine } from '@splitwatch/core';
+import {
+  ConfigError,
+  requireEnv,
+  type ObjectStore,
+  type ResultsStore,
+  type SqlEngine,
+} from '@splitwatch/core';
+import { curatedChunkRowsFor } from '@splitwatch/use-cases';
 
 /**
  * The adapters a step needs. The SQL engine and the results store are opened on first use: a step that
@@ -10,6 +17,8 @@ export interface Adapters {
   sqlEngine(): Promise<SqlEngine>;
   resultsStore(): Promise<ResultsStore>;
   tmpDir: string;
+  /** Ingest's curated write statement size, set from the embedded SQL engine's memory limit (see `curatedChunkRowsFor`). */
+  ingestChunkRows?: number;
   close(): Promise<void>;
 }
 
@@ -37,17 +46,23 @@ export interface LocalAdapterConfig {
 }
 
 /** Reads the adapter choice from the environment once, failing fast on anything missing or unknown. */
-export function adapterConfigFromEnv(env: NodeJS.ProcessEnv): { mode: 'aws' } | ({ mode: 'local' } & LocalAdapterConfig) {
+export function adapterConfigFromEnv(
+  env: NodeJS.ProcessEnv,
+): { mode: 'aws' } | ({ mode: 'local' } & LocalAdapterConfig) {
   const mode = requireEnv(env, 'SPLITWATCH_MODE');
   if (mode === 'aws') return { mode };
-  if (mode !== 'local') throw new ConfigError(`SPLITWATCH_MODE must be "aws" or "local", got ${JSON.stringify(mode)}`);
+  if (mode !== 'local')
+    throw new ConfigError(`SPLITWATCH_MODE must be "aws" or "local", got ${JSON.stringify(mode)}`);
   const dataDir = requireEnv(env, 'SPLITWATCH_DATA_DIR');
   const kind = (env.SPLITWATCH_RESULTS_STORE ?? 'pglite').trim();
   const memory = env.SPLITWATCH_DUCKDB_MEMORY_LIMIT?.trim();
   const extra = memory ? { duckdbMemoryLimit: memory } : {};
   if (kind === 'pglite') return { mode, dataDir, results: { kind }, ...extra };
-  if (kind === 'postgres') return { mode, dataDir, results: { kind, url: requireEnv(env, 'DATABASE_URL') }, ...extra };
-  throw new ConfigError(`SPLITWATCH_RESULTS_STORE must be "pglite" or "postgres", got ${JSON.stringify(kind)}`);
+  if (kind === 'postgres')
+    return { mode, dataDir, results: { kind, url: requireEnv(env, 'DATABASE_URL') }, ...extra };
+  throw new ConfigError(
+    `SPLITWATCH_RESULTS_STORE must be "pglite" or "postgres", got ${JSON.stringify(kind)}`,
+  );
 }
 
 /**
@@ -78,6 +93,7 @@ export async function openLocalAdapters(
       ? local.PostgresResultsStore.openPglite(join(config.dataDir, 'pglite'))
       : local.PostgresResultsStore.connect(results.url),
   );
+  const chunkRows = config.duckdbMemoryLimit ? curatedChunkRowsFor(config.duckdbMemoryLimit) : undefined;
   let engineUsed = false;
   let storeUsed = false;
   return {
@@ -85,6 +101,7 @@ export async function openLocalAdapters(
     sqlEngine: () => ((engineUsed = true), sqlEngine()),
     resultsStore: () => ((storeUsed = true), resultsStore()),
     tmpDir: tmpdir(),
+    ...(chunkRows !== undefined ? { ingestChunkRows: chunkRows } : {}),
     async close() {
       if (engineUsed) await (await sqlEngine()).close();
       if (storeUsed) await (await resultsStore()).close();

@@ -7,10 +7,17 @@ import { decodeIngestInput, InvalidEventError, runIdOf, type PipelineState } fro
 
 /** Where a handler reports start and end of its step; Lambda logs JSON lines, the CLI shows progress. */
 export interface StepLogger {
-  (entry: { step: string; event: 'start' | 'end' | 'error'; runId?: string; ms?: number; message?: string }): void;
+  (entry: {
+    step: string;
+    event: 'start' | 'end' | 'error';
+    runId?: string;
+    ms?: number;
+    message?: string;
+  }): void;
 }
 
-export const jsonLogger: StepLogger = (entry) => console.log(JSON.stringify({ level: entry.event === 'error' ? 'ERROR' : 'INFO', ...entry }));
+export const jsonLogger: StepLogger = (entry) =>
+  console.log(JSON.stringify({ level: entry.event === 'error' ? 'ERROR' : 'INFO', ...entry }));
 
 export interface HandlerOptions {
   adapters: AdapterProvider;
@@ -48,7 +55,13 @@ export function createIngestHandler(opts: HandlerOptions) {
     const input = decodeIngestInput(state);
     const a = await opts.adapters();
     return ingest(
-      { objectStore: a.objectStore, sqlEngine: await a.sqlEngine(), tmpDir: a.tmpDir, onProgress: opts.onProgress },
+      {
+        objectStore: a.objectStore,
+        sqlEngine: await a.sqlEngine(),
+        tmpDir: a.tmpDir,
+        onProgress: opts.onProgress,
+        ...(a.ingestChunkRows !== undefined ? { curatedChunkRows: a.ingestChunkRows } : {}),
+      },
       input,
     );
   });
@@ -72,9 +85,14 @@ export function createDetectHandler(opts: HandlerOptions) {
     const a = await opts.adapters();
     const { partition, partitions } = state;
     if (partition !== undefined && (typeof partition !== 'number' || typeof partitions !== 'number')) {
-      throw new InvalidEventError('A Detect event with "partition" needs numeric "partition" and "partitions"');
+      throw new InvalidEventError(
+        'A Detect event with "partition" needs numeric "partition" and "partitions"',
+      );
     }
-    return detect({ objectStore: a.objectStore, sqlEngine: await a.sqlEngine() }, { runId, config, partition, partitions });
+    return detect(
+      { objectStore: a.objectStore, sqlEngine: await a.sqlEngine() },
+      { runId, config, partition, partitions },
+    );
   });
 }
 

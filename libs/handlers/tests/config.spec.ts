@@ -1,5 +1,16 @@
 import { ConfigError } from '@splitwatch/core';
-import { adapterConfigFromEnv, decodeIngestInput, InvalidEventError, newRunId, runIdOf } from '../src';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { curatedChunkRowsFor } from '@splitwatch/use-cases';
+import {
+  adapterConfigFromEnv,
+  decodeIngestInput,
+  InvalidEventError,
+  newRunId,
+  openLocalAdapters,
+  runIdOf,
+} from '../src';
 
 describe('adapter configuration from the environment', () => {
   it('requires SPLITWATCH_MODE and names it', () => {
@@ -20,6 +31,35 @@ describe('adapter configuration from the environment', () => {
     expect(() =>
       adapterConfigFromEnv({ SPLITWATCH_MODE: 'local', SPLITWATCH_DATA_DIR: '/d', SPLITWATCH_RESULTS_STORE: 'postgres' }),
     ).toThrow(/DATABASE_URL is required/);
+  });
+});
+
+describe("ingest's curated write statements follow the DuckDB memory limit", () => {
+  it('holds one row per KiB of the limit, between 250,000 and 2,000,000, and the default for a non-size', () => {
+    expect(curatedChunkRowsFor('448MB')).toBe(437_500);
+    expect(curatedChunkRowsFor('1GiB')).toBe(1_048_576);
+    expect(curatedChunkRowsFor(' 1.5 gb ')).toBe(1_464_843);
+    expect(curatedChunkRowsFor('8GB')).toBe(2_000_000);
+    expect(curatedChunkRowsFor('100MB')).toBe(250_000);
+    expect(curatedChunkRowsFor('75%')).toBeUndefined();
+  });
+
+  it('is what the embedded adapters hand to ingest when a memory limit is set, and nothing otherwise', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'splitwatch-adapters-'));
+    try {
+      const limited = await openLocalAdapters({
+        dataDir,
+        results: { kind: 'pglite' },
+        duckdbMemoryLimit: '448MB',
+      });
+      expect(limited.ingestChunkRows).toBe(437_500);
+      await limited.close();
+      const unlimited = await openLocalAdapters({ dataDir, results: { kind: 'pglite' } });
+      expect(unlimited.ingestChunkRows).toBeUndefined();
+      await unlimited.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
