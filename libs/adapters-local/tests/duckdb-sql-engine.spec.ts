@@ -164,6 +164,39 @@ describe('DuckDbSqlEngine', () => {
       expect(sum.total).toBe('71.33346015');
     });
 
+    it('reads CSV files written in the declared column order exactly, with or without a partition column', async () => {
+      const cols = [
+        { name: 'id', type: 'VARCHAR' as const },
+        { name: 'note', type: 'VARCHAR' as const },
+        { name: 'n', type: 'BIGINT' as const },
+      ];
+      // The header in order (read by position, dialect given), with the fields a sniffer could trip on.
+      await store.putText('t/part=a/1.csv', 'id,note,n\nx1,"a, b",1\nx2,"say ""hi""",2\n');
+      await store.putText('t/part=b/2.csv', 'id,note,n\nx3,"two\nlines",3\nx4,,4\n');
+      await engine.registerTable({
+        name: 'ordered',
+        prefix: 't/',
+        format: 'csv',
+        columns: cols,
+        partitionedBy: [{ name: 'part', type: 'VARCHAR' }],
+      });
+      // One file with its header shuffled: the whole table is then matched by name.
+      await store.putText('u/1.csv', 'id,note,n\nx1,"a, b",1\n');
+      await store.putText('u/2.csv', 'n,id,note\n2,x2,"say ""hi"""\n');
+      await engine.registerTable({ name: 'shuffled', prefix: 'u/', format: 'csv', columns: cols });
+
+      expect(await engine.query('SELECT id, note, n, part FROM ordered ORDER BY id')).toEqual([
+        { id: 'x1', note: 'a, b', n: 1, part: 'a' },
+        { id: 'x2', note: 'say "hi"', n: 2, part: 'a' },
+        { id: 'x3', note: 'two\nlines', n: 3, part: 'b' },
+        { id: 'x4', note: null, n: 4, part: 'b' },
+      ]);
+      expect(await engine.query('SELECT id, note, n FROM shuffled ORDER BY id')).toEqual([
+        { id: 'x1', note: 'a, b', n: 1 },
+        { id: 'x2', note: 'say "hi"', n: 2 },
+      ]);
+    });
+
     it('keeps leading zeros of text partition values', async () => {
       await writeParquet('codes/code=007/a.parquet', `SELECT 1 AS n`);
 
@@ -237,7 +270,9 @@ describe('DuckDbSqlEngine', () => {
 
       await engine.dropTable('curated_transactions');
 
-      await expect(engine.query('SELECT COUNT(*) AS n FROM curated_transactions')).rejects.toThrow(/curated_transactions/);
+      await expect(engine.query('SELECT COUNT(*) AS n FROM curated_transactions')).rejects.toThrow(
+        /curated_transactions/,
+      );
       expect(readdirSync(path.join(root, 'curated/transactions')).length).toBeGreaterThan(0);
     });
 

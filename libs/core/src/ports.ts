@@ -37,7 +37,8 @@ export interface ObjectInfo {
 /** Column of a table registered in the SQL engine. Types are in the subset shared by Athena and DuckDB. */
 export interface ColumnDef {
   name: string;
-  type: 'VARCHAR' | 'BIGINT' | 'DOUBLE' | 'DECIMAL(24,8)' | 'DECIMAL(38,8)' | 'TIMESTAMP' | 'DATE' | 'BOOLEAN';
+  type:
+    'VARCHAR' | 'BIGINT' | 'DOUBLE' | 'DECIMAL(24,8)' | 'DECIMAL(38,8)' | 'TIMESTAMP' | 'DATE' | 'BOOLEAN';
 }
 
 /** A table over objects under a key prefix (Glue table in AWS, a DuckDB view locally). */
@@ -46,6 +47,10 @@ export interface TableDef {
   /** Key prefix holding the data, e.g. `curated/transactions/`. */
   prefix: string;
   format: 'parquet' | 'csv';
+  /**
+   * Parquet: found by name. CSV: a header line, then these columns, written in this order: Athena reads them by
+   * position; DuckDB matches by name, and reads files whose header is exactly this order without sniffing them.
+   */
   columns: ColumnDef[];
   /** Hive-style partition columns encoded in the keys (`dt=2021-01-01/`). They are not listed in `columns`. */
   partitionedBy?: ColumnDef[];
@@ -100,7 +105,11 @@ export interface ResultsStore {
    * Hands every alert (of `runId` when given) to `onPage` in listAlerts' order, about `pageSize` at a time, without
    * holding them all (an export of every alert); returns how many.
    */
-  forEachAlertPage(filter: { runId?: string }, pageSize: number, onPage: (alerts: Alert[]) => Promise<void>): Promise<number>;
+  forEachAlertPage(
+    filter: { runId?: string },
+    pageSize: number,
+    onPage: (alerts: Alert[]) => Promise<void>,
+  ): Promise<number>;
   /** The dashboard's counts and top alerts, computed in the store (see summarizeAlertsSql): no full listing. */
   summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary>;
   close(): Promise<void>;
