@@ -72,10 +72,23 @@ export class LocalObjectStore implements ObjectStore {
     await this.writeAtomically(key, file, (tmp) => fsp.writeFile(tmp, body, { flag: 'wx' }));
   }
 
-  async putFile(key: string, localPath: string, _contentType?: string): Promise<void> {
+  async putFile(
+    key: string,
+    localPath: string,
+    _contentType?: string,
+    options?: { move?: boolean },
+  ): Promise<void> {
     const file = this.localPathOf(key);
     await this.writeAtomically(key, file, async (tmp) => {
       try {
+        if (options?.move) {
+          try {
+            await fsp.rename(localPath, tmp); // same file system: no copy
+            return;
+          } catch (error) {
+            if (errnoCode(error) !== 'EXDEV') throw error;
+          }
+        }
         await fsp.copyFile(localPath, tmp);
       } catch (error) {
         throw new SplitwatchError(
@@ -135,7 +148,8 @@ export class LocalObjectStore implements ObjectStore {
       }
     }
     // S3 has no folders: once its last object is gone, a prefix is gone. Deepest first, up to (never) the root.
-    for (const folder of [...folders].sort((a, b) => b.length - a.length)) await this.removeEmptyFolders(folder);
+    for (const folder of [...folders].sort((a, b) => b.length - a.length))
+      await this.removeEmptyFolders(folder);
   }
 
   /** Removes `folder` and its ancestors below the root while they are empty; stops at the first that is not. */

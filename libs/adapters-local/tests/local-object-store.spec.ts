@@ -52,6 +52,22 @@ describe('LocalObjectStore', () => {
       expect(await readAll(await store.getStream('raw/upload.csv'))).toBe('_id,amount\nx,71.33346014\n');
     });
 
+    it('takes a local file the caller is done with instead of copying it, and copies it otherwise', async () => {
+      const kept = path.join(base, 'kept.csv');
+      const given = path.join(base, 'given.csv');
+      writeFileSync(kept, 'a\n1\n');
+      writeFileSync(given, 'b\n2\n');
+
+      await store.putFile('raw/kept.csv', kept);
+      await store.putFile('raw/given.csv', given, 'text/csv', { move: true });
+
+      expect(await store.getText('raw/kept.csv')).toBe('a\n1\n');
+      expect(await store.getText('raw/given.csv')).toBe('b\n2\n');
+      expect(existsSync(kept)).toBe(true);
+      expect(existsSync(given)).toBe(false); // same file system: renamed, not copied
+      await expect(store.putFile('raw/x.csv', given, 'text/csv', { move: true })).rejects.toThrow(given);
+    });
+
     it('overwrites an existing key', async () => {
       await store.putText('a.txt', 'first');
       await store.putText('a.txt', 'second');

@@ -15,8 +15,11 @@ export interface ObjectStore {
   getStream(key: string): Promise<Readable>;
   putText(key: string, body: string, contentType?: string): Promise<void>;
   putBytes(key: string, body: Uint8Array, contentType?: string): Promise<void>;
-  /** Uploads a local file (streamed) under `key`. */
-  putFile(key: string, localPath: string, contentType?: string): Promise<void>;
+  /**
+   * Uploads a local file (streamed) under `key`. `move`: the caller is done with the file, so a store on the same
+   * disk may take it instead of copying it (it may then be gone; the caller still removes it, forcefully).
+   */
+  putFile(key: string, localPath: string, contentType?: string, options?: { move?: boolean }): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Lists every key under a prefix (all pages), sorted, with sizes. */
   list(prefix: string): Promise<ObjectInfo[]>;
