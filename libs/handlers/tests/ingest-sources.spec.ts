@@ -6,7 +6,7 @@ import {
   registerTransactions,
   sourceIdOf,
 } from '@splitwatch/use-cases';
-import { csvOf, inFreshWorld, localWorld, type Tx } from './helpers';
+import { csvOf, HEADER, inFreshWorld, localWorld, type Tx } from './helpers';
 
 type World = Awaited<ReturnType<typeof localWorld>>;
 
@@ -218,11 +218,27 @@ describe('ingest skips sources curated before from the same content', () => {
     expect(await curatedIds(w)).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'x-0', 'x-1']);
   });
 
-  it('keeps the curated version when the file it came from is gone, and says so', async () => {
+  // The earlier file cannot be read again: its curated version stays, only the new one is quarantined, and the run
+  // says why.
+  it.each([
+    {
+      why: 'which is no longer in the object store',
+      curateA: async (x: Tx[]) => {
+        await w.objectStore.putText('raw/a.csv', csvOf(x));
+        await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });
+        await w.objectStore.delete(['raw/a.csv']);
+      },
+    },
+    {
+      why: 'which was read with another column map',
+      curateA: async (x: Tx[]) => {
+        await w.objectStore.putText('raw/a.csv', csvOf(x, HEADER.replace('_id', 'id')));
+        await ingest(w, { runId: 'r1', sources: ['raw/a.csv'], columnMap: { _id: 'id' } });
+      },
+    },
+  ])('keeps the curated version of a conflicting _id from a file $why', async ({ why, curateA }) => {
     const x = day(1, 1, 'x');
-    await w.objectStore.putText('raw/a.csv', csvOf(x));
-    await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });
-    await w.objectStore.delete(['raw/a.csv']);
+    await curateA(x);
     await w.objectStore.putText('raw/b.csv', csvOf([{ ...x[0], amount: '999' }]));
     const progress: string[] = [];
     const res = await ingest(
@@ -231,7 +247,7 @@ describe('ingest skips sources curated before from the same content', () => {
     );
 
     expect(res.totals).toMatchObject({ files: 1, read: 1, accepted: 0, rejected: 1 });
-    expect(progress.some((m) => m.includes('which is no longer in the object store'))).toBe(true);
+    expect(progress.some((m) => m.includes(why))).toBe(true);
     expect(await curatedIds(w)).toEqual(['x-0']);
   });
 

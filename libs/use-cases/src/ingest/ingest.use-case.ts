@@ -33,7 +33,15 @@ import {
   csvField,
   type StagedMonth,
 } from './source-stager';
-import { checksum, curatedFilesOf, planSources, SOURCE_STATE_FORMAT, type SourceState } from './source-state';
+import {
+  checksum,
+  curatedFilesOf,
+  planSources,
+  readSourceState,
+  sameColumnMap,
+  SOURCE_STATE_FORMAT,
+  type SourceState,
+} from './source-state';
 import { isRejection, mapHeader, validateValues } from './validate-row';
 import { lit, renderSql, safeIdent } from '../sql-text';
 import { startStep } from '../audit/step-record';
@@ -597,6 +605,7 @@ async function ingestAttempt(
             `${Keys.staging(runId)}accepted/stage_month=${m.month}/${report.sourceId}.csv`,
             m.path,
             'text/csv',
+            { move: true },
           );
           await rm(m.path, { force: true });
         }
@@ -693,7 +702,7 @@ async function ingestAttempt(
         for (const s of staged) await s.quarantine.close();
         // Another version of these `_id`s may be curated from a source this run does not read: it is read again with
         // this run (the attempt starts over), so every version is quarantined, as if both files came together.
-        const readAgain = await conflictingCuratedSources(deps, exceptionsTable, keys, lo, hi, joined);
+        const readAgain = await conflictingCuratedSources(deps, exceptionsTable, keys, lo, hi, columnMap);
         if (readAgain.size > 0) {
           await objectStore.delete((await objectStore.list(Keys.staging(runId))).map((o) => o.key));
           return { readAgain };
@@ -923,7 +932,7 @@ async function conflictingCuratedSources(
   runSources: string[],
   lo: string | null,
   hi: string | null,
-  joined: ReadonlyMap<string, string>,
+  columnMap: ColumnMap,
 ): Promise<Map<string, string>> {
   const readAgain = new Map<string, string>();
   if (lo === null || hi === null) return readAgain;
@@ -938,13 +947,19 @@ ORDER BY t.source_key`,
   );
   for (const r of rows) {
     const key = String(r.curated_source);
-    if (joined.has(key)) continue;
     const ids = Number(r.ids);
     const runSource = String(r.run_source);
     const present = SUPPORTED.test(key) && (await deps.objectStore.list(key)).some((o) => o.key === key);
-    if (!present) {
+    // Read with another column map (another log schema), it may not read with this run's: it is left as it is.
+    const state = present ? await readSourceState(deps.objectStore, sourceIdOf(key)) : undefined;
+    const why = !present
+      ? 'which is no longer in the object store'
+      : state && !sameColumnMap(state.columnMap, columnMap)
+        ? 'which was read with another column map'
+        : null;
+    if (why !== null) {
       deps.onProgress?.(
-        `${runSource}: ${ids} _id(s) conflict with rows curated from ${key}, which is no longer in the object store: ` +
+        `${runSource}: ${ids} _id(s) conflict with rows curated from ${key}, ${why}: ` +
           'those rows stay curated, this run quarantines its own versions',
       );
       continue;

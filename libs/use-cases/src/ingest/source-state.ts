@@ -109,7 +109,7 @@ export function curatedFilesOf(curated: ObjectInfo[], sourceId: string): ObjectI
 }
 
 /** Same keys and entries, whatever the order they were written in. */
-function sameColumnMap(a: ColumnMap, b: ColumnMap): boolean {
+export function sameColumnMap(a: ColumnMap, b: ColumnMap): boolean {
   const ea = Object.entries(a ?? {}).sort(([x], [y]) => (x < y ? -1 : 1));
   const eb = Object.entries(b ?? {}).sort(([x], [y]) => (x < y ? -1 : 1));
   return JSON.stringify(ea) === JSON.stringify(eb);
