@@ -287,7 +287,7 @@ export class DuckDbSqlEngine implements SqlEngine {
       const partition = partitionBy.length > 0 ? `, PARTITION_BY (${partitionBy.map(ident).join(', ')})` : '';
       const body = selectSql.trim().replace(/;+\s*$/, '');
       await this.execute(
-        `COPY (${body}) TO ${sqlPath(target)} (FORMAT parquet, COMPRESSION zstd${partition})`,
+        `COPY (${body}) TO ${sqlPath(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1${partition})`,
         `unloading to ${destPrefix}`,
         selectSql,
       );
