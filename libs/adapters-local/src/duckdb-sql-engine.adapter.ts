@@ -101,6 +101,7 @@ function messageOf(error: unknown): string {
  */
 export class DuckDbSqlEngine implements SqlEngine {
   readonly name = 'duckdb' as const;
+  readonly numbersFileRows = true;
   private closed = false;
 
   private constructor(
@@ -171,8 +172,11 @@ export class DuckDbSqlEngine implements SqlEngine {
     }
 
     let select: string;
+    const rowNumber = def.format === 'parquet' && def.rowNumber ? def.rowNumber : null;
     if (!hasFiles) {
-      select = `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${ident(c.name)}`).join(', ')} WHERE false`;
+      const empty = columns.map((c) => `CAST(NULL AS ${c.type}) AS ${ident(c.name)}`);
+      if (rowNumber) empty.push(`CAST(NULL AS BIGINT) AS ${ident(rowNumber)}`);
+      select = `SELECT ${empty.join(', ')} WHERE false`;
     } else {
       const glob = sqlPath(path.join(dir, `**/*${extension}`));
       const hive = def.partitionedBy?.length
@@ -181,12 +185,14 @@ export class DuckDbSqlEngine implements SqlEngine {
       const csvColumns = `{${def.columns.map((c) => `${literal(c.name)}: 'VARCHAR'`).join(', ')}}`;
       const source =
         def.format === 'parquet'
-          ? `read_parquet(${glob}, union_by_name = true, ${hive})`
+          ? `read_parquet(${glob}, union_by_name = true, ${rowNumber ? 'file_row_number = true, ' : ''}${hive})`
           : csvInOrder
             ? `read_csv(${glob}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', ` +
               `columns = ${csvColumns}, ${hive})`
             : `read_csv(${glob}, header = true, all_varchar = true, union_by_name = true, ${hive})`;
-      select = `SELECT ${columns.map((c) => `CAST(${ident(c.name)} AS ${c.type}) AS ${ident(c.name)}`).join(', ')} FROM ${source}`;
+      const typed = columns.map((c) => `CAST(${ident(c.name)} AS ${c.type}) AS ${ident(c.name)}`);
+      if (rowNumber) typed.push(`CAST(file_row_number + 1 AS BIGINT) AS ${ident(rowNumber)}`);
+      select = `SELECT ${typed.join(', ')} FROM ${source}`;
     }
     // Concurrent steps sharing this engine (the Detect Map run locally) may register the same view at once;
     // DuckDB rejects concurrent catalog writes, so DDL is serialised here.

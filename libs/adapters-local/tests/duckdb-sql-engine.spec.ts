@@ -197,6 +197,38 @@ describe('DuckDbSqlEngine', () => {
       ]);
     });
 
+    it('numbers Parquet rows by their position in the file when asked, also for a table with no file yet', async () => {
+      // Five row groups, so that DuckDB reads them in parallel; the numbers still follow the file.
+      const file = store.localPathOf('p/one/a.parquet');
+      mkdirSync(path.dirname(file), { recursive: true });
+      await engine.query(
+        `COPY (SELECT 1000 - i AS v FROM range(5000) t(i)) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 1000)`,
+      );
+      await engine.registerTable({
+        name: 'numbered',
+        prefix: 'p/one/',
+        format: 'parquet',
+        columns: [{ name: 'v', type: 'BIGINT' }],
+        rowNumber: 'line',
+      });
+      const rows = await engine.query('SELECT v, line FROM numbered ORDER BY line');
+      expect(rows).toHaveLength(5000);
+      expect(rows.every((r, i) => r.line === i + 1 && r.v === 1000 - i)).toBe(true);
+      expect(engine.numbersFileRows).toBe(true);
+
+      await engine.registerTable({
+        name: 'numbered_empty',
+        prefix: 'p/none/',
+        format: 'parquet',
+        columns: [{ name: 'v', type: 'BIGINT' }],
+        rowNumber: 'line',
+      });
+      expect(
+        await engine.query('SELECT typeof(line) AS t, COUNT(*) AS n FROM numbered_empty GROUP BY 1'),
+      ).toEqual([]);
+      expect(await engine.query('SELECT line FROM numbered_empty')).toEqual([]);
+    });
+
     it('keeps leading zeros of text partition values', async () => {
       await writeParquet('codes/code=007/a.parquet', `SELECT 1 AS n`);
 

@@ -57,6 +57,11 @@ export interface TableDef {
   columns: ColumnDef[];
   /** Hive-style partition columns encoded in the keys (`dt=2021-01-01/`). They are not listed in `columns`. */
   partitionedBy?: ColumnDef[];
+  /**
+   * Parquet, engines with {@link SqlEngine.numbersFileRows} only: a BIGINT column of this name holding each row's
+   * 1-based position in its file.
+   */
+  rowNumber?: string;
 }
 
 /**
@@ -65,6 +70,11 @@ export interface TableDef {
  */
 export interface SqlEngine {
   readonly name: 'athena' | 'duckdb';
+  /**
+   * True when {@link TableDef.rowNumber} is honoured (DuckDB reads each row's position in its Parquet file, in
+   * parallel); otherwise SQL must number rows itself (`row_number() OVER ()`, serial, and in no promised order).
+   */
+  readonly numbersFileRows?: boolean;
   /** Makes `def.name` queryable. A prefix with no objects yet yields an empty table with the declared columns. */
   registerTable(def: TableDef): Promise<void>;
   /** Runs a query and returns all rows (use for small results). Values: string, number, bigint-as-string, boolean, null; timestamps as ISO-like `YYYY-MM-DD HH:MM:SS` strings. */

@@ -354,8 +354,10 @@ describe('planParquet', () => {
       CONTRACT(PHYSICAL('transaction_amount', 2)),
     ]) {
       const plan = planParquet(schemaOf([...columns, STRING('extra')]), 'raw/p.parquet');
-      expect(findEngineOnlySql(validateParquetSql('raw_t', 'raw/p.parquet', plan))).toEqual([]);
-      expect(findEngineOnlySql(parquetExtrasSql('raw_t', 'raw/p.parquet', plan))).toEqual([]);
+      for (const numbered of [false, true]) {
+        expect(findEngineOnlySql(validateParquetSql('raw_t', 'raw/p.parquet', plan, numbered))).toEqual([]);
+        expect(findEngineOnlySql(parquetExtrasSql('raw_t', 'raw/p.parquet', plan, numbered))).toEqual([]);
+      }
     }
   });
 });

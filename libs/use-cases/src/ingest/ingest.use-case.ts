@@ -355,7 +355,13 @@ async function stageParquet(
   const prefix = `${Keys.staging(runId)}parquet-src/${report.sourceId}/`;
   await objectStore.copy(key, `${prefix}data.parquet`);
   const rawTable = safeIdent(`raw_${runId}_${report.sourceId}`);
-  await sqlEngine.registerTable({ name: rawTable, prefix, format: 'parquet', columns: plan.registration });
+  await sqlEngine.registerTable({
+    name: rawTable,
+    prefix,
+    format: 'parquet',
+    columns: plan.registration,
+    ...(sqlEngine.numbersFileRows ? { rowNumber: 'source_line' } : {}),
+  });
   return { plan, rawTable };
 }
 
@@ -375,12 +381,15 @@ async function validateParquetSources(
     deps.onProgress?.(`validating ${s.report.source}`);
     const { rawTable, plan } = s.parquet!;
     await sqlEngine.unload(
-      validateParquetSql(rawTable, s.report.source, plan),
+      validateParquetSql(rawTable, s.report.source, plan, sqlEngine.numbersFileRows === true),
       `${validatedPrefix}${s.report.sourceId}/`,
     );
     if (plan.extras.length > 0) {
       const prefix = `${extrasPrefix(runId)}${s.report.sourceId}/`;
-      const written = await sqlEngine.unload(parquetExtrasSql(rawTable, s.report.source, plan), prefix);
+      const written = await sqlEngine.unload(
+        parquetExtrasSql(rawTable, s.report.source, plan, sqlEngine.numbersFileRows === true),
+        prefix,
+      );
       s.report.extrasKey = prefix;
       for (const k of written) writes.push({ key: k });
     }

@@ -144,7 +144,21 @@ const matches = (text: string, pattern: string) =>
  * `reject_column`/`reject_reason` (NULL when the row is valid), the row's 1-based position as `source_line`, and the
  * raw values as `record` for rejected rows. The checks and their order mirror {@link validateValues}.
  */
-export function validateParquetSql(rawTable: string, source: string, plan: ParquetPlan): string {
+/**
+ * The raw table's rows with `source_line`, their 1-based position in the file: the table's own column when the engine
+ * numbered the rows as it read them (`numbered`, in parallel), else `row_number() OVER ()` (serial; DuckDB numbers in
+ * scan order, Athena in no promised order).
+ */
+function numberedRows(rawTable: string, numbered: boolean): string {
+  return numbered ? rawTable : `(SELECT *, row_number() OVER () AS source_line FROM ${rawTable})`;
+}
+
+export function validateParquetSql(
+  rawTable: string,
+  source: string,
+  plan: ParquetPlan,
+  numbered = false,
+): string {
   const col = Object.fromEntries(plan.mapped.map((m) => [m.contract, m])) as Record<
     InputColumn,
     MappedParquetColumn
@@ -162,14 +176,15 @@ export function validateParquetSql(rawTable: string, source: string, plan: Parqu
     });
   }
 
+  // Typed columns are kept typed (`r_*`) and turned into text only where a rejected row is shown: a cast of every
+  // row's timestamp and amount to text cost a third of the validation.
   const date = col.transaction_date.column;
   const dateName = q(date.name);
+  let tsText = 't_ts';
   if (date.type.kind === 'timestamp') {
-    inner.push(
-      `date_trunc('second', CAST(${dateName} AS TIMESTAMP)) AS v_ts`,
-      `CAST(${dateName} AS VARCHAR) AS t_ts`,
-    );
-    checks.push({ when: 't_ts IS NULL', column: 'transaction_date', reason: `'empty value'` });
+    inner.push(`date_trunc('second', CAST(${dateName} AS TIMESTAMP)) AS v_ts`, `${dateName} AS r_ts`);
+    tsText = 'CAST(r_ts AS VARCHAR)';
+    checks.push({ when: 'r_ts IS NULL', column: 'transaction_date', reason: `'empty value'` });
   } else {
     const t = `trim(CAST(${dateName} AS VARCHAR))`;
     const pattern = '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?';
@@ -182,11 +197,12 @@ export function validateParquetSql(rawTable: string, source: string, plan: Parqu
   checks.push({
     when: 'v_ts IS NULL OR year(v_ts) < 1900 OR year(v_ts) > 2999',
     column: 'transaction_date',
-    reason: `'not a valid YYYY-MM-DD HH:MM:SS timestamp: ' || ${shown('t_ts')}`,
+    reason: `'not a valid YYYY-MM-DD HH:MM:SS timestamp: ' || ${shown(tsText)}`,
   });
 
   const amount = col.transaction_amount.column;
   const amountName = q(amount.name);
+  let amountText = 't_amount';
   if (amount.type.kind === 'text' || amount.type.kind === 'binary') {
     const t = `trim(CAST(${amountName} AS VARCHAR))`;
     inner.push(`${t} AS t_amount`);
@@ -217,20 +233,18 @@ export function validateParquetSql(rawTable: string, source: string, plan: Parqu
     });
     inner.push(`TRY_CAST(${t} AS DECIMAL(24,8)) AS v_amount`);
   } else {
-    inner.push(
-      `TRY_CAST(${amountName} AS DECIMAL(24,8)) AS v_amount`,
-      `CAST(${amountName} AS VARCHAR) AS t_amount`,
-    );
-    checks.push({ when: 't_amount IS NULL', column: 'transaction_amount', reason: `'empty value'` });
+    inner.push(`TRY_CAST(${amountName} AS DECIMAL(24,8)) AS v_amount`, `${amountName} AS r_amount`);
+    amountText = 'CAST(r_amount AS VARCHAR)';
+    checks.push({ when: 'r_amount IS NULL', column: 'transaction_amount', reason: `'empty value'` });
     checks.push({
       when: 'v_amount IS NULL',
       column: 'transaction_amount',
-      reason: `'does not fit DECIMAL(24,8): ' || ${shown('t_amount')}`,
+      reason: `'does not fit DECIMAL(24,8): ' || ${shown(amountText)}`,
     });
     checks.push({
       when: 'v_amount <= 0',
       column: 'transaction_amount',
-      reason: `'not positive: ' || ${shown('t_amount')}`,
+      reason: `'not positive: ' || ${shown(amountText)}`,
     });
   }
 
@@ -250,15 +264,14 @@ export function validateParquetSql(rawTable: string, source: string, plan: Parqu
     _id: '"v__id"',
     merchant_id: '"v_merchant_id"',
     subsidiary: '"v_subsidiary"',
-    transaction_date: 't_ts',
+    transaction_date: tsText,
     account_number: '"v_account_number"',
     user_id: '"v_user_id"',
-    transaction_amount: 't_amount',
+    transaction_amount: amountText,
     transaction_type: 't_type',
   };
   const record = INPUT_COLUMNS.map((c) => `coalesce(${shownValue[c]}, '')`).join(` || ',' || `);
-  // Rows are numbered in file order before anything else (DuckDB streams ROW_NUMBER() OVER () in scan order,
-  // single-threaded: the one serial part of Parquet validation, and the price of real row numbers).
+  // Rows are numbered in file order before anything else (see numberedRows).
   inner.push('source_line');
   // Reasons and the record text are only built for rejected rows (CASE evaluates its branch for matching rows only).
   const rejectColumn = `CASE ${checks.map((c) => `WHEN ${c.when} THEN ${lit(c.column)}`).join(' ')} END`;
@@ -282,14 +295,19 @@ FROM (
   SELECT v.*, CAST(${rejectColumn} AS VARCHAR) AS reject_column
   FROM (
     SELECT ${inner.join(',\n           ')}
-    FROM (SELECT *, row_number() OVER () AS source_line FROM ${rawTable}) numbered
+    FROM ${numberedRows(rawTable, numbered)} numbered
   ) v
 ) x
 `;
 }
 
 /** SELECT of a Parquet source's extra columns keyed by source and row, to be kept under `extras/`. */
-export function parquetExtrasSql(rawTable: string, source: string, plan: ParquetPlan): string {
+export function parquetExtrasSql(
+  rawTable: string,
+  source: string,
+  plan: ParquetPlan,
+  numbered = false,
+): string {
   const cols = plan.extras.map((e) => q(e.column.name)).join(', ');
-  return `SELECT ${lit(source)} AS source_key, CAST(row_number() OVER () AS BIGINT) AS source_line, ${cols} FROM ${rawTable}`;
+  return `SELECT ${lit(source)} AS source_key, CAST(source_line AS BIGINT) AS source_line, ${cols} FROM ${numberedRows(rawTable, numbered)} numbered`;
 }
