@@ -84,6 +84,25 @@ describe('ingest (embedded adapters)', () => {
     expect((await curated(w)).map((r) => r.tx_id)).toEqual(['b1', 'b2', 'b3']);
   });
 
+  it('keeps ids holding commas and quotes exact beside plain lines', async () => {
+    const plain = 'p1,m,s,2021-05-05 05:05:05,acc,u,1,DEBITO';
+    const quoted = '"q,1","m ""x""",s,2021-05-05 06:05:05,"acc,2",u,2,CREDITO';
+    await w.objectStore.putText(
+      'raw/q.csv',
+      `${HEADER}\n${plain}\n${quoted}\n${plain.replace('p1', 'p2')}\n`,
+    );
+    const res = await ingest(w, { runId: 'r1', sources: ['raw/'] });
+    expect(res.totals).toMatchObject({ files: 1, read: 3, accepted: 3 });
+    await registerTransactions(w.sqlEngine);
+    expect(
+      await w.sqlEngine.query('SELECT tx_id, merchant_id, account_number FROM transactions ORDER BY tx_id'),
+    ).toEqual([
+      { tx_id: 'p1', merchant_id: 'm', account_number: 'acc' },
+      { tx_id: 'p2', merchant_id: 'm', account_number: 'acc' },
+      { tx_id: 'q,1', merchant_id: 'm "x"', account_number: 'acc,2' },
+    ]);
+  });
+
   it('reads gzip CSV with columns in any order and CRLF line ends', async () => {
     const cols = HEADER.split(',').reverse();
     const line = ['DEBITO', '12.5', 'u', 'acc', '2021-05-05 05:05:05', 's', 'm', 'g1'];
@@ -156,7 +175,10 @@ describe('ingest hardening (embedded adapters)', () => {
     const manifest = JSON.parse(await w.objectStore.getText(`runs/r1/ingest/${src.sourceId}.json`));
     expect(manifest).toMatchObject({ extraColumns: ['note', 'channel'], extrasKey: src.extrasKey });
     const bytes = await w.objectStore.getBytes('raw/x.csv');
-    expect(manifest).toMatchObject({ bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    expect(manifest).toMatchObject({
+      bytes: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
   });
 
   it('reads another log schema through a column map', async () => {
