@@ -1,6 +1,7 @@
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { memorySizeBytes } from '@splitwatch/core';
 import type { LocalAdapterConfig, StepLogger } from '@splitwatch/handlers';
 import { REPO_ROOT } from './paths';
 
@@ -29,13 +30,11 @@ export function defaultDetectWorkers(): number {
   return Math.max(1, Math.min(availableParallelism(), MAX_DETECT_WORKERS));
 }
 
-const UNITS: Record<string, number> = { kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
-
-/** Bytes of a DuckDB size such as `448MB` or `2GiB` (the forms the CLI accepts). */
+/** Bytes of a DuckDB size such as `448MB` or `2GiB` (the forms the CLI accepts); anything else is an error. */
 export function sizeInBytes(size: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB|KiB|MiB|GiB)$/i.exec(size.trim());
-  if (!m) throw new Error(`Not a memory size: "${size}" (expected e.g. 448MB or 2GB)`);
-  return Number(m[1]) * UNITS[m[2].toLowerCase()];
+  const bytes = memorySizeBytes(size);
+  if (bytes === undefined) throw new Error(`Not a memory size: "${size}" (expected e.g. 448MB or 2GB)`);
+  return bytes;
 }
 
 /**

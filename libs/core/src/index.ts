@@ -5,3 +5,4 @@ export * from './ports';
 export * from './transaction';
 export * from './alerts-sql';
 export * from './decimal';
+export * from './memory-size';

@@ -6,6 +6,7 @@ import {
   INPUT_COLUMNS,
   InputFormatError,
   Keys,
+  memorySizeBytes,
   SplitwatchError,
   type ObjectInfo,
   type ObjectStore,
@@ -150,17 +151,6 @@ export const INGEST_SCHEMA_VERSION = 2;
 const SUPPORTED = /\.(csv|csv\.gz|parquet)$/i;
 const DEFAULT_CHUNK_ROWS = 2_000_000;
 const MIN_CHUNK_ROWS = 250_000;
-const SIZE_UNITS: Record<string, number> = {
-  B: 1,
-  KB: 1e3,
-  MB: 1e6,
-  GB: 1e9,
-  TB: 1e12,
-  KIB: 2 ** 10,
-  MIB: 2 ** 20,
-  GIB: 2 ** 30,
-  TIB: 2 ** 40,
-};
 
 /**
  * The curated write's statement size for a SQL engine memory limit (`448MB`, `8GB`, `2GiB`): one row per KiB of
@@ -170,9 +160,8 @@ const SIZE_UNITS: Record<string, number> = {
  * limit is not a size (a percentage, say): the default applies.
  */
 export function curatedChunkRowsFor(memoryLimit: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]I?B|B)\s*$/i.exec(memoryLimit);
-  if (!m) return undefined;
-  const bytes = Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()];
+  const bytes = memorySizeBytes(memoryLimit);
+  if (bytes === undefined) return undefined;
   return Math.max(MIN_CHUNK_ROWS, Math.min(DEFAULT_CHUNK_ROWS, Math.floor(bytes / 1024)));
 }
 /** Days (partitions) written by one statement at most; month-aligned ranges stay well under both engines' 100. */
@@ -664,13 +653,17 @@ async function ingestAttempt(
       const lo = minTs as string | null;
       const hi = maxTs as string | null;
       const exceptionsPrefix = `${Keys.staging(runId)}exceptions/`;
+      // Curated days compared with this run's rows: its days, one either side.
+      const curatedDays = {
+        minDt: lit(lo ? shiftDay(lo.slice(0, 10), -1) : '1970-01-01'),
+        maxDt: lit(hi ? shiftDay(hi.slice(0, 10), 1) : '1970-01-01'),
+      };
       deps.onProgress?.('looking for retries and conflicts');
       await sqlEngine.unload(
         renderSql(CLASSIFY_EXCEPTIONS_SQL, {
           validated: validatedRelation(stagedTable, validatedTable),
           curated: 'transactions',
-          minDt: lit(lo ? shiftDay(lo.slice(0, 10), -1) : '1970-01-01'),
-          maxDt: lit(hi ? shiftDay(hi.slice(0, 10), 1) : '1970-01-01'),
+          ...curatedDays,
           runSources: keys.map(lit).join(', '),
         }),
         exceptionsPrefix,
@@ -711,7 +704,13 @@ async function ingestAttempt(
         for (const s of staged) await s.quarantine.close();
         // Another version of these `_id`s may be curated from a source this run does not read: it is read again with
         // this run (the attempt starts over), so every version is quarantined, as if both files came together.
-        const readAgain = await conflictingCuratedSources(deps, exceptionsTable, keys, lo, hi, columnMap);
+        const readAgain = await conflictingCuratedSources(
+          deps,
+          exceptionsTable,
+          keys,
+          curatedDays,
+          columnMap,
+        );
         if (readAgain.size > 0) {
           await objectStore.delete((await objectStore.list(Keys.staging(runId))).map((o) => o.key));
           return { readAgain };
@@ -932,24 +931,23 @@ async function ingestAttempt(
 }
 
 /**
- * Sources outside this run whose curated rows share an `_id` with this run's conflicts, mapped to why they are read
- * again; those whose raw object is gone cannot be, and keep their rows (said in the progress and the README).
+ * Sources outside this run whose curated rows (of the days the classification compared, SQL literals) share an
+ * `_id` with this run's conflicts, mapped to why they are read again; those whose raw object is gone cannot be, and
+ * keep their rows (said in the progress and the README).
  */
 async function conflictingCuratedSources(
   deps: IngestDeps,
   exceptionsTable: string,
   runSources: string[],
-  lo: string | null,
-  hi: string | null,
+  curatedDays: { minDt: string; maxDt: string },
   columnMap: ColumnMap,
 ): Promise<Map<string, string>> {
   const readAgain = new Map<string, string>();
-  if (lo === null || hi === null) return readAgain;
   const rows = await deps.sqlEngine.query(
     `SELECT t.source_key AS curated_source, MIN(e.source_key) AS run_source, COUNT(DISTINCT t.tx_id) AS ids
 FROM transactions t
 JOIN ${exceptionsTable} e ON e.tx_id = t.tx_id AND e.status = 'conflict'
-WHERE t.dt BETWEEN ${lit(shiftDay(lo.slice(0, 10), -1))} AND ${lit(shiftDay(hi.slice(0, 10), 1))}
+WHERE t.dt BETWEEN ${curatedDays.minDt} AND ${curatedDays.maxDt}
   AND t.source_key NOT IN (${runSources.map(lit).join(', ')})
 GROUP BY t.source_key
 ORDER BY t.source_key`,
