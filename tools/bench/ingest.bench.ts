@@ -1,8 +1,11 @@
 /**
  * Ingest benchmark: `npm run bench:ingest [-- --rows 1000000,5000000] [--formats csv,parquet] [--input FILE.csv]
- * [--memory-limit 512MB] [--threads N] [--chunk-rows N] [--dir DIR] [--fresh] [--skip-copy] [--trace]`
+ * [--memory-limit 512MB] [--threads N] [--chunk-rows N] [--workers 1,2] [--csv-chunk-bytes N] [--dir DIR] [--fresh]
+ * [--skip-copy] [--trace]`
  * (`--chunk-rows`: most rows one curated write statement holds, ingest's `curatedChunkRows`; by default what the
- * CLI uses for the memory limit, `curatedChunkRowsFor`).
+ * CLI uses for the memory limit, `curatedChunkRowsFor`. `--workers`: the worker threads CSV chunks are parsed and
+ * validated on, as the CLI's `--workers` (default: the CLI's, one per core, at most 8); 1 = one stream in the
+ * ingest thread; a list measures ingest once per value, in the same run.)
  *
  * For each size, a synthetic Nequi-format log (libs/synth, realistic sparsity, retry duplicates included) cut to
  * exactly that many rows is written as CSV, and as Parquet by DuckDB's COPY (DECIMAL(24,8) amounts, TIMESTAMP
@@ -29,6 +32,8 @@ import { LocalObjectStore } from '@splitwatch/adapters-local';
 import { synthesize } from '@splitwatch/synth';
 import type { SqlEngine } from '@splitwatch/core';
 import { curatedChunkRowsFor, ingest } from '@splitwatch/use-cases';
+import { CsvChunkPool } from '../../apps/cli/src/csv-chunk-pool';
+import { defaultDetectWorkers } from '../../apps/cli/src/detect-pool';
 import {
   fmt,
   log,
@@ -51,6 +56,8 @@ interface Options {
   threads?: number;
   memoryLimit: string;
   chunkRows?: number;
+  workers: number[];
+  csvChunkBytes?: number;
   fresh: boolean;
   skipCopy: boolean;
   trace: boolean;
@@ -74,6 +81,8 @@ function readOptions(argv: string[]): Options & { child?: Phase; file?: string; 
       fresh: { type: 'boolean', default: false },
       'skip-copy': { type: 'boolean', default: false },
       'chunk-rows': { type: 'string' },
+      workers: { type: 'string' },
+      'csv-chunk-bytes': { type: 'string' },
       trace: { type: 'boolean', default: false },
       child: { type: 'string' },
       file: { type: 'string' },
@@ -89,6 +98,9 @@ function readOptions(argv: string[]): Options & { child?: Phase; file?: string; 
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads > 0))
     throw new Error('--threads must be a positive integer');
+  const workers = values.workers ? values.workers.split(',').map(Number) : [defaultDetectWorkers()];
+  if (workers.some((w) => !Number.isInteger(w) || w < 1))
+    throw new Error(`--workers must list positive integers, got ${values.workers}`);
   if (values.input !== undefined && !existsSync(values.input))
     throw new Error(`--input ${values.input}: no such file`);
   return {
@@ -99,6 +111,8 @@ function readOptions(argv: string[]): Options & { child?: Phase; file?: string; 
     threads,
     memoryLimit: values['memory-limit'],
     chunkRows: values['chunk-rows'] ? Number(values['chunk-rows']) : undefined,
+    workers,
+    csvChunkBytes: values['csv-chunk-bytes'] ? Number(values['csv-chunk-bytes']) : undefined,
     fresh: values.fresh,
     skipCopy: values['skip-copy'],
     trace: values.trace,
@@ -269,6 +283,7 @@ async function runIngest(file: string, work: string, o: Options): Promise<{ rows
   // A hard link when possible: the input is not copied, so only ingest's own work is measured.
   await link(file, raw).catch(() => copyFile(file, raw));
   const engine = await openBenchEngine(work, o);
+  const pool = o.workers[0] > 1 ? new CsvChunkPool(o.workers[0], o.csvChunkBytes) : null;
   try {
     const result = await ingest(
       {
@@ -276,6 +291,7 @@ async function runIngest(file: string, work: string, o: Options): Promise<{ rows
         sqlEngine: o.trace ? traced(engine) : engine,
         tmpDir: work,
         curatedChunkRows: o.chunkRows ?? curatedChunkRowsFor(o.memoryLimit),
+        ...(pool ? { csvChunks: pool } : {}),
         onProgress: (m) => {
           const c = process.cpuUsage(cpu);
           peak = Math.max(peak, process.memoryUsage.rss());
@@ -295,6 +311,7 @@ async function runIngest(file: string, work: string, o: Options): Promise<{ rows
     };
   } finally {
     clearInterval(sampler);
+    await pool?.close();
     await engine.close();
   }
 }
@@ -333,6 +350,7 @@ async function main(): Promise<void> {
     '--memory-limit',
     o.memoryLimit,
     ...(o.chunkRows ? ['--chunk-rows', String(o.chunkRows)] : []),
+    ...(o.csvChunkBytes ? ['--csv-chunk-bytes', String(o.csvChunkBytes)] : []),
     ...(o.trace ? ['--trace'] : []),
   ];
   log(
@@ -361,20 +379,32 @@ async function main(): Promise<void> {
       const phases: Phase[] = o.skipCopy
         ? ['bare-read', 'full-read', 'ingest']
         : ['bare-read', 'full-read', 'bare-copy', 'ingest'];
-      const results = new Map<Phase, Measurement>();
+      const results = new Map<string, Measurement>();
       for (const phase of phases) {
-        const m = measure(phase, file, work, passOn);
-        results.set(phase, m);
-        log(
-          `  ${phase.padEnd(9)} ${secs(m.wallMs)} wall, ${secs(m.cpuMs)} CPU, peak RSS ${m.maxRssMb.toFixed(0)} MB, load ${m.load.toFixed(1)}${m.detail ? ` (${m.detail})` : ''}`,
-        );
+        // Ingest once per --workers value (CSV; Parquet is read by the engine, workers or not).
+        const runs: { label: string; argv: string[] }[] =
+          phase !== 'ingest'
+            ? [{ label: phase, argv: passOn }]
+            : (format === 'csv' ? o.workers : o.workers.slice(0, 1)).map((w) => ({
+                label: format === 'csv' && o.workers.length > 1 ? `ingest ×${w}` : 'ingest',
+                argv: [...passOn, '--workers', String(w)],
+              }));
+        for (const { label, argv } of runs) {
+          const m = measure(phase, file, work, argv);
+          results.set(label, m);
+          log(
+            `  ${label.padEnd(9)} ${secs(m.wallMs)} wall, ${secs(m.cpuMs)} CPU, peak RSS ${m.maxRssMb.toFixed(0)} MB, load ${m.load.toFixed(1)}${m.detail ? ` (${m.detail})` : ''}`,
+          );
+        }
       }
       const read = results.get('bare-read')!;
       const full = results.get('full-read')!;
       const copy = results.get('bare-copy');
       const rows = read.rows;
-      if (results.get('ingest')!.rows !== rows)
-        throw new Error(`ingest read ${results.get('ingest')!.rows} rows, DuckDB counts ${rows}`);
+      for (const [label, m] of results) {
+        if (label.startsWith('ingest') && m.rows !== rows)
+          throw new Error(`${label} read ${m.rows} rows, DuckDB counts ${rows}`);
+      }
       for (const [phase, m] of results) {
         table.push(
           `| ${c.label} | ${format} | ${phase} | ${secs(m.wallMs)} | ${fmt(Math.round(rows / (m.wallMs / 1000)))} | ${secs(m.cpuMs)} | ` +

@@ -1,18 +1,8 @@
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { memorySizeBytes } from '@splitwatch/core';
 import type { LocalAdapterConfig, StepLogger } from '@splitwatch/handlers';
-import { REPO_ROOT } from './paths';
-
-/** Messages to a Detect worker. */
-export type PoolRequest = { kind: 'detect'; id: number; event: unknown } | { kind: 'close' };
-
-/** Messages from a Detect worker. */
-export type PoolReply =
-  | { kind: 'done'; id: number; output: unknown }
-  | { kind: 'failed'; id: number; error: { name: string; message: string; stack?: string; cause?: string } }
-  | { kind: 'log'; entry: Parameters<StepLogger>[0] };
+import { WorkerPool } from './worker-pool';
 
 export interface DetectPoolOptions {
   /** Worker threads (2 or more; with 1 the runner scores the slices in its own thread). */
@@ -53,123 +43,34 @@ export function workerAdapterConfig(base: LocalAdapterConfig, workers: number, i
   };
 }
 
-interface Task {
-  id: number;
-  event: unknown;
-  resolve: (output: unknown) => void;
-  reject: (err: unknown) => void;
-}
-
-interface Slot {
-  worker: Worker;
-  task: Task | null;
-}
-
 /**
  * Scores Detect's account slices on worker threads: the local counterpart of the Map state's parallel Lambdas. The
  * slices' JavaScript (windows, split score, reasons, models) is CPU-bound, so in one thread eight slices take eight
- * times one; here each worker takes the next waiting slice. Workers start on first use and load the TypeScript
- * sources through tsx, as the CLI does; each serves the same Detect handler with its own adapters.
+ * times one; here each worker takes the next waiting slice and serves the same Detect handler with its own adapters.
  */
 export class DetectPool {
-  private readonly slots: Slot[] = [];
-  private readonly queue: Task[] = [];
-  private nextId = 0;
-  /** Workers started so far: each gets its own number (its spill folder), also when it replaces one that died. */
-  private started = 0;
-  private closed = false;
+  private readonly pool: WorkerPool;
 
-  constructor(private readonly options: DetectPoolOptions) {
+  constructor(options: DetectPoolOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 2) {
       throw new RangeError(`A Detect pool needs 2 or more workers, got ${options.workers}`);
     }
+    this.pool = new WorkerPool({
+      name: 'Detect',
+      file: 'detect-worker.ts',
+      workers: options.workers,
+      workerData: (index) => ({ adapters: workerAdapterConfig(options.adapters, options.workers, index) }),
+      logger: options.logger,
+    });
   }
 
   /** Runs one DetectPartition event on the next free worker; rejects with the handler's error (same name). */
   run(event: unknown): Promise<unknown> {
-    if (this.closed) return Promise.reject(new Error('The Detect pool is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, event, resolve, reject });
-      this.dispatch();
-    });
+    return this.pool.run(event);
   }
 
-  /**
-   * Closes every idle worker's adapters and stops it; a worker still scoring a slice (the run failed elsewhere, and
-   * the Map no longer waits for it) is terminated, and its slice fails.
-   */
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const t of this.queue.splice(0)) t.reject(new Error('The Detect pool closed before this slice ran'));
-    await Promise.all(
-      this.slots.map(
-        (s) =>
-          new Promise<void>((done) => {
-            s.worker.once('exit', () => done());
-            if (s.task) {
-              s.task.reject(new Error('The Detect pool closed while this slice ran'));
-              s.task = null;
-              void s.worker.terminate();
-            } else s.worker.postMessage({ kind: 'close' } satisfies PoolRequest);
-          }),
-      ),
-    );
-    this.slots.length = 0;
-  }
-
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      let slot = this.slots.find((s) => s.task === null);
-      if (!slot && this.slots.length < this.options.workers) slot = this.start(this.started++);
-      if (!slot) return;
-      const task = this.queue.shift()!;
-      slot.task = task;
-      slot.worker.postMessage({ kind: 'detect', id: task.id, event: task.event } satisfies PoolRequest);
-    }
-  }
-
-  private start(index: number): Slot {
-    const file = join(__dirname, 'detect-worker.ts');
-    // The worker registers tsx's require hook itself (a worker does not inherit the parent's loader), resolved from
-    // here so that it loads the same copy; workspace libs resolve through the same tsconfig as the CLI's. The worker
-    // must not need a dynamic import() of TypeScript, which that hook does not serve (see detect-worker.ts).
-    const bootstrap = `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register(); require(${JSON.stringify(file)});`;
-    const worker = new Worker(bootstrap, {
-      eval: true,
-      workerData: { adapters: workerAdapterConfig(this.options.adapters, this.options.workers, index) },
-      env: { ...process.env, TSX_TSCONFIG_PATH: process.env.TSX_TSCONFIG_PATH ?? join(REPO_ROOT, 'tsconfig.json') },
-    });
-    const slot: Slot = { worker, task: null };
-    worker.on('message', (reply: PoolReply) => {
-      if (reply.kind === 'log') {
-        this.options.logger?.(reply.entry);
-        return;
-      }
-      const task = slot.task;
-      if (!task || task.id !== reply.id) return;
-      slot.task = null;
-      if (reply.kind === 'done') task.resolve(reply.output);
-      else {
-        const err = new Error(reply.error.message, reply.error.cause ? { cause: reply.error.cause } : undefined);
-        err.name = reply.error.name;
-        if (reply.error.stack) err.stack = reply.error.stack;
-        task.reject(err);
-      }
-      this.dispatch();
-    });
-    // A worker that dies (it could not start, or crashed) fails its slice, and the pool starts another for the rest.
-    const died = (err: Error) => {
-      const i = this.slots.indexOf(slot);
-      if (i >= 0) this.slots.splice(i, 1);
-      slot.task?.reject(err);
-      slot.task = null;
-      if (!this.closed) this.dispatch();
-    };
-    worker.on('error', died);
-    worker.on('exit', (code) => {
-      if (!this.closed || slot.task) died(new Error(`A Detect worker stopped (exit code ${code})`));
-    });
-    this.slots.push(slot);
-    return slot;
+  /** Closes every idle worker's adapters and stops it; a worker still scoring a slice is terminated. */
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createDetectHandler, once, openLocalAdapters, type Adapters, type LocalAdapterConfig } from '@splitwatch/handlers';
 import type { Context } from 'aws-lambda';
 import * as localAdapters from '@splitwatch/adapters-local';
-import type { PoolReply, PoolRequest } from './detect-pool';
+import { failedReply, type PoolReply, type PoolRequest } from './worker-pool';
 import { localLambdaContext } from './lambda-context';
 
 const port = parentPort;
@@ -29,12 +29,8 @@ port.on('message', (message: PoolRequest) => {
       .finally(() => port.close());
     return;
   }
-  handler(message.event, localLambdaContext('DetectPartition')).then(
+  handler(message.payload, localLambdaContext('DetectPartition')).then(
     (output) => port.postMessage({ kind: 'done', id: message.id, output } satisfies PoolReply),
-    (err: unknown) => {
-      const e = err instanceof Error ? err : new Error(String(err));
-      const cause = e.cause instanceof Error ? `${e.cause.name}: ${e.cause.message}` : typeof e.cause === 'string' ? e.cause : undefined;
-      port.postMessage({ kind: 'failed', id: message.id, error: { name: e.name, message: e.message, stack: e.stack, cause } } satisfies PoolReply);
-    },
+    (err: unknown) => port.postMessage(failedReply(message.id, err)),
   );
 });

@@ -4,6 +4,7 @@ import { ExecutionError, StateMachine, type RunOptions, type StateMachineDefinit
 import { parse } from 'yaml';
 import type { Context } from 'aws-lambda';
 import { newRunId, TASK_HANDLERS, type AdapterProvider, type PipelineState, type StepLogger } from '@splitwatch/handlers';
+import { CsvChunkPool } from './csv-chunk-pool';
 import { DetectPool, type DetectPoolOptions } from './detect-pool';
 import { LOCAL_TASK_TIMEOUT_SECONDS, localLambdaContext } from './lambda-context';
 
@@ -75,6 +76,8 @@ export interface LocalRunOptions {
    * state's parallel Lambdas, locally). Without it, or with 1 worker, the slices run in this thread.
    */
   detectWorkers?: Omit<DetectPoolOptions, 'logger'>;
+  /** Parses and validates ingest's CSV files in chunks on this many worker threads (2 or more; else one stream). */
+  ingestWorkers?: number;
   /** Called when a state is entered and left, for progress and timings; `nested` for states inside a Map or Parallel. */
   onState?: (e: { state: string; event: 'entered' | 'exited' | 'failed' | 'retried'; at: number; nested: boolean }) => void;
 }
@@ -98,17 +101,21 @@ const DETECT_TASK: StateName = 'DetectPartition';
 
 /**
  * Executes the pipeline ASL with aws-local-stepfunctions, each Task served by its handler — Detect's slices by a
- * pool of worker threads when `detectWorkers` asks for two or more.
+ * pool of worker threads when `detectWorkers` asks for two or more, ingest's CSV chunks by another when
+ * `ingestWorkers` does.
  */
 export async function runPipelineLocally(opts: LocalRunOptions): Promise<PipelineState> {
   const definition = await loadDefinition(opts.aslPath);
+  // Workers start only when a CSV file is read.
+  const csvPool = opts.ingestWorkers && opts.ingestWorkers > 1 ? new CsvChunkPool(opts.ingestWorkers) : null;
+  const adapters: AdapterProvider = csvPool ? async () => ({ ...(await opts.adapters()), csvChunks: csvPool }) : opts.adapters;
   const handlers: NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']> = {};
   const retryIntervalOverrides: Record<string, number> = {};
   for (const [name, state] of allStates(definition.States)) {
     if (state.Type !== 'Task') continue;
     const factory = TASK_HANDLERS[name as StateName];
     if (!factory) throw new Error(`The ASL Task "${name}" has no local handler; known: ${Object.keys(TASK_HANDLERS).join(', ')}`);
-    const handler = factory({ adapters: opts.adapters, logger: opts.logger, onProgress: opts.onProgress }) as unknown as (
+    const handler = factory({ adapters, logger: opts.logger, onProgress: opts.onProgress }) as unknown as (
       e: unknown,
       c: Context,
     ) => Promise<unknown>;
@@ -136,6 +143,7 @@ export async function runPipelineLocally(opts: LocalRunOptions): Promise<Pipelin
     return await execute(definition, opts, handlers, retryIntervalOverrides);
   } finally {
     await pool?.close();
+    await csvPool?.close();
   }
 }
 

@@ -47,7 +47,7 @@ export function buildCli(): Command {
       .option('--quiet', 'print only the summary')
       .option(
         '--workers <n>',
-        "threads Detect's account slices run on (default: one per core, at most 8; 1 = all in the main thread)",
+        "threads Detect's account slices and ingest's CSV chunks run on (default: one per core, at most 8; 1 = all in the main thread)",
         positiveInt('--workers'),
       ),
   ).action(async (o) => {

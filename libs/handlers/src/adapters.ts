@@ -6,7 +6,7 @@ import {
   type ResultsStore,
   type SqlEngine,
 } from '@splitwatch/core';
-import { curatedChunkRowsFor } from '@splitwatch/use-cases';
+import { curatedChunkRowsFor, type CsvChunkRunner } from '@splitwatch/use-cases';
 
 /**
  * The adapters a step needs. The SQL engine and the results store are opened on first use: a step that
@@ -19,6 +19,8 @@ export interface Adapters {
   tmpDir: string;
   /** Ingest's curated write statement size, set from the embedded SQL engine's memory limit (see `curatedChunkRowsFor`). */
   ingestChunkRows?: number;
+  /** Where ingest parses a CSV file's chunks in parallel (the CLI's worker threads); else one stream per file. */
+  csvChunks?: CsvChunkRunner;
   close(): Promise<void>;
 }
 

@@ -61,6 +61,7 @@ export function createIngestHandler(opts: HandlerOptions) {
         tmpDir: a.tmpDir,
         onProgress: opts.onProgress,
         ...(a.ingestChunkRows !== undefined ? { curatedChunkRows: a.ingestChunkRows } : {}),
+        ...(a.csvChunks ? { csvChunks: a.csvChunks } : {}),
       },
       input,
     );

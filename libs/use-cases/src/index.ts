@@ -10,6 +10,13 @@ export * from './detect/split-weights';
 export * from './features/build-features.use-case';
 export * from './features/features.sql';
 export * from './ingest/csv-parser';
+export {
+  stageCsvChunk,
+  transferablesOf,
+  type CsvChunkJob,
+  type CsvChunkOutcome,
+  type CsvChunkRunner,
+} from './ingest/csv-chunks';
 export * from './ingest/ingest.use-case';
 export { readSourceState, SOURCE_STATE_FORMAT, type SourceState } from './ingest/source-state';
 export * from './ingest/validate-row';

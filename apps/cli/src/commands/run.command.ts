@@ -105,6 +105,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       },
       adapters: async () => adapters,
       detectWorkers: { workers, adapters: cfg },
+      ingestWorkers: workers,
       logger: () => undefined,
       onProgress: opts.quiet ? undefined : (m) => log(`    ${m}`),
       onState: (e) => {

@@ -11,6 +11,19 @@ export interface CsvParserOptions {
   delimiter?: string;
   /** A record longer than this many characters is reported as an error and skipped to the next line. */
   maxRecordChars?: number;
+  /**
+   * The line number of the text's first line (default 1), for text that starts inside a file (after a line break);
+   * a byte-order mark is dropped only at line 1.
+   */
+  firstLine?: number;
+}
+
+/** The synchronous parser: text goes in as it comes, records come out as soon as they are whole. */
+export interface CsvParser {
+  /** Parses more text; returns the records it completes. */
+  push(text: string): CsvRecord[];
+  /** Ends the input (with the decoder's last characters, if any); returns the last record, if any. */
+  end(tail?: string): CsvRecord[];
 }
 
 const QUOTE = 34;
@@ -34,20 +47,32 @@ export async function* parseCsv(
  * records) instead of one per record, which is what makes the ingest hot path fast.
  */
 export async function* parseCsvBatches(
-  input: Readable | AsyncIterable<Buffer | string>,
+  input: Readable | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: CsvParserOptions = {},
 ): AsyncGenerator<CsvRecord[]> {
+  // The parser drops a byte-order mark at line 1 only: text that starts inside a file keeps whatever it holds.
+  const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  const parser = createCsvParser(options);
+  for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
+    const out = parser.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    if (out.length > 0) yield out;
+  }
+  const last = parser.end(decoder.decode());
+  if (last.length > 0) yield last;
+}
+
+/** A {@link CsvParser}: the state of one input, fed with {@link CsvParser.push} and closed with {@link CsvParser.end}. */
+export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
   const delimChar = options.delimiter ?? ',';
   const delim = delimChar.charCodeAt(0);
   const maxChars = options.maxRecordChars ?? 1 << 20;
-  const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
 
   let fields: string[] = [];
   let field = '';
   let inQuotes = false;
   let afterQuote = false; // just closed a quoted field; only a delimiter or line end may follow
-  let line = 1;
-  let recordLine = 1;
+  let line = options.firstLine ?? 1;
+  let recordLine = line;
   let recordChars = 0;
   let recordError: string | undefined;
   let skipping = false; // an over-long record: drop characters until the next line break
@@ -67,8 +92,8 @@ export async function* parseCsvBatches(
     return rec;
   };
 
-  for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+  const push = (input: string): CsvRecord[] => {
+    let text = input;
     if (line === 1 && recordChars === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     const out: CsvRecord[] = [];
     let segStart = 0; // start of the pending unquoted slice of `text` for the current field
@@ -194,17 +219,20 @@ export async function* parseCsvBatches(
       started = true;
     }
     if (!skipping) flushSeg(text.length);
-    if (out.length > 0) yield out;
-  }
-  const tail = decoder.decode();
-  if (tail) field += tail;
-  if (tail && !recordError && tail.indexOf('\ufffd') >= 0) recordError = 'invalid UTF-8 byte sequence';
-  if (inQuotes) {
-    recordError = recordError ?? 'unterminated quoted field at end of file';
-    yield [endRecord()];
-  } else if (skipping) {
-    yield [{ line: recordLine, fields: [], error: `record longer than ${maxChars} characters` }];
-  } else if (started || fields.length > 0 || field.length > 0) {
-    yield [endRecord()];
-  }
+    return out;
+  };
+
+  const end = (tail = ''): CsvRecord[] => {
+    if (tail) field += tail;
+    if (tail && !recordError && tail.indexOf('\ufffd') >= 0) recordError = 'invalid UTF-8 byte sequence';
+    if (inQuotes) {
+      recordError = recordError ?? 'unterminated quoted field at end of file';
+      return [endRecord()];
+    }
+    if (skipping)
+      return [{ line: recordLine, fields: [], error: `record longer than ${maxChars} characters` }];
+    if (started || fields.length > 0 || field.length > 0) return [endRecord()];
+    return [];
+  };
+  return { push, end };
 }

@@ -13,7 +13,17 @@ import {
   type SqlEngine,
 } from '@splitwatch/core';
 import { resolveColumnMap, type ColumnMap } from './column-map';
-import { parseCsvBatches } from './csv-parser';
+import { parseCsvBatches, type CsvRecord } from './csv-parser';
+import {
+  countLines,
+  isPlainChunk,
+  LineCutter,
+  stageRecords,
+  type CsvChunkJob,
+  type CsvChunkOutcome,
+  type CsvChunkRunner,
+  type CsvLayout,
+} from './csv-chunks';
 import {
   CLASSIFY_EXCEPTIONS_SQL,
   EXCEPTION_COLUMNS,
@@ -43,7 +53,7 @@ import {
   SOURCE_STATE_FORMAT,
   type SourceState,
 } from './source-state';
-import { isRejection, mapHeader, validateValues } from './validate-row';
+import { mapHeader } from './validate-row';
 import { lit, renderSql, safeIdent } from '../sql-text';
 import { startStep } from '../audit/step-record';
 import { registerTransactions } from '../features/build-features.use-case';
@@ -83,6 +93,11 @@ export interface IngestDeps {
    * read once and few partition files are open at a time (Athena allows 100, DuckDB keeps 100 open).
    */
   curatedChunkRows?: number;
+  /**
+   * Parses and validates a CSV file's chunks on worker threads (the CLI's pool); without it a file is read in one
+   * stream on this thread. The staged output is the same either way.
+   */
+  csvChunks?: CsvChunkRunner;
 }
 
 export interface IngestInput {
@@ -225,7 +240,19 @@ interface Staged {
   parquet?: { plan: ParquetPlan; rawTable: string };
 }
 
-/** Streams one CSV file through the parser and the validator into its staging, quarantine and extras files. */
+/** Bytes of a chunk handed to a worker by default: cut after the last line break past this size. */
+const CSV_CHUNK_BYTES = 1 << 20;
+/** A file that goes this far without a line break is read in one stream from there (memory stays bounded). */
+const MAX_CSV_CHUNK_BYTES = 64 << 20;
+
+/**
+ * Streams one CSV file through the parser and the validator into its staging, quarantine and extras files.
+ *
+ * With a {@link CsvChunkRunner} (the CLI's worker threads), the file after its header is cut into chunks of whole
+ * lines that workers parse and validate in parallel; their staged output is appended in file order, so files,
+ * counts and line numbers are those of the one-stream path. A chunk with a quote or a lone carriage return (a
+ * record may span its ends) switches the rest of the file to the one stream, from that chunk's first line.
+ */
 async function stageCsv(
   deps: IngestDeps,
   key: string,
@@ -242,7 +269,7 @@ async function stageCsv(
 }> {
   const body = await deps.objectStore.getStream(key);
   const sum = checksum(body);
-  const input = /\.gz$/i.test(key) ? body.pipe(createGunzip()) : body;
+  const input = (/\.gz$/i.test(key) ? body.pipe(createGunzip()) : body) as AsyncIterable<Buffer>;
   const staged = new MonthSinks(
     join(scratch, 'accepted'),
     `${report.sourceId}.csv`,
@@ -250,59 +277,121 @@ async function stageCsv(
   );
   let stager: CsvSourceStager | null = null;
   let extrasPath: string | null = null;
-  let p: number[] = [];
-  let width = 0;
-  let extraPositions: number[] = [];
+  let layout: CsvLayout | null = null;
   let nextProgress = PROGRESS_EVERY_ROWS;
-  try {
-    for await (const batch of parseCsvBatches(input)) {
-      for (const rec of batch) {
-        if (stager === null) {
-          if (rec.error)
-            throw new InputFormatError(`${key}: line ${rec.line}: unreadable header (${rec.error})`);
-          const mapping = mapHeader(rec.fields, key, columnMap);
-          p = INPUT_COLUMNS.map((c) => mapping.positions[c]);
-          width = rec.fields.length;
-          extraPositions = mapping.extraPositions;
-          report.extraColumns = mapping.extra;
-          let extras: TextSink | null = null;
-          if (mapping.extra.length > 0) {
-            extrasPath = join(scratch, `${report.sourceId}.extras.csv`);
-            extras = TextSink.open(extrasPath);
-            extras.add(['source_key', 'line', ...mapping.extra].map(csvField).join(',') + '\n');
-          }
-          stager = new CsvSourceStager(key, staged, quarantine, extras);
-          continue;
-        }
-        stager.read++;
-        const f = rec.fields;
-        if (rec.error) {
-          quarantine.reject(rec.line, '*', rec.error, '', f.join(','));
-          continue;
-        }
-        if (f.length !== width) {
-          quarantine.reject(rec.line, '*', `expected ${width} fields, found ${f.length}`, '', f.join(','));
-          continue;
-        }
-        const row = validateValues(f[p[0]], f[p[1]], f[p[2]], f[p[3]], f[p[4]], f[p[5]], f[p[6]], f[p[7]]);
-        if (isRejection(row)) quarantine.reject(rec.line, row.column, row.reason, f[p[0]], f.join(','));
-        else stager.accept(row, rec.line);
-        if (extraPositions.length > 0)
-          stager.extra(
-            rec.line,
-            extraPositions.map((i) => f[i]),
-          );
+
+  const progress = () => {
+    if (stager && stager.read >= nextProgress) {
+      deps.onProgress?.(`${key}: ${stager.read.toLocaleString('en-US')} rows read`);
+      nextProgress = (Math.floor(stager.read / PROGRESS_EVERY_ROWS) + 1) * PROGRESS_EVERY_ROWS;
+    }
+  };
+  /** The header's record: the file's layout, and its stager. */
+  const startFile = (rec: CsvRecord) => {
+    if (rec.error) throw new InputFormatError(`${key}: line ${rec.line}: unreadable header (${rec.error})`);
+    const mapping = mapHeader(rec.fields, key, columnMap);
+    layout = {
+      positions: INPUT_COLUMNS.map((c) => mapping.positions[c]),
+      width: rec.fields.length,
+      extraPositions: mapping.extraPositions,
+    };
+    report.extraColumns = mapping.extra;
+    let extras: TextSink | null = null;
+    if (mapping.extra.length > 0) {
+      extrasPath = join(scratch, `${report.sourceId}.extras.csv`);
+      extras = TextSink.open(extrasPath);
+      extras.add(['source_key', 'line', ...mapping.extra].map(csvField).join(',') + '\n');
+    }
+    return new CsvSourceStager(key, staged, quarantine, extras);
+  };
+  /** One stream through the parser, from `firstLine` (1: the header comes first). */
+  const stageStream = async (bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, firstLine: number) => {
+    for await (const batch of parseCsvBatches(bytes, { firstLine })) {
+      let records = batch;
+      if (stager === null) {
+        stager = startFile(records[0]);
+        records = records.slice(1);
       }
-      if (stager) {
-        await stager.endBatch();
-        if (stager.read >= nextProgress) {
-          deps.onProgress?.(`${key}: ${stager.read.toLocaleString('en-US')} rows read`);
-          nextProgress += PROGRESS_EVERY_ROWS;
+      stageRecords(records, layout!, stager, quarantine);
+      await stager.endBatch();
+      progress();
+    }
+  };
+
+  try {
+    const runner = deps.csvChunks;
+    if (!runner) await stageStream(input, 1);
+    else {
+      const it = input[Symbol.asyncIterator]();
+      const cut = new LineCutter();
+      let ended = false;
+      const more = async () => {
+        const r = await it.next();
+        if (r.done) ended = true;
+        else cut.add(r.value);
+      };
+      /** What is left to read: the bytes given back, the bytes not yet cut, the rest of the stream. */
+      async function* rest(given: Uint8Array[]): AsyncGenerator<Uint8Array> {
+        yield* given;
+        yield* cut.drain();
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      }
+      /** The next chunk of whole lines; null at the end, or when a line is longer than a chunk may be. */
+      const nextChunk = async (min: number) => {
+        for (;;) {
+          const chunk = min === 0 ? cut.firstLine(ended) : cut.take(min, ended);
+          if (chunk !== null || ended || cut.size >= MAX_CSV_CHUNK_BYTES) return chunk;
+          await more();
+        }
+      };
+      // The header in one stream: the file's layout.
+      const header = await nextChunk(0);
+      if (header !== null && isPlainChunk(header)) await stageStream([header], 1);
+      if (stager === null) {
+        // A header with quotes, after blank lines, too long, or no header at all: one stream from line 1.
+        await stageStream(rest(header ? [header] : []), 1);
+      } else {
+        const fileLayout: CsvLayout = layout!;
+        let line = 1 + countLines(header!);
+        const inflight: { job: CsvChunkJob; outcome: Promise<CsvChunkOutcome> }[] = [];
+        let fallback: { from: number; given: Uint8Array[] } | null = null;
+        const absorbOldest = async () => {
+          const { job, outcome } = inflight.shift()!;
+          const done = await outcome;
+          if (done.plain) {
+            await stager!.absorb(done.staged);
+            progress();
+          } else
+            fallback = {
+              from: job.firstLine,
+              given: [job.bytes, ...inflight.splice(0).map((f) => f.job.bytes)],
+            };
+        };
+        let longLine = false;
+        while (fallback === null) {
+          const bytes = await nextChunk(runner.chunkBytes ?? CSV_CHUNK_BYTES);
+          if (bytes === null) {
+            longLine = !ended;
+            break;
+          }
+          const job: CsvChunkJob = { source: key, layout: fileLayout, firstLine: line, bytes };
+          line += countLines(bytes);
+          const outcome = runner.run(job);
+          // Handled where it is awaited; one left behind by a fallback or a failure must not go unhandled.
+          outcome.catch(() => {});
+          inflight.push({ job, outcome });
+          if (inflight.length > runner.concurrency) await absorbOldest();
+        }
+        while (fallback === null && inflight.length > 0) await absorbOldest();
+        if (fallback === null && longLine) fallback = { from: line, given: [] };
+        if (fallback !== null) {
+          const { from, given } = fallback as { from: number; given: Uint8Array[] };
+          await stageStream(rest(given), from);
         }
       }
     }
   } catch (err) {
-    stager?.destroy();
+    (stager as CsvSourceStager | null)?.destroy();
     staged.destroy();
     body.destroy();
     const code = (err as { code?: string }).code;
@@ -315,12 +404,13 @@ async function stageCsv(
     staged.destroy();
     throw new InputFormatError(`${key}: empty file, expected a header with ${INPUT_COLUMNS.join(',')}`);
   }
-  const months = await stager.closeStaged();
+  const done: CsvSourceStager = stager;
+  const months = await done.closeStaged();
   const { sha256, bytes } = await sum.done;
   report.sha256 = sha256;
   report.bytes = bytes;
-  report.read = stager.read;
-  return { months, days: stager.days, extrasPath, minTs: stager.minTs, maxTs: stager.maxTs };
+  report.read = done.read;
+  return { months, days: done.days, extrasPath, minTs: done.minTs, maxTs: done.maxTs };
 }
 
 /** Checks a Parquet file's columns from its footer and registers it (typed as in the file) in the SQL engine. */
@@ -623,6 +713,7 @@ async function ingestAttempt(
       }
       await quarantine.close();
     }
+    await deps.csvChunks?.release?.();
 
     if (staged.length > 0) {
       // 2. Staged CSV rows are typed where they are read; Parquet rows are validated in SQL into one table.

@@ -15,12 +15,78 @@ const MAX_QUARANTINE_RECORD_CHARS = 2000;
 /** Text is encoded into blocks of this many bytes and written a block at a time. */
 const BLOCK_BYTES = 256 << 10;
 
+/** Where encoded text goes: a file ({@link TextSink}) or memory ({@link MemoryText}). */
+export interface TextOut {
+  /** Encodes text into the current block. */
+  add(text: string): void;
+  /** Appends text already encoded (UTF-8), after what was added before. */
+  addBytes(bytes: Uint8Array): void;
+  /** Writes out full blocks, if any. */
+  flushIfFull(): Promise<void>;
+  /** Writes out everything and closes. */
+  close(): Promise<void>;
+  /** Releases the output without waiting (on failure paths). */
+  destroy(): void;
+}
+
+/** Text encoded into blocks in memory (a worker's share of a file), handed over with {@link take}. */
+export class MemoryText implements TextOut {
+  private block = Buffer.allocUnsafe(0);
+  private used = 0;
+  private readonly full: Uint8Array[] = [];
+  bytes = 0;
+
+  add(text: string): void {
+    if (this.used + text.length * 3 > this.block.length) {
+      this.rotate();
+      this.block = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, text.length * 3));
+    }
+    const n = this.block.write(text, this.used, 'utf8');
+    this.used += n;
+    this.bytes += n;
+  }
+
+  addBytes(bytes: Uint8Array): void {
+    this.rotate();
+    this.full.push(bytes);
+    this.bytes += bytes.length;
+  }
+
+  async flushIfFull(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  destroy(): void {
+    this.full.length = 0;
+    this.rotate();
+  }
+
+  private rotate(): void {
+    if (this.used > 0) this.full.push(this.block.subarray(0, this.used));
+    this.block = Buffer.allocUnsafe(0);
+    this.used = 0;
+  }
+
+  /** The text so far as one byte array (its own buffer: it can be transferred to another thread); empties this. */
+  take(): Uint8Array {
+    this.rotate();
+    const out = new Uint8Array(this.bytes);
+    let at = 0;
+    for (const b of this.full.splice(0)) {
+      out.set(b, at);
+      at += b.length;
+    }
+    this.bytes = 0;
+    return out;
+  }
+}
+
 /**
  * A local text file written in blocks. Rows are encoded into a byte block as they come (synchronously: no string
  * is kept, which would load the garbage collector); full blocks are written when {@link flushIfFull} is awaited,
  * once per parsed batch, so memory stays at a few blocks per file whatever the input size.
  */
-export class TextSink {
+export class TextSink implements TextOut {
   private block = Buffer.allocUnsafe(BLOCK_BYTES);
   private used = 0;
   private full: Buffer[] = [];
@@ -40,6 +106,12 @@ export class TextSink {
       }
     }
     this.used += this.block.write(text, this.used, 'utf8');
+  }
+
+  addBytes(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.rotate();
+    this.full.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
   }
 
   private rotate(): void {
@@ -98,9 +170,17 @@ export class QuarantineFile {
 
   constructor(
     source: string,
-    private sink: TextSink,
+    private sink: TextOut,
   ) {
     this.sourceField = csvField(source);
+  }
+
+  /** Appends rows a worker rejected and encoded ({@link QuarantineFile.reject} on its own copy), with their counts. */
+  absorb(rejected: number, byReason: Record<string, number>, encoded: Uint8Array): void {
+    this.rejected += rejected;
+    for (const [bucket, n] of Object.entries(byReason))
+      this.rejectedByReason[bucket] = (this.rejectedByReason[bucket] ?? 0) + n;
+    this.sink.addBytes(encoded);
   }
 
   /** Records a rejected row: file, line, column and reason (and the row as read, cut when huge). */
@@ -148,7 +228,7 @@ export interface StagedMonth {
  * days at a time reading only the files of those months. At most `maxOpen` files are open (least recently used
  * closed first, reopened for append), so a file spread over many months still needs bounded memory.
  */
-export class MonthSinks {
+export class MonthSinks implements MonthOutput {
   private readonly open = new Map<string, { sink: TextSink; used: number }>();
   private readonly seen = new Map<string, string>();
   private tick = 0;
@@ -217,11 +297,42 @@ export class MonthSinks {
   }
 }
 
+/** Where a {@link RowStager} puts each month's rows: open files, or memory. */
+export interface MonthOutput {
+  /** The output of `month` (`YYYY-MM`) if it can be had at once, else undefined. */
+  openSink(month: string): TextOut | undefined;
+  /** The output of `month`, opening it if needed. */
+  sink(month: string): Promise<TextOut>;
+}
+
+/** Each month's staged rows in memory (a worker's share of a file). */
+export class MemoryMonths implements MonthOutput {
+  private readonly months = new Map<string, MemoryText>();
+
+  openSink(month: string): MemoryText {
+    let m = this.months.get(month);
+    if (m === undefined) this.months.set(month, (m = new MemoryText()));
+    return m;
+  }
+
+  async sink(month: string): Promise<MemoryText> {
+    return this.openSink(month);
+  }
+
+  /** Each month's rows, in month order, each as one byte array of its own. */
+  take(): { month: string; bytes: Uint8Array }[] {
+    return [...this.months.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([month, text]) => ({ month, bytes: text.take() }));
+  }
+}
+
 /**
- * Stages the rows of one CSV file: valid rows (normalised) into the staging CSV of their month, rejected rows
- * into quarantine, and the values of extra columns, keyed by source and line, into the extras file.
+ * Encodes accepted rows of one CSV file into staged CSV, one output per month, and the values of extra columns,
+ * keyed by source and line, into the extras output; keeps the counts, days and time range that plan the curated
+ * writes. Rejected rows go to the file's {@link QuarantineFile}.
  */
-export class CsvSourceStager {
+export class RowStager {
   read = 0;
   accepted = 0;
   /** Earliest and latest accepted timestamps (`YYYY-MM-DD HH:MM:SS` compares as text). */
@@ -231,17 +342,21 @@ export class CsvSourceStager {
   readonly days = new Map<string, number>();
   private readonly sourceField: string;
   private lastDay = '';
-  /** The month file rows go to without a lookup (`YYYY-MM`), open until the next {@link endBatch}. */
-  private curMonth = '';
-  private curSink: TextSink | null = null;
+  /** The month output rows go to without a lookup (`YYYY-MM`), open until the next {@link CsvSourceStager.endBatch}. */
+  protected curMonth = '';
+  protected curSink: TextOut | null = null;
   /** Rows of the current batch for other months, staged at the end of the batch (opening a file is async). */
-  private pending: { month: string; text: string }[] = [];
+  protected pending: { month: string; text: string }[] = [];
 
+  /**
+   * @param plainValues the values come from text with no quote, so none holds a delimiter, a quote or a line break
+   *   and none needs quoting (a plain chunk's).
+   */
   constructor(
     source: string,
-    private readonly staged: MonthSinks,
-    readonly quarantine: QuarantineFile,
-    private readonly extras: TextSink | null,
+    protected readonly staged: MonthOutput,
+    protected readonly extras: TextOut | null,
+    private readonly plainValues = false,
   ) {
     this.sourceField = csvField(source);
   }
@@ -253,10 +368,13 @@ export class CsvSourceStager {
     if (this.maxTs === null || ts > this.maxTs) this.maxTs = ts;
     if (this.lastDay === '' || !ts.startsWith(this.lastDay)) this.lastDay = ts.slice(0, 10);
     this.days.set(this.lastDay, (this.days.get(this.lastDay) ?? 0) + 1);
-    // Timestamp, amount and type are canonical (no delimiter or quote can occur in them).
-    const text =
-      `${csvField(row.tx_id)},${csvField(row.merchant_id)},${csvField(row.subsidiary)},${ts},${csvField(row.account_number)},` +
-      `${csvField(row.user_id)},${row.transaction_amount},${row.transaction_type},${this.sourceField},${line}\n`;
+    // Timestamp, amount and type are canonical (no delimiter or quote can occur in them); ids from plain text
+    // cannot hold a delimiter, quote or line break either.
+    const text = this.plainValues
+      ? `${row.tx_id},${row.merchant_id},${row.subsidiary},${ts},${row.account_number},` +
+        `${row.user_id},${row.transaction_amount},${row.transaction_type},${this.sourceField},${line}\n`
+      : `${csvField(row.tx_id)},${csvField(row.merchant_id)},${csvField(row.subsidiary)},${ts},${csvField(row.account_number)},` +
+        `${csvField(row.user_id)},${row.transaction_amount},${row.transaction_type},${this.sourceField},${line}\n`;
     if (this.curSink !== null && ts.startsWith(this.curMonth)) {
       this.curSink.add(text);
       return;
@@ -274,6 +392,52 @@ export class CsvSourceStager {
     let text = `${this.sourceField},${line}`;
     for (const v of values) text += `,${csvField(v ?? '')}`;
     this.extras?.add(text + '\n');
+  }
+}
+
+/** A worker's share of a CSV file, staged in memory: what {@link CsvSourceStager.absorb} appends to the file's outputs. */
+export interface StagedChunk {
+  read: number;
+  accepted: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  minTs: string | null;
+  maxTs: string | null;
+  days: [string, number][];
+  /** Staged rows of each month (encoded CSV lines). */
+  months: { month: string; bytes: Uint8Array }[];
+  /** Quarantine and extras lines (encoded). */
+  quarantine: Uint8Array;
+  extras: Uint8Array;
+}
+
+/**
+ * Stages the rows of one CSV file: valid rows (normalised) into the staging CSV of their month, rejected rows
+ * into quarantine, and the values of extra columns, keyed by source and line, into the extras file.
+ */
+export class CsvSourceStager extends RowStager {
+  constructor(
+    source: string,
+    protected override readonly staged: MonthSinks,
+    readonly quarantine: QuarantineFile,
+    extras: TextSink | null,
+  ) {
+    super(source, staged, extras);
+  }
+
+  /** Appends a chunk staged elsewhere (in file order: chunks are absorbed in the order they were cut). */
+  async absorb(chunk: StagedChunk): Promise<void> {
+    await this.endBatch();
+    this.read += chunk.read;
+    this.accepted += chunk.accepted;
+    if (chunk.minTs !== null && (this.minTs === null || chunk.minTs < this.minTs)) this.minTs = chunk.minTs;
+    if (chunk.maxTs !== null && (this.maxTs === null || chunk.maxTs > this.maxTs)) this.maxTs = chunk.maxTs;
+    for (const [day, n] of chunk.days) this.days.set(day, (this.days.get(day) ?? 0) + n);
+    for (const m of chunk.months) (await this.staged.sink(m.month)).addBytes(m.bytes);
+    this.curSink = null;
+    this.quarantine.absorb(chunk.rejected, chunk.rejectedByReason, chunk.quarantine);
+    this.extras?.addBytes(chunk.extras);
+    await this.endBatch();
   }
 
   /** Called once per parsed batch: stages rows of other months, then writes out full buffers. */
