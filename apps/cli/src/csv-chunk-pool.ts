@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { CsvChunkJob, CsvChunkOutcome, CsvChunkRunner } from '@splitwatch/use-cases';
 import { WorkerPool } from './worker-pool';
 
@@ -33,9 +32,4 @@ export class CsvChunkPool implements CsvChunkRunner {
   close(): Promise<void> {
     return this.pool.close();
   }
-}
-
-/** One worker per core: the ingest thread itself only cuts chunks and appends what comes back. */
-export function defaultCsvWorkers(): number {
-  return availableParallelism();
 }
