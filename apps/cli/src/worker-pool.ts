@@ -84,27 +84,19 @@ export class WorkerPool {
     this.closed = true;
     const name = this.options.name;
     for (const t of this.queue.splice(0)) t.reject(new Error(`The ${name} pool closed before this task ran`));
-    await Promise.all(
-      this.slots.map(
-        (s) =>
-          new Promise<void>((done) => {
-            s.worker.once('exit', () => done());
-            if (s.task) {
-              s.task.reject(new Error(`The ${name} pool closed while this task ran`));
-              s.task = null;
-              void s.worker.terminate();
-            } else s.worker.postMessage({ kind: 'close' } satisfies PoolRequest);
-          }),
-      ),
-    );
-    this.slots.length = 0;
+    await this.stopWorkers('closed');
   }
 
   /**
    * Stops the workers and frees their memory; the pool stays open and starts workers again for the next task. A task
    * still running (nobody waits for it any more) fails.
    */
-  async release(): Promise<void> {
+  release(): Promise<void> {
+    return this.stopWorkers('released its workers');
+  }
+
+  /** Asks each idle worker to stop, terminates a busy one (failing its task), and waits until all have exited. */
+  private async stopWorkers(what: string): Promise<void> {
     const slots = this.slots.splice(0);
     await Promise.all(
       slots.map(
@@ -112,9 +104,7 @@ export class WorkerPool {
           new Promise<void>((done) => {
             s.worker.once('exit', () => done());
             if (s.task) {
-              s.task.reject(
-                new Error(`The ${this.options.name} pool released its workers while this task ran`),
-              );
+              s.task.reject(new Error(`The ${this.options.name} pool ${what} while this task ran`));
               s.task = null;
               void s.worker.terminate();
             } else s.worker.postMessage({ kind: 'close' } satisfies PoolRequest);

@@ -427,7 +427,6 @@ export class CsvSourceStager extends RowStager {
 
   /** Appends a chunk staged elsewhere (in file order: chunks are absorbed in the order they were cut). */
   async absorb(chunk: StagedChunk): Promise<void> {
-    await this.endBatch();
     this.read += chunk.read;
     this.accepted += chunk.accepted;
     if (chunk.minTs !== null && (this.minTs === null || chunk.minTs < this.minTs)) this.minTs = chunk.minTs;
