@@ -19,7 +19,7 @@ port.on('message', (message: PoolRequest) => {
     const output = stageCsvChunk(message.payload as CsvChunkJob);
     port.postMessage(
       { kind: 'done', id: message.id, output } satisfies PoolReply,
-      output.plain ? transferablesOf(output.staged) : [],
+      output.aligned ? transferablesOf(output.staged) : [],
     );
   } catch (err) {
     port.postMessage(failedReply(message.id, err));

@@ -18,13 +18,19 @@ describe('CsvChunkPool (worker threads)', () => {
           2,
         ),
         job('t3,m1,s1,2021-03-02 10:00:00,a2,u2,7,debito\r\nshort,row\r\n', 5),
-        job('t4,"quoted",s1,2021-03-02 10:00:00,a2,u2,7,DEBITO\n', 7),
+        job('t4,"quoted, with a comma",s1,2021-03-02 10:00:00,a2,u2,7,DEBITO\n', 7),
+        job('t5,"opens a field\n', 8),
+        job('t6,m1\rlone,cr\n', 9),
       ];
       const outcomes = await Promise.all(chunks.map((c) => pool.run(c)));
       expect(outcomes).toEqual(chunks.map((c) => stageCsvChunk(c)));
-      const [first, second, third] = outcomes;
-      expect(third).toEqual({ plain: false });
-      if (!first.plain || !second.plain) throw new Error('expected plain chunks');
+      const [first, second, third, fourth, fifth] = outcomes;
+      expect(fourth).toEqual({ aligned: false, longer: true });
+      expect(fifth).toEqual({ aligned: false, longer: false });
+      if (!first.aligned || !second.aligned || !third.aligned) throw new Error('expected aligned chunks');
+      expect(Buffer.from(third.staged.months[0].bytes).toString()).toBe(
+        't4,"quoted, with a comma",s1,2021-03-02 10:00:00,a2,u2,7.00000000,DEBITO,raw/a.csv,7\n',
+      );
       expect(first.staged.months.map((m) => m.month)).toEqual(['2021-03', '2021-04']);
       expect(Buffer.from(first.staged.months[0].bytes).toString()).toBe(
         't1,m1,s1,2021-03-01 10:00:00,a1,u1,10.50000000,DEBITO,raw/a.csv,2\n',
@@ -50,7 +56,7 @@ describe('CsvChunkPool (worker threads)', () => {
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).name).toBe('TypeError');
       const ok = await pool.run(job('t1,m1\n', 2));
-      expect(ok.plain).toBe(true);
+      expect(ok.aligned).toBe(true);
     } finally {
       await pool.close();
     }

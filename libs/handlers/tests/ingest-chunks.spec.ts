@@ -13,23 +13,37 @@ type World = Awaited<ReturnType<typeof localWorld>>;
 
 /**
  * Chunks staged in this thread, each after a random delay, so that they finish out of order as on worker threads;
- * records what came back plain.
+ * records which came back aligned (staged) and how many bytes those held, and which did not.
  */
 function inProcessRunner(concurrency: number, chunkBytes: number, delays: number[]) {
   let n = 0;
-  const seen = { plain: 0, notPlain: 0 };
+  const seen = { aligned: 0, longer: 0, oneStream: 0 };
+  /** Aligned chunks by first line: ingest absorbs a chain of them from line 2 (work on chunks after a retry goes). */
+  const staged = new Map<number, { bytes: number; next: number }>();
+  /** Bytes staged on workers: the chain of aligned chunks from the first line after the header. */
+  const onWorkers = () => {
+    let total = 0;
+    for (let c = staged.get(2); c; c = staged.get(c.next)) total += c.bytes;
+    return total;
+  };
   const runner: CsvChunkRunner = {
     concurrency,
     chunkBytes,
     run: (job: CsvChunkJob) =>
       new Promise<CsvChunkOutcome>((resolve) => {
         const out = stageCsvChunk({ ...job, bytes: job.bytes.slice() });
-        if (out.plain) seen.plain++;
-        else seen.notPlain++;
+        if (out.aligned) {
+          seen.aligned++;
+          staged.set(job.firstLine, {
+            bytes: job.bytes.length,
+            next: job.firstLine + job.bytes.filter((b) => b === 10).length,
+          });
+        } else if (out.longer) seen.longer++;
+        else seen.oneStream++;
         setTimeout(() => resolve(out), delays[n++ % delays.length]);
       }),
   };
-  return { runner, seen };
+  return { runner, seen, onWorkers };
 }
 
 /** Pieces a generated file is made of: clean rows, and everything that makes a CSV hard to cut or to read. */
@@ -46,6 +60,12 @@ const piece = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.nat({ max: 999 }).map((i) => `"q${i}, quoted",m1,s1,2021-03-02 11:00:00,a1,u1,3.5,CREDITO`),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .nat({ max: 999 })
+      .map((i) => `"a${i}","m1","s1","2021-03-03 12:00:00","a2","u2","${1 + (i % 50)}.5","DEBITO"`),
   },
   {
     weight: 1,
@@ -70,6 +90,9 @@ const file = fc
       `\ufeff${HEADER}`,
       `${HEADER},note`,
       `"_id",${HEADER.slice(4)}`,
+      HEADER.split(',')
+        .map((c) => `"${c}"`)
+        .join(','),
       `\n${HEADER}`,
     ),
     lines: fc.array(piece, { minLength: 0, maxLength: 60 }),
@@ -151,34 +174,79 @@ describe('ingest in chunks on workers (the CLI pool) and in one stream stage the
     const bytes = Buffer.from([HEADER, ...rows].join('\n') + '\n');
     await one.objectStore.putBytes('raw/clean.csv', bytes);
     await chunked.objectStore.putBytes('raw/clean.csv', bytes);
-    const { runner, seen } = inProcessRunner(2, 512, [2, 0, 1]);
+    const { runner, seen, onWorkers } = inProcessRunner(2, 512, [2, 0, 1]);
     const a = await outcome(one, 'raw/clean.csv');
     const b = await outcome(chunked, 'raw/clean.csv', runner);
     expect(b).toEqual(a);
     expect(a.src.accepted).toBe(500);
-    expect(seen.notPlain).toBe(0);
-    expect(seen.plain).toBeGreaterThan(40);
+    expect(seen).toMatchObject({ longer: 0, oneStream: 0 });
+    expect(onWorkers()).toBe(bytes.length - HEADER.length - 1);
+    expect(seen.aligned).toBeGreaterThan(40);
   });
 
-  it('hands the rest of a file to the one stream from the first chunk where a record may span a cut', async () => {
+  it('stages quoted files on workers too, cutting again longer where a cut falls inside a quoted field', async () => {
+    const quoted = (i: number) =>
+      [
+        `t${i}`,
+        'm1',
+        `s "${i % 3}", x`,
+        `2021-03-1${i % 10} 10:00:00`,
+        `a${i % 7}`,
+        'u1',
+        `${i + 1}.5`,
+        'DEBITO',
+        'n',
+      ]
+        .map((v) => `"${v.replace(/"/g, '""')}"`)
+        .join(',');
+    const header = [...HEADER.split(','), 'note'].map((c) => `"${c}"`).join(',');
+    // A free-text note of 40 lines (over 1 KB): any cut after 400 bytes in it lands inside quotes.
+    const note = Array.from({ length: 40 }, (_, i) => `note line ${i}`).join('\r\n');
+    const lines = [
+      ...Array.from({ length: 60 }, (_, i) => quoted(i)),
+      `"t-long","m1","s1",2021-03-11 10:00:00,a1,u1,9.5,CREDITO,"${note}"`,
+      ...Array.from({ length: 60 }, (_, i) => quoted(100 + i)),
+      'broken,row',
+    ];
+    const bytes = Buffer.from([header, ...lines].join('\r\n') + '\r\n');
+    await one.objectStore.putBytes('raw/quoted.csv', bytes);
+    await chunked.objectStore.putBytes('raw/quoted.csv', bytes);
+    const { runner, seen, onWorkers } = inProcessRunner(2, 400, [0, 2]);
+    const a = await outcome(one, 'raw/quoted.csv');
+    const b = await outcome(chunked, 'raw/quoted.csv', runner);
+    expect(b).toEqual(a);
+    expect(a.src.accepted).toBe(121);
+    expect(a.curated.find((r) => r.tx_id === 't5')?.subsidiary).toBe('s "2", x');
+    expect(a.extras).toContain(`raw/quoted.csv,62,"${note}"`);
+    // The long record starts on line 62 and spans 40 lines, so the broken row is on line 162.
+    expect(a.quarantine).toContain('raw/quoted.csv,162,*,"expected 9 fields, found 2"');
+    expect(seen.longer).toBeGreaterThanOrEqual(1);
+    expect(seen.oneStream).toBe(0);
+    expect(onWorkers()).toBe(bytes.length - header.length - 2);
+  });
+
+  it('hands the rest of a file to the one stream from a chunk with a lone carriage return', async () => {
     const row = (i: number) => `t${i},m1,s1,2021-03-1${i % 10} 10:00:00,a${i % 7},u1,${i + 1}.5,DEBITO`;
     const lines = [
       ...Array.from({ length: 100 }, (_, i) => row(i)),
-      '"t-q","m ""one""\nsplit",s1,2021-03-11 10:00:00,a1,u1,9.5,CREDITO',
+      'lone,cr\rthen,more',
       ...Array.from({ length: 100 }, (_, i) => row(200 + i)),
       'broken,row',
     ];
-    const bytes = Buffer.from([HEADER, ...lines].join('\r\n') + '\r\n');
+    const bytes = Buffer.from([HEADER, ...lines].join('\n') + '\n');
     await one.objectStore.putBytes('raw/mixed.csv', bytes);
     await chunked.objectStore.putBytes('raw/mixed.csv', bytes);
-    const { runner, seen } = inProcessRunner(2, 400, [0, 2]);
+    const { runner, seen, onWorkers } = inProcessRunner(2, 400, [0, 2]);
     const a = await outcome(one, 'raw/mixed.csv');
     const b = await outcome(chunked, 'raw/mixed.csv', runner);
     expect(b).toEqual(a);
-    expect(a.src.accepted).toBe(201);
-    // The quoted record starts on line 102 and holds a line break, so the broken row is on line 204.
+    expect(a.src.accepted).toBe(200);
+    // The lone CR ends a line for the parser: line 102 holds two records (102 and 103), so the broken row is on 204.
     expect(a.quarantine).toContain('raw/mixed.csv,204,*,"expected 8 fields, found 2"');
-    expect(seen.plain).toBeGreaterThan(5);
-    expect(seen.notPlain).toBeGreaterThanOrEqual(1);
+    expect(seen.aligned).toBeGreaterThan(5);
+    expect(seen.oneStream).toBe(1);
+    // The chunks before the lone CR's were staged on workers; the rest of the file in one stream.
+    expect(onWorkers()).toBeGreaterThan(2000);
+    expect(onWorkers()).toBeLessThan(bytes.length / 2);
   });
 });

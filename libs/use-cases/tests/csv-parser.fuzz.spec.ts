@@ -99,6 +99,34 @@ describe('parseCsv on broken input', () => {
     );
   });
 
+  it('reads whole lines at once (its fast path) exactly as it reads them a character at a time', async () => {
+    // Lines built of the characters that decide how a line reads: quotes, delimiters, line ends, a lone CR.
+    const token = fc.constantFrom('"', '""', ',', '","', 'a', 'bc', ' ', '\n', '\r\n', '\r', '\ufeff');
+    await fc.assert(
+      fc.asyncProperty(fc.array(token, { maxLength: 40 }), fc.boolean(), async (tokens, quoteLines) => {
+        // Half the time, lines quoted throughout around the tokens, the exporters' style the fast path reads.
+        const text = quoteLines
+          ? tokens
+              .join('')
+              .split('\n')
+              .map((l) => `"${l}"`)
+              .join('\n')
+          : tokens.join('');
+        const bytes = Buffer.from(text);
+        const whole = await parse([bytes], 12);
+        const byChar = await parse(
+          cut(
+            bytes,
+            Array.from({ length: bytes.length }, (_, i) => i),
+          ),
+          12,
+        );
+        expect(whole).toEqual(byChar);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('yields one batch per input chunk, so the caller awaits per chunk and not per row', async () => {
     const chunk = Buffer.from('a,b\n'.repeat(500));
     const batches: number[] = [];

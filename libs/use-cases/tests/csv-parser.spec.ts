@@ -60,6 +60,25 @@ describe('parseCsv', () => {
     expect(recs[2]).toEqual({ line: 3, fields: ['ok'] });
   });
 
+  it('keeps a record of exactly the longest length, quoted or not, and the line after it', async () => {
+    for (const chunks of [
+      ['"ab","cd,ef"\r\nabcdefghijkl\nok\n'],
+      ['"ab","cd', ',ef"\r', '\nabcdefghijkl', '\nok\n'],
+    ]) {
+      const recs = await parse(chunks, 12);
+      expect(recs).toEqual([
+        { line: 1, fields: ['ab', 'cd,ef'] },
+        { line: 2, fields: ['abcdefghijkl'] },
+        { line: 3, fields: ['ok'] },
+      ]);
+    }
+    const over = await parse(['abcdefghijklm\nok\n'], 12);
+    expect(over).toEqual([
+      { line: 1, fields: [], error: 'record longer than 12 characters' },
+      { line: 2, fields: ['ok'] },
+    ]);
+  });
+
   it('gives the same records however the bytes are split into chunks', async () => {
     const field = fc.oneof(
       fc.stringMatching(/^[a-z0-9 ]{0,6}$/),

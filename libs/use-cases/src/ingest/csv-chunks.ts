@@ -55,14 +55,17 @@ export interface CsvChunkJob {
   firstLine: number;
   /** The chunk's bytes (UTF-8). */
   bytes: Uint8Array;
+  /** The chunk ends where the file ends (it may then end without a line break, or inside a quoted field). */
+  last?: boolean;
 }
 
 /**
- * A chunk staged, or `plain: false` when the chunk holds a quote or a carriage return that does not end a line:
- * a quoted field may hold a line break, so such a chunk may not start or end on a record boundary, and only
- * reading the file in one stream from there on stages it right.
+ * A chunk staged, or `aligned: false` when its lines may not be records of their own: either its end is inside a
+ * quoted field (a record spans the cut: `longer`, a chunk extended further may end on a boundary), or it holds a
+ * carriage return that does not end a line (which the parser counts as a line break where a byte count sees none: only
+ * reading the file in one stream from the chunk's first line stages it right).
  */
-export type CsvChunkOutcome = { plain: true; staged: StagedChunk } | { plain: false };
+export type CsvChunkOutcome = { aligned: true; staged: StagedChunk } | { aligned: false; longer: boolean };
 
 /** Runs {@link stageCsvChunk} somewhere (worker threads): ingest keeps `concurrency` chunks in flight. */
 export interface CsvChunkRunner {
@@ -87,14 +90,34 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-/** True when no record can span the chunk's ends: no quote, and every CR is part of a CRLF. */
-export function isPlainChunk(bytes: Uint8Array): boolean {
-  const b = asBuffer(bytes);
-  if (b.indexOf(QUOTE) >= 0) return false;
+/** True when every CR of the bytes is part of a CRLF, so that their lines are counted by their LFs. */
+function onlyCrlf(b: Buffer): boolean {
   for (let at = b.indexOf(CR); at >= 0; at = b.indexOf(CR, at + 1)) {
     if (b[at + 1] !== LF) return false;
   }
   return true;
+}
+
+/**
+ * Decodes whole lines of a file: text inside a file keeps a U+FEFF it may hold; invalid bytes become U+FFFD, which the
+ * parser reports.
+ */
+function decodeLines(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(bytes);
+}
+
+/**
+ * True when the bytes, read from a record's start on line `firstLine` (1: a byte-order mark is dropped), are whole
+ * records: they end outside any quoted field, after a line break, and every CR ends a line (a file's header line,
+ * say, before its chunks are cut).
+ */
+export function isWholeRecords(bytes: Uint8Array, firstLine: number): boolean {
+  const b = asBuffer(bytes);
+  if (b.length === 0 || b[b.length - 1] !== LF || !onlyCrlf(b)) return false;
+  if (b.indexOf(QUOTE) < 0) return true;
+  const parser = createCsvParser({ firstLine });
+  parser.push(decodeLines(b));
+  return parser.atRecordStart();
 }
 
 /** Line breaks (LF) in a chunk: how far its first line is from the next chunk's. */
@@ -106,14 +129,21 @@ export function countLines(bytes: Uint8Array): number {
 }
 
 /**
- * Parses, validates and stages one plain chunk in memory, exactly as the one-stream path would stage the same
- * lines (same parser, same {@link stageRecords}); the caller appends the result to the file's outputs in order.
+ * Parses, validates and stages one chunk in memory, exactly as the one-stream path would stage the same lines (same
+ * parser, same {@link stageRecords}); the caller appends the result to the file's outputs in order. The chunk starts
+ * where a record starts (the file's chunks before it were aligned); it is staged when it also ends where one ends,
+ * for then the one stream's parser would be in the very state this one starts in at each end, and reads the same
+ * records. A quoted field may hold delimiters and quotes (then staged values are quoted as needed) and even line
+ * breaks, as long as the chunk is not cut inside it.
  */
 export function stageCsvChunk(job: CsvChunkJob): CsvChunkOutcome {
-  if (!isPlainChunk(job.bytes)) return { plain: false };
-  // Text inside a file keeps a U+FEFF it may hold; invalid bytes become U+FFFD, which the parser reports.
-  const text = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(job.bytes);
+  const b = asBuffer(job.bytes);
+  if (!onlyCrlf(b)) return { aligned: false, longer: false };
+  const quoted = b.indexOf(QUOTE) >= 0;
   const parser = createCsvParser({ firstLine: job.firstLine });
+  const records = parser.push(decodeLines(b));
+  // The file's last chunk ends where the file does, and `end()` reads its end as the one stream's would.
+  if (job.last !== true && !parser.atRecordStart()) return { aligned: false, longer: true };
   const months = new MemoryMonths();
   const extras = new MemoryText();
   const quarantineText = new MemoryText();
@@ -122,12 +152,12 @@ export function stageCsvChunk(job: CsvChunkJob): CsvChunkOutcome {
     job.source,
     months,
     job.layout.extraPositions.length > 0 ? extras : null,
-    true,
+    !quoted,
   );
-  stageRecords(parser.push(text), job.layout, stager, quarantine);
+  stageRecords(records, job.layout, stager, quarantine);
   stageRecords(parser.end(), job.layout, stager, quarantine);
   return {
-    plain: true,
+    aligned: true,
     staged: {
       read: stager.read,
       accepted: stager.accepted,
@@ -192,6 +222,13 @@ export class LineCutter {
       before += b.length;
     }
     return atEnd ? this.cutAt(this.size) : null;
+  }
+
+  /** Puts bytes cut earlier back in front of those held, in the order given. */
+  putBack(bytes: Uint8Array[]): void {
+    const back = bytes.filter((b) => b.length > 0).map(asBuffer);
+    this.held = [...back, ...this.held];
+    for (const b of back) this.size += b.length;
   }
 
   /** Everything not cut yet, as it came; empties this. */

@@ -24,6 +24,11 @@ export interface CsvParser {
   push(text: string): CsvRecord[];
   /** Ends the input (with the decoder's last characters, if any); returns the last record, if any. */
   end(tail?: string): CsvRecord[];
+  /**
+   * True when the text pushed so far ends exactly where a record may start: after a line break that is not inside
+   * a quoted field, with nothing of a next record begun.
+   */
+  atRecordStart(): boolean;
 }
 
 const QUOTE = 34;
@@ -61,17 +66,38 @@ export async function* parseCsvBatches(
   if (last.length > 0) yield last;
 }
 
+/**
+ * The fields of a whole line when it is a record on its own that reads the same split as parsed: no quote at all, or
+ * every field quoted with no quote inside (`"a","b, c"`: an exporter's quote-everything style). Null otherwise (an
+ * escaped quote, a field quoted and one not, a quoted field that goes on past the line): the parser reads it.
+ */
+function splitWholeLine(lineText: string, delim: string, quotedSep: string): string[] | null {
+  if (lineText.indexOf('"') < 0) return lineText.split(delim);
+  if (
+    lineText.length < 2 ||
+    lineText.charCodeAt(0) !== QUOTE ||
+    lineText.charCodeAt(lineText.length - 1) !== QUOTE
+  )
+    return null;
+  const fields = lineText.slice(1, -1).split(quotedSep);
+  for (const f of fields) if (f.indexOf('"') >= 0) return null;
+  return fields;
+}
+
 /** A {@link CsvParser}: the state of one input, fed with {@link CsvParser.push} and closed with {@link CsvParser.end}. */
 export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
   const delimChar = options.delimiter ?? ',';
   const delim = delimChar.charCodeAt(0);
   const maxChars = options.maxRecordChars ?? 1 << 20;
+  const quotedSep = `"${delimChar}"`;
 
   let fields: string[] = [];
   let field = '';
   let inQuotes = false;
   let afterQuote = false; // just closed a quoted field; only a delimiter or line end may follow
+  let justClosed = false; // the last character read closed a quoted field: a quote right after makes it an escape
   let line = options.firstLine ?? 1;
+  let atFileStart = line === 1; // a byte-order mark is dropped there, once
   let recordLine = line;
   let recordChars = 0;
   let recordError: string | undefined;
@@ -94,15 +120,18 @@ export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
 
   const push = (input: string): CsvRecord[] => {
     let text = input;
-    if (line === 1 && recordChars === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    if (atFileStart && text.length > 0) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      atFileStart = false;
+    }
     const out: CsvRecord[] = [];
     let segStart = 0; // start of the pending unquoted slice of `text` for the current field
     const flushSeg = (end: number) => {
       if (end > segStart) field += text.slice(segStart, end);
     };
     for (let i = 0; i < text.length; i++) {
-      // Fast path: a whole plain line (no quotes, no stray CR, no replacement char) at a record start is split at
-      // once; a CRLF line end is plain too.
+      // Fast path: a whole line at a record start, unquoted or quoted throughout (no stray CR, no replacement char),
+      // is split at once; a CRLF line end is plain too.
       if (
         !started &&
         !inQuotes &&
@@ -117,17 +146,22 @@ export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
         const end = nl > i && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
         if (end > i && end - i <= maxChars) {
           const lineText = text.slice(i, end);
-          if (lineText.indexOf('"') < 0 && lineText.indexOf('\r') < 0 && lineText.indexOf('\ufffd') < 0) {
-            out.push({ line, fields: lineText.split(delimChar) });
-            line++;
-            recordLine = line;
-            i = nl;
-            segStart = nl + 1;
-            continue;
+          if (lineText.indexOf('\r') < 0 && lineText.indexOf('\ufffd') < 0) {
+            const fields = splitWholeLine(lineText, delimChar, quotedSep);
+            if (fields !== null) {
+              out.push({ line, fields });
+              line++;
+              recordLine = line;
+              i = nl;
+              segStart = nl + 1;
+              continue;
+            }
           }
         }
       }
       const c = text.charCodeAt(i);
+      const escape = justClosed;
+      justClosed = false;
       if (pendingCR) {
         pendingCR = false;
         if (c === LF) {
@@ -153,7 +187,8 @@ export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
         segStart = i + 1;
         continue;
       }
-      if (++recordChars > maxChars) {
+      // A record's length counts its characters, not the line break that ends it.
+      if (++recordChars > maxChars && (inQuotes || (c !== LF && c !== CR))) {
         skipping = true;
         segStart = i + 1;
         continue;
@@ -161,16 +196,11 @@ export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
       if (c === 0xfffd && !recordError) recordError = 'invalid UTF-8 byte sequence';
       if (inQuotes) {
         if (c === QUOTE) {
+          // A close, or the first half of an escaped quote (`""`): the next character decides, in this text or the next.
           flushSeg(i);
-          if (text.charCodeAt(i + 1) === QUOTE) {
-            field += '"';
-            i++;
-            recordChars++;
-          } else {
-            // At a chunk's end this may be the first half of an escaped quote; the next chunk decides.
-            inQuotes = false;
-            afterQuote = true;
-          }
+          inQuotes = false;
+          afterQuote = true;
+          justClosed = true;
           segStart = i + 1;
         } else if (c === LF) {
           line++;
@@ -178,8 +208,8 @@ export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
         continue;
       }
       if (c === QUOTE) {
-        if (afterQuote) {
-          // `""` split across two chunks: the previous quote was an escape, not a close.
+        if (escape) {
+          // `""`: the previous quote was an escape, not a close.
           field += '"';
           inQuotes = true;
           afterQuote = false;
@@ -208,7 +238,11 @@ export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
       if (c === LF || c === CR) {
         flushSeg(i);
         if (started || fields.length > 0 || field.length > 0) out.push(endRecord());
-        else afterQuote = false;
+        else {
+          // A blank line: nothing of it counts toward the next record's length.
+          afterQuote = false;
+          recordChars = 0;
+        }
         line++;
         recordLine = line;
         pendingCR = c === CR;
@@ -225,14 +259,23 @@ export function createCsvParser(options: CsvParserOptions = {}): CsvParser {
   const end = (tail = ''): CsvRecord[] => {
     if (tail) field += tail;
     if (tail && !recordError && tail.indexOf('\ufffd') >= 0) recordError = 'invalid UTF-8 byte sequence';
+    // An over-long record is reported as such even when the file ends inside its quotes (what it held is dropped).
+    if (skipping)
+      return [{ line: recordLine, fields: [], error: `record longer than ${maxChars} characters` }];
     if (inQuotes) {
       recordError = recordError ?? 'unterminated quoted field at end of file';
       return [endRecord()];
     }
-    if (skipping)
-      return [{ line: recordLine, fields: [], error: `record longer than ${maxChars} characters` }];
     if (started || fields.length > 0 || field.length > 0) return [endRecord()];
     return [];
   };
-  return { push, end };
+  const atRecordStart = () =>
+    !inQuotes &&
+    !afterQuote &&
+    !skipping &&
+    !pendingCR &&
+    !started &&
+    fields.length === 0 &&
+    field.length === 0;
+  return { push, end, atRecordStart };
 }

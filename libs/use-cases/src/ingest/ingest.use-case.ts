@@ -16,7 +16,7 @@ import { resolveColumnMap, type ColumnMap } from './column-map';
 import { parseCsvBatches, type CsvRecord } from './csv-parser';
 import {
   countLines,
-  isPlainChunk,
+  isWholeRecords,
   LineCutter,
   stageRecords,
   type CsvChunkJob,
@@ -250,8 +250,9 @@ const MAX_CSV_CHUNK_BYTES = 64 << 20;
  *
  * With a {@link CsvChunkRunner} (the CLI's worker threads), the file after its header is cut into chunks of whole
  * lines that workers parse and validate in parallel; their staged output is appended in file order, so files,
- * counts and line numbers are those of the one-stream path. A chunk with a quote or a lone carriage return (a
- * record may span its ends) switches the rest of the file to the one stream, from that chunk's first line.
+ * counts and line numbers are those of the one-stream path. Quoted fields are read on the workers too; a chunk cut
+ * inside a quoted field (one that holds a line break), or holding a lone carriage return, switches the rest of the
+ * file to the one stream, from that chunk's first line.
  */
 async function stageCsv(
   deps: IngestDeps,
@@ -346,35 +347,55 @@ async function stageCsv(
       };
       // The header in one stream: the file's layout.
       const header = await nextChunk(0);
-      if (header !== null && isPlainChunk(header)) await stageStream([header], 1);
+      if (header !== null && isWholeRecords(header, 1)) await stageStream([header], 1);
       if (stager === null) {
-        // A header with quotes, after blank lines, too long, or no header at all: one stream from line 1.
+        // A header holding a line break or a lone CR, after blank lines, too long, or no header at all: one stream
+        // from line 1.
         await stageStream(rest(header ? [header] : []), 1);
       } else {
         const fileLayout: CsvLayout = layout!;
+        const chunkBytes = runner.chunkBytes ?? CSV_CHUNK_BYTES;
         let line = 1 + countLines(header!);
         const inflight: { job: CsvChunkJob; outcome: Promise<CsvChunkOutcome> }[] = [];
-        let fallback: { from: number; given: Uint8Array[] } | null = null;
+        let fallback: number | null = null;
+        // After a chunk cut inside a quoted field, the next chunk is cut again from its start, this much longer.
+        let atLeast = 0;
         const absorbOldest = async () => {
           const { job, outcome } = inflight.shift()!;
           const done = await outcome;
-          if (done.plain) {
+          if (done.aligned) {
             await stager!.absorb(done.staged);
             progress();
-          } else
-            fallback = {
-              from: job.firstLine,
-              given: [job.bytes, ...inflight.splice(0).map((f) => f.job.bytes)],
-            };
-        };
-        let longLine = false;
-        while (fallback === null) {
-          const bytes = await nextChunk(runner.chunkBytes ?? CSV_CHUNK_BYTES);
-          if (bytes === null) {
-            longLine = !ended;
-            break;
+            return true;
           }
-          const job: CsvChunkJob = { source: key, layout: fileLayout, firstLine: line, bytes };
+          // The chunks after it were cut from a point that may not start a record: their work goes, their bytes come
+          // back, and the file is cut again from this chunk's start, as a longer chunk or in one stream.
+          cut.putBack([job.bytes, ...inflight.splice(0).map((f) => f.job.bytes)]);
+          line = job.firstLine;
+          atLeast = job.bytes.length + chunkBytes;
+          if (!done.longer || atLeast > MAX_CSV_CHUNK_BYTES) fallback = job.firstLine;
+          return false;
+        };
+        while (fallback === null) {
+          if (ended && cut.size === 0) {
+            // Nothing left to cut: what is in flight is absorbed (one cut inside a quoted field gives bytes back).
+            if (inflight.length === 0) break;
+            await absorbOldest();
+            continue;
+          }
+          const bytes = await nextChunk(Math.max(chunkBytes, atLeast));
+          atLeast = 0;
+          if (bytes === null) {
+            if (ended && cut.size === 0) continue;
+            // A line longer than a chunk may be: once the chunks before it are in, the rest goes in one stream from
+            // it, unless one of them gives its bytes back to be cut again.
+            let again = false;
+            while (fallback === null && !again && inflight.length > 0) again = !(await absorbOldest());
+            if (fallback === null && !again) fallback = line;
+            continue;
+          }
+          const last = ended && cut.size === 0;
+          const job: CsvChunkJob = { source: key, layout: fileLayout, firstLine: line, bytes, last };
           line += countLines(bytes);
           const outcome = runner.run(job);
           // Handled where it is awaited; one left behind by a fallback or a failure must not go unhandled.
@@ -382,12 +403,7 @@ async function stageCsv(
           inflight.push({ job, outcome });
           if (inflight.length > runner.concurrency) await absorbOldest();
         }
-        while (fallback === null && inflight.length > 0) await absorbOldest();
-        if (fallback === null && longLine) fallback = { from: line, given: [] };
-        if (fallback !== null) {
-          const { from, given } = fallback as { from: number; given: Uint8Array[] };
-          await stageStream(rest(given), from);
-        }
+        if (fallback !== null) await stageStream(rest([]), fallback);
       }
     }
   } catch (err) {

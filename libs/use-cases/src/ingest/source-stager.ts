@@ -350,7 +350,7 @@ export class RowStager {
 
   /**
    * @param plainValues the values come from text with no quote, so none holds a delimiter, a quote or a line break
-   *   and none needs quoting (a plain chunk's).
+   *   and none needs quoting (a chunk without quotes).
    */
   constructor(
     source: string,
