@@ -89,6 +89,16 @@ function messageOf(error: unknown): string {
 }
 
 /**
+ * Athena (Trino) functions the shared SQL may use that DuckDB lacks, as macros playing the same part: `to_utf8`
+ * (text to bytes) and `xxhash64` (a 64-bit hash of bytes; DuckDB's own `hash`, so the values differ from Athena's,
+ * which nothing may depend on: the shared SQL only groups and compares by them).
+ */
+const ATHENA_FUNCTION_MACROS = [
+  `CREATE OR REPLACE MACRO to_utf8(s) AS encode(s)`,
+  `CREATE OR REPLACE MACRO xxhash64(b) AS hash(b)`,
+];
+
+/**
  * SQL engine over the local object-store directory, backed by an in-memory DuckDB: tables are views over the same
  * Parquet/CSV layout Athena reads in S3, typed like the Glue tables, so the shared SQL behaves alike.
  *
@@ -133,6 +143,7 @@ export class DuckDbSqlEngine implements SqlEngine {
     const engine = new DuckDbSqlEngine(instance, root);
     // Zone-aware Parquet timestamps cast to TIMESTAMP must keep their wall-clock value, never the laptop's zone.
     await engine.execute(`SET GLOBAL TimeZone = 'UTC'`, 'configuring the session');
+    for (const macro of ATHENA_FUNCTION_MACROS) await engine.execute(macro, 'configuring the session');
     return engine;
   }
 

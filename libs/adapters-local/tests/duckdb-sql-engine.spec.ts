@@ -539,6 +539,24 @@ describe('DuckDbSqlEngine', () => {
       expect(tuned.name).toBe('duckdb');
       expect(tuned.root).toBe(root);
     });
+
+    it("defines Athena's xxhash64(to_utf8(text)), which the shared SQL groups ids by", async () => {
+      const rows = await engine.query(
+        `SELECT id, COUNT(*) AS n, COUNT(DISTINCT h) AS hashes
+           FROM (SELECT id, xxhash64(to_utf8(id)) AS h
+                   FROM (VALUES ('a1'), ('a1'), ('b2'), ('ñ€'), ('ñ€'), ('ñ€')) t(id))
+          GROUP BY id ORDER BY id`,
+      );
+      expect(rows).toEqual([
+        { id: 'a1', n: 2, hashes: 1 },
+        { id: 'b2', n: 1, hashes: 1 },
+        { id: 'ñ€', n: 3, hashes: 1 },
+      ]);
+      const [distinct] = await engine.query(
+        `SELECT COUNT(DISTINCT xxhash64(to_utf8(CAST(i AS VARCHAR)))) AS n FROM range(100000) t(i)`,
+      );
+      expect(distinct).toEqual({ n: 100000 });
+    });
   });
 
   describe('errors', () => {

@@ -35,10 +35,10 @@ describe('adapter configuration from the environment', () => {
 });
 
 describe("ingest's curated write statements follow the DuckDB memory limit", () => {
-  it('holds one row per KiB of the limit, between 250,000 and 2,000,000, and the default for a non-size', () => {
-    expect(curatedChunkRowsFor('448MB')).toBe(437_500);
-    expect(curatedChunkRowsFor('1GiB')).toBe(1_048_576);
-    expect(curatedChunkRowsFor(' 1.5 gb ')).toBe(1_464_843);
+  it('holds one row per 2 KiB of the limit, between 250,000 and 2,000,000, and the default for a non-size', () => {
+    expect(curatedChunkRowsFor('448MB')).toBe(250_000);
+    expect(curatedChunkRowsFor('1GiB')).toBe(524_288);
+    expect(curatedChunkRowsFor(' 1.5 gb ')).toBe(732_421);
     expect(curatedChunkRowsFor('8GB')).toBe(2_000_000);
     expect(curatedChunkRowsFor('100MB')).toBe(250_000);
     expect(curatedChunkRowsFor('75%')).toBeUndefined();
@@ -52,7 +52,7 @@ describe("ingest's curated write statements follow the DuckDB memory limit", () 
         results: { kind: 'pglite' },
         duckdbMemoryLimit: '448MB',
       });
-      expect(limited.ingestChunkRows).toBe(437_500);
+      expect(limited.ingestChunkRows).toBe(250_000);
       await limited.close();
       const unlimited = await openLocalAdapters({ dataDir, results: { kind: 'pglite' } });
       expect(unlimited.ingestChunkRows).toBeUndefined();

@@ -55,6 +55,37 @@ describe('ingest (embedded adapters)', () => {
     expect(manifest.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('classifies retries and conflicts by the ids themselves, whatever their hashes share', async () => {
+    const text = csvOf([
+      { id: 'h1', account: 'x', date: '2021-01-01 10:00:00', amount: '7' },
+      { id: 'h1', account: 'x', date: '2021-01-01 10:00:01', amount: '7' }, // retry
+      { id: 'h2', account: 'x', date: '2021-01-01 11:00:00', amount: '5' },
+      { id: 'h2', account: 'x', date: '2021-01-01 11:00:00', amount: '6' }, // conflict
+      { id: 'h3', account: 'x', date: '2021-01-01 12:00:00', amount: '5' },
+      { id: 'h4', account: 'x', date: '2021-01-01 12:00:00', amount: '5' },
+    ]);
+    const outcome = async (world: World) => {
+      await world.objectStore.putText('raw/h.csv', text);
+      const [src] = (await ingest(world, { runId: 'r1', sources: ['raw/h.csv'] })).sources;
+      return {
+        src,
+        quarantine: await world.objectStore.getText(src.quarantineKey!),
+        rows: await curated(world),
+      };
+    };
+    const normal = await outcome(w);
+    // Every id hashed alike: all rows become candidates, and each is still judged by its own _id.
+    const colliding = await localWorld();
+    try {
+      await colliding.sqlEngine.query('CREATE OR REPLACE MACRO xxhash64(b) AS 0');
+      expect(await outcome(colliding)).toEqual(normal);
+    } finally {
+      await colliding.dispose();
+    }
+    expect(normal.src).toMatchObject({ read: 6, accepted: 3, duplicates: 1, rejected: 2 });
+    expect(normal.rows.map((r) => r.tx_id)).toEqual(['h1', 'h3', 'h4']);
+  });
+
   it('leaves the curated data unchanged when the same file or an overlapping extract is ingested again', async () => {
     const rows = [
       { id: 'b1', account: 'x', date: '2021-01-01 10:00:00', amount: '1' },

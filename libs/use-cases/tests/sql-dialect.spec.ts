@@ -27,12 +27,16 @@ describe('shared SQL dialect', () => {
   });
 
   it('catches engine-only constructs', () => {
-    expect(findEngineOnlySql('SELECT epoch(ts), x::int FROM read_parquet(\'a\') QUALIFY 1')).toHaveLength(4);
-    expect(findEngineOnlySql('SELECT date_add(\'day\', 1, d), approx_percentile(x, 0.5)')).toHaveLength(2);
+    expect(findEngineOnlySql("SELECT epoch(ts), x::int FROM read_parquet('a') QUALIFY 1")).toHaveLength(4);
+    expect(findEngineOnlySql("SELECT date_add('day', 1, d), approx_percentile(x, 0.5)")).toHaveLength(2);
+    expect(findEngineOnlySql('SELECT hash(a), xxhash64(b), md5(c)')).toHaveLength(2);
+    expect(findEngineOnlySql('SELECT xxhash64(to_utf8(tx_id)) AS h')).toEqual([]);
   });
 
   it('fills every placeholder and refuses unknown ones', () => {
-    expect(featuresSql({ ...DEFAULT_CONFIG, windowHours: 6 })).toContain('RANGE BETWEEN 21600 PRECEDING AND CURRENT ROW');
+    expect(featuresSql({ ...DEFAULT_CONFIG, windowHours: 6 })).toContain(
+      'RANGE BETWEEN 21600 PRECEDING AND CURRENT ROW',
+    );
     expect(featuresSql(DEFAULT_CONFIG)).not.toMatch(/\{\{/);
     expect(() => renderSql('SELECT {{x}}', {})).toThrow('placeholder {{x}} has no value');
   });
