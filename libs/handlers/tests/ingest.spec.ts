@@ -286,6 +286,34 @@ describe('ingest hardening (embedded adapters)', () => {
     expect(await curated(w)).toEqual(small);
   });
 
+  it('writes the same curated data from Parquet over several months, whatever the statement size', async () => {
+    // 40 rows over four months, a retry of one and a bad amount: validated by month, written a range at a time.
+    const select = `SELECT 'c' || k AS "_id", 'm' AS merchant_id, 's' AS subsidiary,
+        TIMESTAMP '2021-01-03 10:00:00' + INTERVAL (k * 3) DAY + INTERVAL (CASE WHEN i = 40 THEN 1 ELSE 0 END) SECOND
+          AS transaction_date,
+        'a' || (k % 3) AS account_number, 'u' AS user_id,
+        CAST(CASE WHEN k = 7 THEN -1 ELSE k + 1 END AS DECIMAL(24,8)) AS transaction_amount, 'DEBITO' AS transaction_type
+      FROM (SELECT i, CASE WHEN i = 40 THEN 3 ELSE i END AS k FROM range(41) t(i)) ORDER BY i`;
+    const small = await localWorld();
+    try {
+      await writeParquet(w, 'raw/months.parquet', select);
+      await writeParquet(small, 'raw/months.parquet', select);
+      const [whole] = (await ingest(w, { runId: 'r1', sources: ['raw/months.parquet'] })).sources;
+      const [chunked] = (
+        await ingest({ ...small, curatedChunkRows: 7 }, { runId: 'r1', sources: ['raw/months.parquet'] })
+      ).sources;
+      expect(whole).toMatchObject({ read: 41, accepted: 39, duplicates: 1, rejected: 1 });
+      expect(chunked).toEqual({ ...whole, ingestedBy: 'r1' });
+      const rows = await curated(w);
+      expect(await curated(small)).toEqual(rows);
+      expect(new Set(rows.map((r) => String(r.dt).slice(0, 7)))).toEqual(
+        new Set(['2021-01', '2021-02', '2021-03', '2021-04']),
+      );
+    } finally {
+      await small.dispose();
+    }
+  });
+
   it('reports an empty file, a header-only file and a broken gzip for what they are', async () => {
     await w.objectStore.putText('raw/empty.csv', '');
     await w.objectStore.putText('raw/header.csv', `${HEADER}\n`);

@@ -460,6 +460,8 @@ async function stageParquet(
   return { plan, rawTable };
 }
 
+const validatedPrefixOf = (runId: string) => `${Keys.staging(runId)}validated/`;
+
 /**
  * Validates every Parquet source in SQL into one validated table, quarantines its rejected rows (streamed, in
  * row order) and counts its valid rows per day. Returns the validated table's name.
@@ -471,13 +473,15 @@ async function validateParquetSources(
   writes: { key: string }[],
 ): Promise<string> {
   const { sqlEngine } = deps;
-  const validatedPrefix = `${Keys.staging(runId)}validated/`;
+  const validatedPrefix = validatedPrefixOf(runId);
   for (const s of sources) {
     deps.onProgress?.(`validating ${s.report.source}`);
     const { rawTable, plan } = s.parquet!;
+    // By month (rejected rows apart): a curated write of a range of days reads its month's rows only.
     await sqlEngine.unload(
       validateParquetSql(rawTable, s.report.source, plan, sqlEngine.numbersFileRows === true),
       `${validatedPrefix}${s.report.sourceId}/`,
+      { partitionBy: ['stage_month'] },
     );
     if (plan.extras.length > 0) {
       const prefix = `${extrasPrefix(runId)}${s.report.sourceId}/`;
@@ -851,6 +855,19 @@ async function ingestAttempt(
         for (const month of monthsOf(from, to)) names.push(await monthTable(month));
         return names;
       };
+      /** A Parquet source's validated rows of one month (see validateParquetSources); a range never spans two. */
+      const validatedMonth = async (sourceId: string, month: string): Promise<string> => {
+        const name = safeIdent(`validated_${runId}_${sourceId}_${month.replace('-', '')}`);
+        if (tables.includes(name)) return name;
+        tables.push(name);
+        await sqlEngine.registerTable({
+          name,
+          prefix: `${validatedPrefixOf(runId)}${sourceId}/stage_month=${month}/`,
+          format: 'parquet',
+          columns: VALIDATED_COLUMNS,
+        });
+        return name;
+      };
       for (const s of staged) {
         const rep = s.report;
         const days = [...s.days.entries()].map(([dt, n]) => ({ dt, n }));
@@ -863,7 +880,10 @@ async function ingestAttempt(
           const written = await sqlEngine.unload(
             curatedChunkSql({
               format: rep.format,
-              tables: rep.format === 'csv' ? await monthTables(chunk.from, chunk.to) : [validatedTable!],
+              tables:
+                rep.format === 'csv'
+                  ? await monthTables(chunk.from, chunk.to)
+                  : [await validatedMonth(rep.sourceId, chunk.from.slice(0, 7))],
               exceptions: withExceptions.has(rep.source) ? exceptionsTable : null,
               sourceLiteral: lit(rep.source),
               from: chunk.from,

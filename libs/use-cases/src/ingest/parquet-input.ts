@@ -140,11 +140,6 @@ const matches = (text: string, pattern: string) =>
   `regexp_replace(${text}, ${lit(`^(${pattern})$`)}, '') = ''`;
 
 /**
- * SELECT over the registered raw table giving every row in the validated table's shape: normalised values and
- * `reject_column`/`reject_reason` (NULL when the row is valid), the row's 1-based position as `source_line`, and the
- * raw values as `record` for rejected rows. The checks and their order mirror {@link validateValues}.
- */
-/**
  * The raw table's rows with `source_line`, their 1-based position in the file: the table's own column when the engine
  * numbered the rows as it read them (`numbered`, in parallel), else `row_number() OVER ()` (serial; DuckDB numbers in
  * scan order, Athena in no promised order).
@@ -153,6 +148,13 @@ function numberedRows(rawTable: string, numbered: boolean): string {
   return numbered ? rawTable : `(SELECT *, row_number() OVER () AS source_line FROM ${rawTable})`;
 }
 
+/**
+ * SELECT over the registered raw table giving every row in the validated table's shape: normalised values and
+ * `reject_column`/`reject_reason` (NULL when the row is valid), the row's 1-based position as `source_line`, and the
+ * raw values as `record` for rejected rows. The checks and their order mirror {@link validateValues}. Last comes
+ * `stage_month` (`YYYY-MM` of a valid row, `rejected` otherwise), the column to partition the output by, so that
+ * writing a range of days reads only its month's rows.
+ */
 export function validateParquetSql(
   rawTable: string,
   source: string,
@@ -290,7 +292,8 @@ SELECT CAST(${valid('"v__id"')} AS VARCHAR) AS tx_id,
        CAST(source_line AS BIGINT) AS source_line,
        reject_column,
        CAST(CASE WHEN reject_column IS NOT NULL THEN ${rejectReason} END AS VARCHAR) AS reject_reason,
-       CAST(CASE WHEN reject_column IS NOT NULL THEN ${record} END AS VARCHAR) AS record
+       CAST(CASE WHEN reject_column IS NOT NULL THEN ${record} END AS VARCHAR) AS record,
+       CASE WHEN reject_column IS NULL THEN substr(CAST(v_ts AS VARCHAR), 1, 7) ELSE 'rejected' END AS stage_month
 FROM (
   SELECT v.*, CAST(${rejectColumn} AS VARCHAR) AS reject_column
   FROM (
