@@ -53,6 +53,9 @@ export const Keys = {
   /** What ingest curated from each source (see ingest's source states); outside the curated table's location. */
   curatedSources: 'curated/sources/',
   curatedSourceState: (sourceId: string) => `curated/sources/${sourceId}.json`,
+  /** The `_id`s each source quarantined as conflicts (`<sourceId>.csv`), so that later runs keep them conflicts. */
+  knownConflicts: 'curated/sources/conflicts/',
+  knownConflictsOf: (sourceId: string) => `curated/sources/conflicts/${sourceId}.csv`,
   quarantine: (runId: string) => `quarantine/run=${runId}/`,
   staging: (runId: string) => `staging/run=${runId}/`,
   features: 'features/windows/',

@@ -218,6 +218,38 @@ describe('ingest skips sources curated before from the same content', () => {
     expect(await curatedIds(w)).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'x-0', 'x-1']);
   });
 
+  it('keeps an _id quarantined as a conflict one in later runs, until the files that conflicted are corrected', async () => {
+    const [x0] = day(1, 1, 'x');
+    await w.objectStore.putText('raw/a.csv', csvOf([...day(1, 2, 'a'), x0]));
+    await w.objectStore.putText('raw/b.csv', csvOf([...day(1, 2, 'b'), { ...x0, amount: '999' }]));
+    await ingest(w, { runId: 'r1', sources: ['raw/'] });
+    expect(await w.objectStore.getText(Keys.knownConflictsOf(sourceIdOf('raw/a.csv')))).toBe(
+      'tx_id,source_key\nx-0,raw/a.csv\n',
+    );
+
+    // A third file brings a's version of x-0 again: it is judged against the known conflict, not waved through.
+    await w.objectStore.putText('raw/c.csv', csvOf([...day(2, 2, 'c'), x0]));
+    const third = await ingest(w, { runId: 'r2', sources: ['raw/c.csv'] });
+    expect(third.sources.map((s) => [s.source, s.accepted, s.duplicates, s.rejected])).toEqual([
+      ['raw/c.csv', 2, 0, 1],
+    ]);
+    expect(await w.objectStore.getText(`quarantine/run=r2/${sourceIdOf('raw/c.csv')}.csv`)).toContain(
+      'raw/c.csv,4,_id,conflicting duplicate',
+    );
+    expect(await curatedIds(w)).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'c-0', 'c-1']);
+    // Read again on its own, c finds the same.
+    const again = await ingest(w, { runId: 'r3', sources: ['raw/c.csv'], reingest: true });
+    expect(again.sources[0]).toMatchObject({ accepted: 2, duplicates: 0, rejected: 1 });
+
+    // b is corrected: the three are read together, x-0 has one version left, curated once (c's is its retry).
+    await w.objectStore.putText('raw/b.csv', csvOf(day(1, 2, 'b')));
+    const fixed = await ingest(w, { runId: 'r4', sources: ['raw/'] });
+    expect(Object.values(statusOf(fixed))).toEqual(['ingested', 'ingested', 'ingested']);
+    expect(fixed.totals).toMatchObject({ accepted: 7, duplicates: 1, rejected: 0 });
+    expect(await curatedIds(w)).toEqual(['a-0', 'a-1', 'b-0', 'b-1', 'c-0', 'c-1', 'x-0']);
+    expect(await w.objectStore.list(Keys.knownConflicts)).toEqual([]);
+  });
+
   // The earlier file cannot be read again: its curated version stays, only the new one is quarantined, and the run
   // says why.
   it.each([

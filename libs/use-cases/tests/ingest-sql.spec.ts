@@ -11,6 +11,7 @@ describe('ingest SQL', () => {
   const exceptions = renderSql(CLASSIFY_EXCEPTIONS_SQL, {
     validated: validatedRelation('staged_r1', 'validated_r1'),
     curated: 'transactions',
+    conflicted: 'known_conflicts_r1',
     minDt: "'2021-01-01'",
     maxDt: "'2021-01-31'",
     runSources: "'raw/a.csv'",

@@ -15,36 +15,47 @@ import type { ColumnDef } from '@splitwatch/core';
  * straight from the staged rows minus these exceptions. No CTE is referenced twice (DuckDB would materialise it),
  * nothing sorts all rows: bounded memory, spilling when it must. Shared Athena/DuckDB dialect.
  *
+ * An `_id` an earlier run quarantined as a conflict (`{{conflicted}}`: the ids each source quarantined so, see
+ * {@link KNOWN_CONFLICT_COLUMNS}) stays one: a row of this run with it is a conflict too, whatever its content.
+ *
  * Placeholders: `{{validated}}` (a parenthesised SELECT of validated rows, see {@link validatedRelation}),
- * `{{curated}}`, `{{minDt}}`/`{{maxDt}}` (curated days to compare with), `{{runSources}}` (sources re-ingested
- * by this run: their curated rows are being replaced, so they are not compared with).
+ * `{{curated}}`, `{{minDt}}`/`{{maxDt}}` (curated days to compare with), `{{conflicted}}` (the known conflicts
+ * table), `{{runSources}}` (sources re-ingested by this run: their curated rows and conflicts are being replaced,
+ * so they are not compared with).
  */
 export const CLASSIFY_EXCEPTIONS_SQL = `
 SELECT source_key, source_line, tx_id, status
 FROM (
   SELECT source_key, source_line, tx_id, from_run,
          CASE
-           WHEN MIN(content) OVER (PARTITION BY tx_id) <> MAX(content) OVER (PARTITION BY tx_id)
+           WHEN MAX(known_conflict) OVER (PARTITION BY tx_id) = 1
+             OR MIN(content) OVER (PARTITION BY tx_id) <> MAX(content) OVER (PARTITION BY tx_id)
              OR date_diff('second', MIN(transaction_date) OVER (PARTITION BY tx_id),
                           MAX(transaction_date) OVER (PARTITION BY tx_id)) > 1 THEN 'conflict'
            WHEN keeper_rank = MIN(keeper_rank) OVER (PARTITION BY tx_id) THEN 'accepted'
            ELSE 'duplicate'
          END AS status
   FROM (
-    SELECT tx_id, transaction_date, source_key, source_line, from_run,
+    SELECT tx_id, transaction_date, source_key, source_line, from_run, known_conflict,
            merchant_id || '|' || subsidiary || '|' || account_number || '|' || user_id || '|'
              || CAST(transaction_amount AS VARCHAR) || '|' || transaction_type AS content,
            CAST(from_run AS VARCHAR) || '|' || CAST(transaction_date AS VARCHAR) || '|' || source_key || '|'
              || lpad(CAST(source_line AS VARCHAR), 12, '0') AS keeper_rank
     FROM (
       SELECT tx_id, merchant_id, subsidiary, transaction_date, account_number, user_id,
-             transaction_amount, transaction_type, source_key, source_line, 1 AS from_run
+             transaction_amount, transaction_type, source_key, source_line, 1 AS from_run, 0 AS known_conflict
       FROM {{validated}} v
       UNION ALL
       SELECT tx_id, merchant_id, subsidiary, transaction_date, account_number, user_id,
-             transaction_amount, transaction_type, source_key, source_line, 0 AS from_run
+             transaction_amount, transaction_type, source_key, source_line, 0 AS from_run, 0 AS known_conflict
       FROM {{curated}}
       WHERE dt BETWEEN {{minDt}} AND {{maxDt}} AND source_key NOT IN ({{runSources}})
+      UNION ALL
+      SELECT tx_id, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMP), CAST(NULL AS VARCHAR),
+             CAST(NULL AS VARCHAR), CAST(NULL AS DECIMAL(24,8)), CAST(NULL AS VARCHAR), source_key,
+             CAST(NULL AS BIGINT), 0 AS from_run, 1 AS known_conflict
+      FROM {{conflicted}}
+      WHERE source_key NOT IN ({{runSources}})
     ) candidates
     WHERE xxhash64(to_utf8(tx_id)) IN (
       SELECT id_hash
@@ -53,6 +64,9 @@ FROM (
         UNION ALL
         SELECT xxhash64(to_utf8(tx_id)) AS id_hash FROM {{curated}}
         WHERE dt BETWEEN {{minDt}} AND {{maxDt}} AND source_key NOT IN ({{runSources}})
+        UNION ALL
+        SELECT xxhash64(to_utf8(tx_id)) AS id_hash FROM {{conflicted}}
+        WHERE source_key NOT IN ({{runSources}})
       ) all_ids
       GROUP BY id_hash
       HAVING COUNT(*) > 1
@@ -64,6 +78,15 @@ WHERE from_run = 1 AND status <> 'accepted'
 
 /** The ingest classification SQL under its earlier name (the shared-dialect guard test reads it). */
 export const CLASSIFY_STAGED_SQL = CLASSIFY_EXCEPTIONS_SQL;
+
+/**
+ * Columns of the known conflicts table: one CSV per source that quarantined conflicting `_id`s, under
+ * `Keys.knownConflicts`, replaced whenever the source is ingested again.
+ */
+export const KNOWN_CONFLICT_COLUMNS: ColumnDef[] = [
+  { name: 'tx_id', type: 'VARCHAR' },
+  { name: 'source_key', type: 'VARCHAR' },
+];
 
 /** Columns of the exceptions table written by {@link CLASSIFY_EXCEPTIONS_SQL}. */
 export const EXCEPTION_COLUMNS: ColumnDef[] = [

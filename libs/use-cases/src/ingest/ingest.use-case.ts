@@ -27,6 +27,7 @@ import {
 import {
   CLASSIFY_EXCEPTIONS_SQL,
   EXCEPTION_COLUMNS,
+  KNOWN_CONFLICT_COLUMNS,
   STAGED_CSV_COLUMNS,
   STAGED_CSV_PARTITION,
   VALIDATED_COLUMNS,
@@ -238,6 +239,8 @@ interface Staged {
   minTs?: string | null;
   maxTs?: string | null;
   parquet?: { plan: ParquetPlan; rawTable: string };
+  /** The `_id`s this run quarantined as conflicts in this source (CSV in the scratch folder), if any. */
+  conflictsPath?: string;
 }
 
 /** Bytes of a chunk handed to a worker by default: cut after the last line break past this size. */
@@ -770,10 +773,19 @@ async function ingestAttempt(
         maxDt: lit(hi ? shiftDay(hi.slice(0, 10), 1) : '1970-01-01'),
       };
       deps.onProgress?.('looking for retries and conflicts');
+      const knownConflicts = safeIdent(`known_conflicts_${runId}`);
+      tables.push(knownConflicts);
+      await sqlEngine.registerTable({
+        name: knownConflicts,
+        prefix: Keys.knownConflicts,
+        format: 'csv',
+        columns: KNOWN_CONFLICT_COLUMNS,
+      });
       await sqlEngine.unload(
         renderSql(CLASSIFY_EXCEPTIONS_SQL, {
           validated: validatedRelation(stagedTable, validatedTable),
           curated: 'transactions',
+          conflicted: knownConflicts,
           ...curatedDays,
           runSources: keys.map(lit).join(', '),
         }),
@@ -801,18 +813,29 @@ async function ingestAttempt(
         else conflicts += Number(r.n);
       }
       if (conflicts > 0) {
+        const conflictSinks = new Map<Staged, TextSink>();
         for (const s of staged) s.quarantine.reopen(s.quarantinePath);
         const rows = sqlEngine.stream(
           `SELECT source_key, source_line, tx_id FROM ${exceptionsTable} WHERE status = 'conflict' ORDER BY source_key, source_line`,
         );
         for await (const batch of rows) {
-          for (const c of batch)
-            bySource
-              .get(String(c.source_key))!
-              .quarantine.reject(Number(c.source_line), '_id', CONFLICT_REASON, String(c.tx_id), '');
+          for (const c of batch) {
+            const s = bySource.get(String(c.source_key))!;
+            s.quarantine.reject(Number(c.source_line), '_id', CONFLICT_REASON, String(c.tx_id), '');
+            let sink = conflictSinks.get(s);
+            if (sink === undefined) {
+              s.conflictsPath = join(scratch, `${s.report.sourceId}.conflicts.csv`);
+              sink = TextSink.open(s.conflictsPath);
+              sink.add(KNOWN_CONFLICT_COLUMNS.map((k) => k.name).join(',') + '\n');
+              conflictSinks.set(s, sink);
+            }
+            sink.add(`${csvField(String(c.tx_id))},${csvField(s.report.source)}\n`);
+          }
           for (const s of staged) await s.quarantine.flushIfFull();
+          for (const sink of conflictSinks.values()) await sink.flushIfFull();
         }
         for (const s of staged) await s.quarantine.close();
+        for (const sink of conflictSinks.values()) await sink.close();
         // Another version of these `_id`s may be curated from a source this run does not read: it is read again with
         // this run (the attempt starts over), so every version is quarantined, as if both files came together.
         const readAgain = await conflictingCuratedSources(
@@ -928,6 +951,13 @@ async function ingestAttempt(
           );
           step.record.writes.push(...written.map((key) => ({ key })));
         }
+        // The `_id`s it quarantined as conflicts, for later runs to keep them so (none: its earlier list goes).
+        const conflictsKey = Keys.knownConflictsOf(rep.sourceId);
+        const { conflictsPath } = bySource.get(rep.source)!;
+        if (conflictsPath) {
+          await objectStore.putFile(conflictsKey, conflictsPath, 'text/csv');
+          step.record.writes.push({ key: conflictsKey });
+        } else await objectStore.delete([conflictsKey]);
       }
     }
 
