@@ -286,10 +286,11 @@ describe('ingest hardening (embedded adapters)', () => {
     expect(await curated(w)).toEqual(small);
   });
 
-  it('writes the same curated data from Parquet over several months, whatever the statement size', async () => {
-    // 40 rows over four months, a retry of one and a bad amount: validated by month, written a range at a time.
+  it('writes the same curated data from Parquet over several years, whatever the statement size', async () => {
+    // 40 rows 20 days apart over three years, a retry of one and a bad amount: validated by calendar month (rows of
+    // several years in one), written a range of days at a time.
     const select = `SELECT 'c' || k AS "_id", 'm' AS merchant_id, 's' AS subsidiary,
-        TIMESTAMP '2021-01-03 10:00:00' + INTERVAL (k * 3) DAY + INTERVAL (CASE WHEN i = 40 THEN 1 ELSE 0 END) SECOND
+        TIMESTAMP '2021-01-03 10:00:00' + INTERVAL (k * 20) DAY + INTERVAL (CASE WHEN i = 40 THEN 1 ELSE 0 END) SECOND
           AS transaction_date,
         'a' || (k % 3) AS account_number, 'u' AS user_id,
         CAST(CASE WHEN k = 7 THEN -1 ELSE k + 1 END AS DECIMAL(24,8)) AS transaction_amount, 'DEBITO' AS transaction_type
@@ -307,7 +308,11 @@ describe('ingest hardening (embedded adapters)', () => {
       const rows = await curated(w);
       expect(await curated(small)).toEqual(rows);
       expect(new Set(rows.map((r) => String(r.dt).slice(0, 7)))).toEqual(
-        new Set(['2021-01', '2021-02', '2021-03', '2021-04']),
+        new Set(
+          Array.from({ length: 40 }, (_, k) => k)
+            .filter((k) => k !== 7)
+            .map((k) => new Date(Date.UTC(2021, 0, 3 + 20 * k)).toISOString().slice(0, 7)),
+        ),
       );
     } finally {
       await small.dispose();

@@ -480,11 +480,11 @@ async function validateParquetSources(
   for (const s of sources) {
     deps.onProgress?.(`validating ${s.report.source}`);
     const { rawTable, plan } = s.parquet!;
-    // By month (rejected rows apart): a curated write of a range of days reads its month's rows only.
+    // By calendar month (rejected rows apart): a curated write of a range of days reads that month's rows only.
     await sqlEngine.unload(
       validateParquetSql(rawTable, s.report.source, plan, sqlEngine.numbersFileRows === true),
       `${validatedPrefix}${s.report.sourceId}/`,
-      { partitionBy: ['stage_month'] },
+      { partitionBy: ['month_of_year'] },
     );
     if (plan.extras.length > 0) {
       const prefix = `${extrasPrefix(runId)}${s.report.sourceId}/`;
@@ -878,14 +878,17 @@ async function ingestAttempt(
         for (const month of monthsOf(from, to)) names.push(await monthTable(month));
         return names;
       };
-      /** A Parquet source's validated rows of one month (see validateParquetSources); a range never spans two. */
-      const validatedMonth = async (sourceId: string, month: string): Promise<string> => {
-        const name = safeIdent(`validated_${runId}_${sourceId}_${month.replace('-', '')}`);
+      /**
+       * A Parquet source's validated rows of one calendar month of any year (see validateParquetSources); a range of
+       * days never spans two months.
+       */
+      const validatedMonth = async (sourceId: string, monthOfYear: string): Promise<string> => {
+        const name = safeIdent(`validated_${runId}_${sourceId}_m${monthOfYear}`);
         if (tables.includes(name)) return name;
         tables.push(name);
         await sqlEngine.registerTable({
           name,
-          prefix: `${validatedPrefixOf(runId)}${sourceId}/stage_month=${month}/`,
+          prefix: `${validatedPrefixOf(runId)}${sourceId}/month_of_year=${monthOfYear}/`,
           format: 'parquet',
           columns: VALIDATED_COLUMNS,
         });
@@ -906,7 +909,7 @@ async function ingestAttempt(
               tables:
                 rep.format === 'csv'
                   ? await monthTables(chunk.from, chunk.to)
-                  : [await validatedMonth(rep.sourceId, chunk.from.slice(0, 7))],
+                  : [await validatedMonth(rep.sourceId, chunk.from.slice(5, 7))],
               exceptions: withExceptions.has(rep.source) ? exceptionsTable : null,
               sourceLiteral: lit(rep.source),
               from: chunk.from,

@@ -152,8 +152,9 @@ function numberedRows(rawTable: string, numbered: boolean): string {
  * SELECT over the registered raw table giving every row in the validated table's shape: normalised values and
  * `reject_column`/`reject_reason` (NULL when the row is valid), the row's 1-based position as `source_line`, and the
  * raw values as `record` for rejected rows. The checks and their order mirror {@link validateValues}. Last comes
- * `stage_month` (`YYYY-MM` of a valid row, `rejected` otherwise), the column to partition the output by, so that
- * writing a range of days reads only its month's rows.
+ * `month_of_year` (`01`–`12` of a valid row, `rejected` otherwise), the column to partition the output by, so that
+ * writing a range of days (never across a month) reads only that calendar month's rows: a twelfth of a year, and never
+ * more than 13 partitions, whatever the years a file spans (Athena's UNLOAD writes at most 100).
  */
 export function validateParquetSql(
   rawTable: string,
@@ -293,7 +294,7 @@ SELECT CAST(${valid('"v__id"')} AS VARCHAR) AS tx_id,
        reject_column,
        CAST(CASE WHEN reject_column IS NOT NULL THEN ${rejectReason} END AS VARCHAR) AS reject_reason,
        CAST(CASE WHEN reject_column IS NOT NULL THEN ${record} END AS VARCHAR) AS record,
-       CASE WHEN reject_column IS NULL THEN substr(CAST(v_ts AS VARCHAR), 1, 7) ELSE 'rejected' END AS stage_month
+       CASE WHEN reject_column IS NULL THEN substr(CAST(v_ts AS VARCHAR), 6, 2) ELSE 'rejected' END AS month_of_year
 FROM (
   SELECT v.*, CAST(${rejectColumn} AS VARCHAR) AS reject_column
   FROM (
