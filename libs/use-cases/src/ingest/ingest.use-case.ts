@@ -253,9 +253,9 @@ const MAX_CSV_CHUNK_BYTES = 64 << 20;
  *
  * With a {@link CsvChunkRunner} (the CLI's worker threads), the file after its header is cut into chunks of whole
  * lines that workers parse and validate in parallel; their staged output is appended in file order, so files,
- * counts and line numbers are those of the one-stream path. Quoted fields are read on the workers too; a chunk cut
- * inside a quoted field (one that holds a line break), or holding a lone carriage return, switches the rest of the
- * file to the one stream, from that chunk's first line.
+ * counts and line numbers are those of the one-stream path. Quoted fields are read on the workers too: a chunk cut
+ * inside a quoted field (one that holds a line break) is cut again from its start, a chunk longer (up to 64 MiB); a
+ * chunk holding a lone carriage return switches the rest of the file to the one stream, from its first line.
  */
 async function stageCsv(
   deps: IngestDeps,
