@@ -225,6 +225,29 @@ describe('ingest in chunks on workers (the CLI pool) and in one stream stage the
     expect(onWorkers()).toBe(bytes.length - header.length - 2);
   });
 
+  it('cuts a file whose quoted fields often hold line breaks where its quotes are balanced, once one cut missed', async () => {
+    const header = `${HEADER},note`;
+    const lines = Array.from(
+      { length: 300 },
+      (_, i) =>
+        `t${i},m1,s1,2021-03-1${i % 10} 10:00:00,a${i % 7},u1,${i + 1}.5,DEBITO,` +
+        (i % 2 === 0 ? `"first ""line"" ${i}\nsecond line"` : 'plain'),
+    );
+    const bytes = Buffer.from([header, ...lines].join('\n') + '\n');
+    await one.objectStore.putBytes('raw/notes.csv', bytes);
+    await chunked.objectStore.putBytes('raw/notes.csv', bytes);
+    const { runner, seen, onWorkers } = inProcessRunner(2, 300, [1, 0]);
+    const a = await outcome(one, 'raw/notes.csv');
+    const b = await outcome(chunked, 'raw/notes.csv', runner);
+    expect(b).toEqual(a);
+    expect(a.src.accepted).toBe(300);
+    expect(a.extras).toContain('raw/notes.csv,2,"first ""line"" 0\nsecond line"');
+    // Only the chunks cut before the first miss came back can miss (3 in flight); unbalanced, half of ~70 would.
+    expect(seen.longer).toBeLessThanOrEqual(3);
+    expect(seen.aligned).toBeGreaterThan(40);
+    expect(onWorkers()).toBe(bytes.length - header.length - 1);
+  });
+
   it('hands the rest of a file to the one stream from a chunk with a lone carriage return', async () => {
     const row = (i: number) => `t${i},m1,s1,2021-03-1${i % 10} 10:00:00,a${i % 7},u1,${i + 1}.5,DEBITO`;
     const lines = [

@@ -209,10 +209,17 @@ export class LineCutter {
 
   /**
    * At least `min` bytes (or all of them at the end of the stream), cut after the first line break past them; null
-   * when fewer are held, or no line break follows them yet.
+   * when fewer are held, or no line break follows them yet. `balanced`: only after a line break preceded by an even
+   * number of quotes since the first byte held (outside any quoted field, when that byte starts a record and the
+   * quoting is well formed) — for files whose quoted fields hold line breaks.
    */
-  take(min: number, atEnd: boolean): Uint8Array | null {
+  take(min: number, atEnd: boolean, balanced = false): Uint8Array | null {
     if (this.size === 0 || (this.size < min && !atEnd)) return null;
+    if (balanced) {
+      const end = this.balancedLineEnd(min);
+      if (end >= 0) return this.cutAt(end);
+      return atEnd ? this.cutAt(this.size) : null;
+    }
     let before = 0;
     for (const b of this.held) {
       if (before + b.length >= min) {
@@ -222,6 +229,26 @@ export class LineCutter {
       before += b.length;
     }
     return atEnd ? this.cutAt(this.size) : null;
+  }
+
+  /** Just past the first line break at or after byte `min - 1` with an even number of quotes before it; -1 if none. */
+  private balancedLineEnd(min: number): number {
+    let even = true;
+    let before = 0;
+    for (const b of this.held) {
+      let pos = 0;
+      for (;;) {
+        const quote = b.indexOf(QUOTE, pos);
+        const from = Math.max(pos, min - 1 - before);
+        const lf = from < b.length ? b.indexOf(LF, from) : -1;
+        if (even && lf >= 0 && (quote < 0 || lf < quote)) return before + lf + 1;
+        if (quote < 0) break;
+        even = !even;
+        pos = quote + 1;
+      }
+      before += b.length;
+    }
+    return -1;
   }
 
   /** Puts bytes cut earlier back in front of those held, in the order given. */

@@ -247,6 +247,8 @@ interface Staged {
 const CSV_CHUNK_BYTES = 1 << 20;
 /** A file that goes this far without a line break is read in one stream from there (memory stays bounded). */
 const MAX_CSV_CHUNK_BYTES = 64 << 20;
+/** Chunks of a file found cut inside a quoted field before the rest of it goes to one stream. */
+const MAX_MISALIGNED_CHUNKS = 8;
 
 /**
  * Streams one CSV file through the parser and the validator into its staging, quarantine and extras files.
@@ -254,8 +256,9 @@ const MAX_CSV_CHUNK_BYTES = 64 << 20;
  * With a {@link CsvChunkRunner} (the CLI's worker threads), the file after its header is cut into chunks of whole
  * lines that workers parse and validate in parallel; their staged output is appended in file order, so files,
  * counts and line numbers are those of the one-stream path. Quoted fields are read on the workers too: a chunk cut
- * inside a quoted field (one that holds a line break) is cut again from its start, a chunk longer (up to 64 MiB); a
- * chunk holding a lone carriage return switches the rest of the file to the one stream, from its first line.
+ * inside a quoted field (one that holds a line break) is cut again from its start, a chunk longer (up to 64 MiB), and
+ * the file's later chunks are cut where the quotes are balanced; a chunk holding a lone carriage return, or a ninth
+ * chunk cut wrong, switches the rest of the file to the one stream, from that chunk's first line.
  */
 async function stageCsv(
   deps: IngestDeps,
@@ -341,9 +344,9 @@ async function stageCsv(
         for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
       }
       /** The next chunk of whole lines; null at the end, or when a line is longer than a chunk may be. */
-      const nextChunk = async (min: number) => {
+      const nextChunk = async (min: number, balanced = false) => {
         for (;;) {
-          const chunk = min === 0 ? cut.firstLine(ended) : cut.take(min, ended);
+          const chunk = min === 0 ? cut.firstLine(ended) : cut.take(min, ended, balanced);
           if (chunk !== null || ended || cut.size >= MAX_CSV_CHUNK_BYTES) return chunk;
           await more();
         }
@@ -361,8 +364,12 @@ async function stageCsv(
         let line = 1 + countLines(header!);
         const inflight: { job: CsvChunkJob; outcome: Promise<CsvChunkOutcome> }[] = [];
         let fallback: number | null = null;
-        // After a chunk cut inside a quoted field, the next chunk is cut again from its start, this much longer.
+        // After a chunk cut inside a quoted field, the next chunk is cut again from its start, this much longer, and
+        // from then on chunks are cut where the quotes before the cut are balanced (this file's quoted fields hold
+        // line breaks); a file cut wrong even so (quotes that are not well formed) goes on in one stream.
         let atLeast = 0;
+        let balanced = false;
+        let misaligned = 0;
         const absorbOldest = async () => {
           const { job, outcome } = inflight.shift()!;
           const done = await outcome;
@@ -376,7 +383,10 @@ async function stageCsv(
           cut.putBack([job.bytes, ...inflight.splice(0).map((f) => f.job.bytes)]);
           line = job.firstLine;
           atLeast = job.bytes.length + chunkBytes;
-          if (!done.longer || atLeast > MAX_CSV_CHUNK_BYTES) fallback = job.firstLine;
+          balanced = true;
+          misaligned++;
+          if (!done.longer || atLeast > MAX_CSV_CHUNK_BYTES || misaligned > MAX_MISALIGNED_CHUNKS)
+            fallback = job.firstLine;
           return false;
         };
         while (fallback === null) {
@@ -386,7 +396,7 @@ async function stageCsv(
             await absorbOldest();
             continue;
           }
-          const bytes = await nextChunk(Math.max(chunkBytes, atLeast));
+          const bytes = await nextChunk(Math.max(chunkBytes, atLeast), balanced);
           atLeast = 0;
           if (bytes === null) {
             if (ended && cut.size === 0) continue;
