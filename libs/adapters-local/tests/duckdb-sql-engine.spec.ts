@@ -530,12 +530,13 @@ describe('DuckDbSqlEngine', () => {
 
       const [row] = await tuned.query(
         `SELECT current_setting('threads') AS threads, current_setting('temp_directory') AS spill,
-                current_setting('TimeZone') AS tz`,
+                current_setting('TimeZone') AS tz, current_setting('enable_external_file_cache') AS file_cache`,
       );
       await tuned.close();
       removeTempDir(spill);
 
-      expect(row).toEqual({ threads: 3, spill, tz: 'UTC' });
+      // No cache of file contents: files are replaced at the same key while an engine is open.
+      expect(row).toEqual({ threads: 3, spill, tz: 'UTC', file_cache: false });
       expect(tuned.name).toBe('duckdb');
       expect(tuned.root).toBe(root);
     });

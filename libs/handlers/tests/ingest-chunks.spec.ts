@@ -161,7 +161,7 @@ describe('ingest in chunks on workers (the CLI pool) and in one stream stage the
           expect(b).toEqual(a);
         },
       ),
-      { numRuns: 25 },
+      { numRuns: 100 },
     );
   });
 
