@@ -140,6 +140,16 @@ describe('ingest in chunks on workers (the CLI pool) and in one stream stage the
     await chunked.dispose();
   });
 
+  /** Ingests `bytes` in one stream and in chunks; requires both to agree and returns the first, and what the chunks did. */
+  async function bothWays(key: string, bytes: Buffer, chunkBytes: number, delays: number[]) {
+    await one.objectStore.putBytes(key, bytes);
+    await chunked.objectStore.putBytes(key, bytes);
+    const { runner, seen, onWorkers } = inProcessRunner(2, chunkBytes, delays);
+    const a = await outcome(one, key);
+    expect(await outcome(chunked, key, runner)).toEqual(a);
+    return { a, seen, onWorkers };
+  }
+
   it('gives the same reports, quarantine lines, extras and curated rows, wherever the chunks are cut', async () => {
     let run = 0;
     await fc.assert(
@@ -172,12 +182,7 @@ describe('ingest in chunks on workers (the CLI pool) and in one stream stage the
         `t${i},m1,s1,2021-0${1 + (i % 3)}-1${i % 10} 0${i % 10}:00:00,a${i % 9},u${i % 9},${i + 1}.5,DEBITO`,
     );
     const bytes = Buffer.from([HEADER, ...rows].join('\n') + '\n');
-    await one.objectStore.putBytes('raw/clean.csv', bytes);
-    await chunked.objectStore.putBytes('raw/clean.csv', bytes);
-    const { runner, seen, onWorkers } = inProcessRunner(2, 512, [2, 0, 1]);
-    const a = await outcome(one, 'raw/clean.csv');
-    const b = await outcome(chunked, 'raw/clean.csv', runner);
-    expect(b).toEqual(a);
+    const { a, seen, onWorkers } = await bothWays('raw/clean.csv', bytes, 512, [2, 0, 1]);
     expect(a.src.accepted).toBe(500);
     expect(seen).toMatchObject({ longer: 0, oneStream: 0 });
     expect(onWorkers()).toBe(bytes.length - HEADER.length - 1);
@@ -209,12 +214,7 @@ describe('ingest in chunks on workers (the CLI pool) and in one stream stage the
       'broken,row',
     ];
     const bytes = Buffer.from([header, ...lines].join('\r\n') + '\r\n');
-    await one.objectStore.putBytes('raw/quoted.csv', bytes);
-    await chunked.objectStore.putBytes('raw/quoted.csv', bytes);
-    const { runner, seen, onWorkers } = inProcessRunner(2, 400, [0, 2]);
-    const a = await outcome(one, 'raw/quoted.csv');
-    const b = await outcome(chunked, 'raw/quoted.csv', runner);
-    expect(b).toEqual(a);
+    const { a, seen, onWorkers } = await bothWays('raw/quoted.csv', bytes, 400, [0, 2]);
     expect(a.src.accepted).toBe(121);
     expect(a.curated.find((r) => r.tx_id === 't5')?.subsidiary).toBe('s "2", x');
     expect(a.extras).toContain(`raw/quoted.csv,62,"${note}"`);
@@ -234,12 +234,7 @@ describe('ingest in chunks on workers (the CLI pool) and in one stream stage the
         (i % 2 === 0 ? `"first ""line"" ${i}\nsecond line"` : 'plain'),
     );
     const bytes = Buffer.from([header, ...lines].join('\n') + '\n');
-    await one.objectStore.putBytes('raw/notes.csv', bytes);
-    await chunked.objectStore.putBytes('raw/notes.csv', bytes);
-    const { runner, seen, onWorkers } = inProcessRunner(2, 300, [1, 0]);
-    const a = await outcome(one, 'raw/notes.csv');
-    const b = await outcome(chunked, 'raw/notes.csv', runner);
-    expect(b).toEqual(a);
+    const { a, seen, onWorkers } = await bothWays('raw/notes.csv', bytes, 300, [1, 0]);
     expect(a.src.accepted).toBe(300);
     expect(a.extras).toContain('raw/notes.csv,2,"first ""line"" 0\nsecond line"');
     // Only the chunks cut before the first miss came back can miss (3 in flight); unbalanced, half of ~70 would.
@@ -257,12 +252,7 @@ describe('ingest in chunks on workers (the CLI pool) and in one stream stage the
       'broken,row',
     ];
     const bytes = Buffer.from([HEADER, ...lines].join('\n') + '\n');
-    await one.objectStore.putBytes('raw/mixed.csv', bytes);
-    await chunked.objectStore.putBytes('raw/mixed.csv', bytes);
-    const { runner, seen, onWorkers } = inProcessRunner(2, 400, [0, 2]);
-    const a = await outcome(one, 'raw/mixed.csv');
-    const b = await outcome(chunked, 'raw/mixed.csv', runner);
-    expect(b).toEqual(a);
+    const { a, seen, onWorkers } = await bothWays('raw/mixed.csv', bytes, 400, [0, 2]);
     expect(a.src.accepted).toBe(200);
     // The lone CR ends a line for the parser: line 102 holds two records (102 and 103), so the broken row is on 204.
     expect(a.quarantine).toContain('raw/mixed.csv,204,*,"expected 8 fields, found 2"');

@@ -11,6 +11,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type SqlEngine,
+  type TableDef,
 } from '@splitwatch/core';
 import { resolveColumnMap, type ColumnMap } from './column-map';
 import { parseCsvBatches, type CsvRecord } from './csv-parser';
@@ -866,44 +867,35 @@ async function ingestAttempt(
       const curatedStaging = `${Keys.staging(runId)}curated/`;
       const unloaded = new Map<string, { prefix: string; keys: string[] }[]>();
       // A table per staged month: DuckDB sniffs every file of a multi-file CSV table on each query, so a range
-      // of days reads only its months' files this way (Athena would prune the partition either way).
-      const monthTableNames = new Map<string, string>();
-      const monthTable = async (month: string): Promise<string> => {
-        let name = monthTableNames.get(month);
-        if (name === undefined) {
-          name = safeIdent(`staged_${runId}_${month.replace('-', '')}`);
+      // of days reads only its months' files this way (Athena would prune the partition either way). Parquet
+      // sources have one per calendar month of any year (see validateParquetSources). A range never spans two months.
+      const partTables = new Set<string>();
+      const partTable = async (name: string, def: Omit<TableDef, 'name'>): Promise<string> => {
+        if (!partTables.has(name)) {
+          partTables.add(name);
           tables.push(name);
-          monthTableNames.set(month, name);
-          await sqlEngine.registerTable({
-            name,
-            prefix: `${Keys.staging(runId)}accepted/stage_month=${month}/`,
-            format: 'csv',
-            columns: STAGED_CSV_COLUMNS,
-          });
+          await sqlEngine.registerTable({ name, ...def });
         }
         return name;
       };
       const monthTables = async (from: string, to: string): Promise<string[]> => {
         const names: string[] = [];
-        for (const month of monthsOf(from, to)) names.push(await monthTable(month));
+        for (const month of monthsOf(from, to))
+          names.push(
+            await partTable(safeIdent(`staged_${runId}_${month.replace('-', '')}`), {
+              prefix: `${Keys.staging(runId)}accepted/stage_month=${month}/`,
+              format: 'csv',
+              columns: STAGED_CSV_COLUMNS,
+            }),
+          );
         return names;
       };
-      /**
-       * A Parquet source's validated rows of one calendar month of any year (see validateParquetSources); a range of
-       * days never spans two months.
-       */
-      const validatedMonth = async (sourceId: string, monthOfYear: string): Promise<string> => {
-        const name = safeIdent(`validated_${runId}_${sourceId}_m${monthOfYear}`);
-        if (tables.includes(name)) return name;
-        tables.push(name);
-        await sqlEngine.registerTable({
-          name,
+      const validatedMonth = (sourceId: string, monthOfYear: string): Promise<string> =>
+        partTable(safeIdent(`validated_${runId}_${sourceId}_m${monthOfYear}`), {
           prefix: `${validatedPrefixOf(runId)}${sourceId}/month_of_year=${monthOfYear}/`,
           format: 'parquet',
           columns: VALIDATED_COLUMNS,
         });
-        return name;
-      };
       for (const s of staged) {
         const rep = s.report;
         const days = [...s.days.entries()].map(([dt, n]) => ({ dt, n }));
