@@ -15,60 +15,37 @@
  *   npm run fit:split -- [--presets default,small,nequi:30000 (the default)] [--seeds 101,102,103,104] [--check-seeds 1,7,11]
  *     [--model trees|linear] [--write]
  */
-import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DuckDbSqlEngine } from '@splitwatch/adapters-local';
-import { resolveConfig, rulesFor, type DetectionConfig } from '@splitwatch/core';
-import { fitBoostedTrees, fitLogisticRegression, matrix, type BoostedTreesModel } from '@splitwatch/models';
-import { SYNTH_PRESETS, synthesize, type SynthOptions } from '@splitwatch/synth';
+import { fitBoostedTrees, fitLogisticRegression, type BoostedTreesModel } from '@splitwatch/models';
 import {
-  evaluateAlerts,
-  finishEpisodes,
-  labelsFromRows,
-  LOG_START_SQL,
   precisionAtRecall,
-  scanKeyWindows,
-  segmentTypicalDays,
-  type SegmentTypicalDay,
   SPLIT_EVIDENCE,
   SPLIT_SCORE_MODEL,
-  splitEvidence,
-  splitHit,
-  toWindowRow,
-  type Labels,
-  type MethodMetrics,
-  type PendingEpisodes,
   type LinearSplitScoreModel,
+  type MethodMetrics,
   type SplitScoreModel,
   type TreesSplitScoreModel,
-  type WindowRow,
 } from '@splitwatch/use-cases';
 import { fmt, log, pct } from './measure';
+import {
+  byModel,
+  evaluateAt,
+  evidenceMatrix,
+  evidenceRows,
+  loadWorld,
+  parsePresets,
+  RANKING_FLOOR,
+  scoreWorld,
+  TREE_OPTIONS,
+  TREES_TEXT,
+  type EvidenceRow,
+  type World,
+} from './split-worlds';
 
-/** Only the split rule: the other rules and the models are not what is being fitted. */
-const CONFIG: DetectionConfig = resolveConfig({
-  rules: { count: { enabled: false }, sum: { enabled: false }, zscore: { enabled: false } },
-  models: { enabled: false },
-});
 const WEIGHTS_FILE = resolve(__dirname, '../../libs/use-cases/src/detect/split-weights.ts');
-
-interface WorldSpec {
-  preset: keyof typeof SYNTH_PRESETS;
-  users?: number;
-  label: string;
-}
-
-interface World {
-  name: string;
-  keys: WindowRow[][];
-  /** The log's first transaction (epoch seconds), as Detect reads it ({@link LOG_START_SQL}). */
-  logStart: number;
-  labels: Labels;
-  segmentDay: SegmentTypicalDay;
-}
 
 function readOptions() {
   const { values } = parseArgs({
@@ -88,14 +65,7 @@ function readOptions() {
       if (!Number.isInteger(n)) throw new Error(`${what} must be integers, got ${s}`);
       return n;
     });
-  // A preset, or preset:users for a fraction of it (nequi:30000 has the real log's sparsity at a hundredth of its size).
-  const presets = values.presets.split(',').map((spec): WorldSpec => {
-    const [p, users] = spec.split(':');
-    if (!(p in SYNTH_PRESETS)) throw new Error(`--presets: unknown preset ${p}; known: ${Object.keys(SYNTH_PRESETS).join(', ')}`);
-    const n = users === undefined ? undefined : Number(users);
-    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new Error(`--presets: ${spec}: users must be a positive integer`);
-    return { preset: p as keyof typeof SYNTH_PRESETS, users: n, label: spec };
-  });
+  const presets = parsePresets(values.presets);
   const seeds = ints(values.seeds, '--seeds');
   if (new Set(seeds).size < 2) throw new Error(`--seeds: the operating point is chosen out of fold, so at least two seeds are needed, got ${values.seeds}`);
   return {
@@ -108,124 +78,9 @@ function readOptions() {
   };
 }
 
-/** Synthesises (once, cached) and loads a world: its keys' rows in time order, as Detect reads them, and its labels. */
-async function loadWorld(dir: string, spec: WorldSpec, seed: number): Promise<World> {
-  const synth: SynthOptions = { ...SYNTH_PRESETS[spec.preset], seed, ...(spec.users ? { users: spec.users } : {}) };
-  const name = `${spec.preset}${spec.users ? `-${spec.users}` : ''}-seed${seed}`;
-  const world = join(dir, name);
-  if (!existsSync(join(world, 'done.json'))) {
-    await rm(world, { recursive: true, force: true });
-    await synthesize(synth, world);
-    await writeFile(join(world, 'done.json'), JSON.stringify(synth));
-  }
-  const engine = await DuckDbSqlEngine.open({ root: world });
-  try {
-    const csv = (f: string) => `read_csv('${join(world, f).replace(/'/g, "''")}', all_varchar = true, header = true)`;
-    // Retries repeat an _id (ingest drops them): keep one row per _id.
-    await engine.query(`CREATE TABLE features AS
-      SELECT _id AS tx_id, user_id, account_number, merchant_id, subsidiary, upper(trim(transaction_type)) AS direction,
-             CAST(transaction_date AS TIMESTAMP) AS transaction_date, CAST(transaction_amount AS DECIMAL(24,8)) AS amount
-      FROM ${csv('transactions.csv')} QUALIFY row_number() OVER (PARTITION BY _id ORDER BY transaction_date) = 1`);
-    const segmentDay = await segmentTypicalDays(engine);
-    const [start] = await engine.query(LOG_START_SQL);
-    const keys: WindowRow[][] = [];
-    let cur: WindowRow[] = [];
-    const rows = await engine.query(`SELECT tx_id, user_id, account_number, merchant_id, subsidiary, direction,
-        CAST(transaction_date AS VARCHAR) AS transaction_date, epoch(transaction_date)::BIGINT AS ts, CAST(amount AS VARCHAR) AS amount,
-        1 AS n_tx, CAST(amount AS VARCHAR) AS sum_amount, NULL AS z_sum, 0 AS hist_days, NULL AS base_mean_daily_sum
-      FROM features ORDER BY account_number, direction, transaction_date, tx_id`);
-    for (const r of rows) {
-      const row = toWindowRow(r);
-      const prev = cur[cur.length - 1];
-      if (prev && (prev.account_number !== row.account_number || prev.direction !== row.direction)) {
-        keys.push(cur);
-        cur = [];
-      }
-      cur.push(row);
-    }
-    if (cur.length) keys.push(cur);
-    const labelRows = (await engine.query(`SELECT _id, episode_id, scenario FROM ${csv('labels.csv')}`)).map((r) => ({
-      _id: String(r._id),
-      episode_id: String(r.episode_id),
-      scenario: String(r.scenario),
-    }));
-    return {
-      name,
-      keys: keys.filter((k) => k.length >= 2),
-      logStart: Number(start.log_start),
-      labels: labelsFromRows(labelRows),
-      segmentDay,
-    };
-  } finally {
-    await engine.close();
-  }
-}
-
-/** Every window the split rule scores, as evidence rows with their labels. */
-function evidenceRows(w: World): EvidenceRow[] {
-  const out: EvidenceRow[] = [];
-  for (const rows of w.keys) {
-    scanKeyWindows(rows, CONFIG, w.segmentDay, (win) => {
-      const r = rulesFor(CONFIG, rows[win.i].merchant_id, rows[win.i].direction).split;
-      const e = splitEvidence(rows, win.lo, win.hi, win, r);
-      if (!e) return;
-      const count = new Map<string, number>();
-      for (let j = win.lo; j <= win.hi; j++) {
-        const ep = w.labels.episodeOf.get(rows[j].tx_id);
-        if (ep) count.set(ep, (count.get(ep) ?? 0) + 1);
-      }
-      let y = 0;
-      for (const [ep, c] of count) {
-        const parts = w.labels.episodes.get(ep)!.parts.size;
-        if (c * 2 >= e.n && c >= 2 && c * 2 >= parts) y = 1;
-      }
-      out.push({ x: e.x, y });
-    }, w.logStart);
-  }
-  return out;
-}
-
-/** Every window of a world with its rule:split hit when it scores at least `floor` (null otherwise), key by key. */
-type ScoredWorld = { rows: WindowRow[]; windows: { w: PendingEpisodes['windows'][number]['w']; hit: ReturnType<typeof splitHit> }[] }[];
-
-/**
- * Scores a world's windows once under `model` (the model at its own threshold), keeping every hit down to `floor`:
- * a threshold t then only cuts the hits at t ({@link evaluateAt}), since shifting a model's threshold by t shifts
- * every score by the same t — the windows that fire and the order the alerts rank in are the same.
- */
-function scoreWorld(w: World, model: SplitScoreModel, floor: number): ScoredWorld {
-  return w.keys.map((rows) => {
-    const windows: ScoredWorld[number]['windows'] = [];
-    scanKeyWindows(rows, CONFIG, w.segmentDay, (win) => {
-      const hit = splitHit(rows, win.lo, win.hi, win, CONFIG, model, floor);
-      // Only the alerts are measured here: their reasons (the terms' Shapley values) are never built.
-      windows.push({ w: win, hit: hit ? { ...hit, explain: undefined } : null });
-    }, w.logStart);
-    return { rows, windows };
-  });
-}
-
-/** rule:split's alerts on a scored world with the windows scoring at least `t` firing, evaluated. */
-function evaluateAt(w: World, scored: ScoredWorld, t: number): MethodMetrics {
-  const alerts = scored.flatMap(({ rows, windows }) =>
-    finishEpisodes(
-      { rows, windows: windows.map(({ w: win, hit }) => ({ w: win, hits: hit && hit.score >= t ? [hit] : [] })), candidates: [], vectors: [] },
-      null,
-      CONFIG,
-      'fit',
-    ),
-  );
-  return evaluateAlerts('rule:split', alerts, w.labels);
-}
-
-/** A threshold far below any operating point: the whole ranked list, to read precision at any recall off it. */
-const RANKING_FLOOR = -12;
-
-const round = (v: number) => Math.round(v * 1000) / 1000;
-
 /** One check row: the alerts at the model's own threshold, then its whole ranking (see {@link RANKING_FLOOR}). */
 function line(label: string, w: World, model: SplitScoreModel): string {
-  const scored = scoreWorld(w, model, RANKING_FLOOR);
+  const scored = scoreWorld(w, byModel(model), RANKING_FLOOR);
   const m = evaluateAt(w, scored, 0);
   const r = evaluateAt(w, scored, RANKING_FLOOR);
   return (
@@ -234,14 +89,7 @@ function line(label: string, w: World, model: SplitScoreModel): string {
   );
 }
 
-type EvidenceRow = { x: number[]; y: number };
-
-function evidenceMatrix(rows: EvidenceRow[]) {
-  const d = SPLIT_EVIDENCE.length;
-  const X = matrix(rows.length, d);
-  rows.forEach((r, i) => X.data.set(r.x, i * d));
-  return { X, y: rows.map((r) => r.y) };
-}
+const round = (v: number) => Math.round(v * 1000) / 1000;
 
 function fitLinear(rows: EvidenceRow[]) {
   const { X, y } = evidenceMatrix(rows);
@@ -270,7 +118,7 @@ async function main(): Promise<void> {
       training.push(await loadWorld(o.dir, p, s));
       seedOf.push(s);
     }
-  const perWorld = training.map(evidenceRows);
+  const perWorld = training.map((w) => evidenceRows(w));
   const all = perWorld.flat();
   let started = performance.now();
   const lr = fitLinear(all);
@@ -323,21 +171,6 @@ async function main(): Promise<void> {
   }
 }
 
-/**
- * The trees' settings. On 407,321 fitting windows, 300 rounds of depth 4 rank the check worlds better than 200 of
- * depth 3 (recall at precision 0.9 higher on all nine, by 0.4 to 5.6 points; precision at 95% recall higher on all
- * nine) and, at their out-of-fold operating point, raise rule:split's F1 on eight of them. (On 164k windows, before
- * the log's age, the two had ranked within a point of each other.) Their reasons cost more to explain: 4,343 leaves
- * instead of 1,501. Depth 5 (300 rounds, same windows) was tried and not kept: its out-of-fold F2 was 0.793 (0.790),
- * but on the check worlds its recall at precision 0.9 fell on five of nine (default seed 7 74.6 → 72.0%, small seed 7
- * 72.2 → 69.0%; it rose only on default seed 1 and the three nequi:30000 worlds, by 0.4 to 1.7 points) and precision
- * at 95% recall on default seed 11 fell 25.8 → 20.7%: more precise at its threshold (F1 higher on seven of nine), but
- * a worse ranking on the smaller worlds.
- */
-const TREE_OPTIONS = { rounds: 300, depth: 4, learningRate: 0.1, l2: 1, bins: 64, minLeaf: 50 };
-
-const TREES_TEXT = `gradient-boosted trees (${TREE_OPTIONS.rounds} rounds, depth ${TREE_OPTIONS.depth}, learning rate ${TREE_OPTIONS.learningRate}, l2 ${TREE_OPTIONS.l2}, ${TREE_OPTIONS.bins} bins, min leaf ${TREE_OPTIONS.minLeaf})`;
-
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 
 /** The boosted trees in log2 points, shifted down by `t` (the operating point): thresholds exact, values to 1e-6. */
@@ -360,7 +193,7 @@ function operatingPoint(what: string, worlds: World[], modelOf: (world: number) 
   let best = { t: 0, f2: -1, precision: 0, recall: 0 };
   const [lowest, highest, step] = [-2, 6, 0.25];
   // Each world scored once, by its out-of-fold model at log2 odds 0, then cut at every threshold.
-  const scored = worlds.map((w, i) => scoreWorld(w, modelOf(i), lowest));
+  const scored = worlds.map((w, i) => scoreWorld(w, byModel(modelOf(i)), lowest));
   for (let t = lowest; t <= highest + 0.001; t += step) {
     const ms = worlds.map((w, i) => evaluateAt(w, scored[i], t));
     const mean = (f: (m: MethodMetrics) => number) => ms.reduce((a, m) => a + f(m), 0) / ms.length;

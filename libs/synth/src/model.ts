@@ -52,6 +52,27 @@ export interface UserBlock {
   rows: SynthRow[];
   episodes: EpisodeRecord[];
   duplicates: number;
+  traits: UserTraits;
+}
+
+/**
+ * What the generator drew for a user and no detector can see: its habits and its kind of activity. Research tools
+ * read them to measure what a detector that knew them would reach ({@link userTraits}); the log never holds them.
+ */
+export interface UserTraits {
+  /** Typical debit amount in units (credits are half of it). */
+  typical: number;
+  /** Cap of each account in units, main account first. */
+  caps: number[];
+  /** Amounts (units) the user often pays exactly. */
+  favourites: number[];
+  creditShare: number;
+  /** Expected ordinary transactions per day. */
+  rate: number;
+  /** Its hard-negative kind, when it is one. */
+  kind: 'ordinary' | 'commuter' | 'busy';
+  instalments: boolean;
+  bursts: boolean;
 }
 
 /** Run-wide settings derived once from the options. */

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { formatE8 } from './amounts';
 import { viewText } from './hex';
 import { Clock } from './calendar';
-import type { EpisodeRecord, Params, UserBlock } from './model';
+import type { EpisodeRecord, Params, UserBlock, UserTraits } from './model';
 import { resolveOptions, type SynthOptions } from './options';
 import { MAX_ROW_BYTES, RowEncoder } from './row-encoder';
 import { TextSink } from './text-sink';
@@ -61,6 +61,45 @@ function burstUsers(users: number): Set<number> {
   return new Set(Array.from({ length: n }, (_, k) => Math.floor(((k + 0.5) * users) / n)));
 }
 
+function paramsOf(o: ReturnType<typeof resolveOptions>): Params {
+  const clamp = (x: number) => Math.min(0.05, x);
+  return {
+    seed: o.seed,
+    days: o.days,
+    txPerUserDay: o.txPerUserDay,
+    episodeRate: o.episodeRate,
+    pCommuter: clamp((ROW_SHARE.commuter * o.txPerUserDay) / COMMUTER_RATE),
+    pBusy: clamp((ROW_SHARE.busy * o.txPerUserDay) / BUSY_RATE),
+    pInstalment: Math.min(0.2, (ROW_SHARE.instalment * o.txPerUserDay * o.days) / INSTALMENT_ROWS),
+    burstUsers: burstUsers(o.users),
+    world: buildWorld(o.seed, o.users),
+    clock: new Clock(o.startEpochDay, o.days),
+  };
+}
+
+/** A user's hidden traits, as seen from one of its accounts. */
+export interface AccountTraits extends UserTraits {
+  /** The account's position among the user's accounts (0: its main one). */
+  account: number;
+}
+
+/**
+ * The hidden traits of every user of the log `synthesize(options, …)` writes, by account number: what the generator
+ * drew and the log does not show (typical amount, caps, favourite amounts, kind of activity). For research only —
+ * measuring how far a detector that knew them would get (`npm run bench:ceiling`); no detector reads them. The
+ * users are generated again, so this costs about as much CPU as synthesising the log, without writing it.
+ */
+export function userTraits(options: SynthOptions): Map<string, AccountTraits> {
+  const o = resolveOptions(options);
+  const params = paramsOf(o);
+  const out = new Map<string, AccountTraits>();
+  for (let i = 0; i < o.users; i++) {
+    const block = generateUserBlock(params, i);
+    block.accountIds.forEach((id, account) => out.set(viewText(id), { ...block.traits, account }));
+  }
+  return out;
+}
+
 /**
  * Writes a labelled synthetic transaction log into `outDir`: `transactions.csv[.gz]` (the input contract),
  * `labels.csv` (`_id,episode_id,scenario` for every part of every split episode) and `episodes.csv`. Same options,
@@ -79,20 +118,8 @@ export async function synthesize(
   const dir = resolve(outDir);
   await mkdir(dir, { recursive: true });
 
-  const world = buildWorld(o.seed, o.users);
-  const clamp = (x: number) => Math.min(0.05, x);
-  const params: Params = {
-    seed: o.seed,
-    days: o.days,
-    txPerUserDay: o.txPerUserDay,
-    episodeRate: o.episodeRate,
-    pCommuter: clamp((ROW_SHARE.commuter * o.txPerUserDay) / COMMUTER_RATE),
-    pBusy: clamp((ROW_SHARE.busy * o.txPerUserDay) / BUSY_RATE),
-    pInstalment: Math.min(0.2, (ROW_SHARE.instalment * o.txPerUserDay * o.days) / INSTALMENT_ROWS),
-    burstUsers: burstUsers(o.users),
-    world,
-    clock: new Clock(o.startEpochDay, o.days),
-  };
+  const params = paramsOf(o);
+  const { world } = params;
 
   const files = {
     transactions: resolve(dir, o.format === 'csv.gz' ? 'transactions.csv.gz' : 'transactions.csv'),

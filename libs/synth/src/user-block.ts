@@ -11,6 +11,7 @@ import {
   type Profile,
   type SynthRow,
   type UserBlock,
+  type UserTraits,
 } from './model';
 import { Rng, cumulative } from './prng';
 import { MERCHANT_MIX, pickSubsidiary, secondOfDay } from './world';
@@ -109,7 +110,8 @@ function ordinary(
   return makeRow(rng, t, account, merchant, subsidiary, ordinaryAmountE8(rng, x, cap), credit);
 }
 
-function regularActivity(p: Params, u: Profile, rows: SynthRow[]): void {
+/** Appends the user's ordinary days and returns its activity rate (transactions per day). */
+function regularActivity(p: Params, u: Profile, rows: SynthRow[]): number {
   const { rng } = u;
   const rate =
     p.txPerUserDay * Math.exp(ACTIVITY_SIGMA * rng.normal() - (ACTIVITY_SIGMA * ACTIVITY_SIGMA) / 2);
@@ -129,6 +131,7 @@ function regularActivity(p: Params, u: Profile, rows: SynthRow[]): void {
       rows.push(ordinary(p, u, day * DAY + seconds[i], false, pickAccount(u), credit));
     }
   }
+  return rate;
 }
 
 /** Hard negative: the same small fare several times a day, most weekdays. */
@@ -209,12 +212,25 @@ export function generateUserBlock(p: Params, userIndex: number): UserBlock {
   const rows: SynthRow[] = [];
   const episodes: EpisodeRecord[] = [];
 
-  const kind = rng.next();
-  if (kind < p.pCommuter) commuter(p, u, rows);
-  else if (kind < p.pCommuter + p.pBusy) busyShopper(p, u, rows);
-  if (rng.chance(p.pInstalment)) instalments(p, u, rows);
-  if (p.burstUsers.has(userIndex)) microBursts(p, u, rows);
-  regularActivity(p, u, rows);
+  const r = rng.next();
+  const kind = r < p.pCommuter ? 'commuter' : r < p.pCommuter + p.pBusy ? 'busy' : 'ordinary';
+  if (kind === 'commuter') commuter(p, u, rows);
+  else if (kind === 'busy') busyShopper(p, u, rows);
+  const withInstalments = rng.chance(p.pInstalment);
+  if (withInstalments) instalments(p, u, rows);
+  const bursts = p.burstUsers.has(userIndex);
+  if (bursts) microBursts(p, u, rows);
+  const rate = regularActivity(p, u, rows);
+  const traits: UserTraits = {
+    typical: u.typical,
+    caps: u.caps,
+    favourites: u.favourites,
+    creditShare: u.creditShare,
+    rate,
+    kind,
+    instalments: withInstalments,
+    bursts,
+  };
   if (rng.chance(p.episodeRate)) {
     const r = rng.next();
     const count = r < 0.85 ? 1 : r < 0.97 ? 2 : 3;
@@ -241,5 +257,5 @@ export function generateUserBlock(p: Params, userIndex: number): UserBlock {
   }
   // Fields listed, not spread: a spread here cost more than the rest of the block assembly.
   const { userId, accountIds, accountUserIds } = ids;
-  return { userId, accountIds, accountUserIds, rows: out, episodes, duplicates };
+  return { userId, accountIds, accountUserIds, rows: out, episodes, duplicates, traits };
 }

@@ -6,6 +6,8 @@ import {
   SynthOptionsError,
   TRANSACTION_COLUMNS,
   synthesize,
+  UNIT_E8,
+  userTraits,
   type SynthProgress,
 } from '../src';
 import { checkEpisodes, checkSummary, contractViolations, loadLog } from './helpers/check-log';
@@ -105,6 +107,43 @@ describe('synthesize', () => {
     expect(seen[0].rowsWritten).toBeLessThan(101_000);
     expect(seen[0].usersDone).toBeLessThan(6000);
     expect(seen[1]).toEqual({ rowsWritten: summary.rows, usersDone: 6000, usersTotal: 6000 });
+  });
+
+  it("tells each account's hidden traits, and the log agrees with them", async () => {
+    const options = { ...tiny, users: 3000, days: 14 };
+    const summary = await synthesize(options, dir);
+    const log = await loadLog(summary);
+    const traits = userTraits(options);
+
+    const accountsOf = new Map<string, Set<string>>();
+    for (const r of log.tx) accountsOf.set(r.user_id, (accountsOf.get(r.user_id) ?? new Set()).add(r.account_number));
+    expect(new Set(log.tx.map((r) => r.account_number))).toEqual(new Set(traits.keys()));
+    for (const accounts of accountsOf.values()) {
+      const ts = [...accounts].map((a) => traits.get(a)!);
+      expect(ts.map((t) => t.account).sort()).toEqual(ts.map((_, k) => k));
+      expect(new Set(ts.map((t) => t.typical)).size).toBe(1);
+    }
+    // No amount passes its account's cap, and the cap is reached.
+    let atCap = 0;
+    for (const r of log.tx) {
+      const t = traits.get(r.account_number)!;
+      const cap = BigInt(t.caps[t.account] * UNIT_E8);
+      expect(toE8(r.transaction_amount)).toBeLessThanOrEqual(cap);
+      if (toE8(r.transaction_amount) === cap) atCap++;
+    }
+    expect(atCap).toBeGreaterThan(0);
+    // A commuter's main account is mostly one small fare repeated.
+    const fareShare = (account: string) => {
+      const amounts = log.tx.filter((r) => r.account_number === account).map((r) => r.transaction_amount);
+      const counts = new Map<string, number>();
+      for (const a of amounts) counts.set(a, (counts.get(a) ?? 0) + 1);
+      return Math.max(...counts.values()) / amounts.length;
+    };
+    const commuters = [...traits].filter(([, t]) => t.kind === 'commuter' && t.account === 0).map(([a]) => a);
+    expect(commuters.length).toBeGreaterThan(2);
+    for (const a of commuters) expect(fareShare(a)).toBeGreaterThan(0.6);
+    const kinds = new Set([...traits.values()].map((t) => t.kind));
+    expect(kinds).toEqual(new Set(['ordinary', 'commuter', 'busy']));
   });
 
   it('fails with the cause when the output directory cannot be written', async () => {
