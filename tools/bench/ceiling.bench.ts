@@ -16,7 +16,11 @@
  * the world itself has between split episodes and ordinary busy days. A gap between the two is what better
  * estimation from history could still win; what the second misses no window-level detector of this shape can find.
  *
+ * `--groups amount,cap,favourites,kind,activity` adds one model per group of hidden terms (the observable terms and
+ * that group only): which trait, known exactly, is worth most.
+ *
  *   npm run bench:ceiling -- [--presets default,small,nequi:30000] [--seeds 101,102,103,104] [--check-seeds 1,7,11]
+ *     [--groups amount,cap,…]
  */
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,6 +71,15 @@ const HIDDEN_TERMS = [
   'creditShare',
   'secondaryAccount',
 ] as const;
+
+/** `--groups`: each is fitted alone beside the observable terms, to tell which hidden trait is worth estimating. */
+const GROUPS: Record<string, (typeof HIDDEN_TERMS)[number][]> = {
+  amount: ['trueMaterial', 'trueSmallest'],
+  cap: ['largestVsCap', 'atCap'],
+  favourites: ['favourites'],
+  kind: ['commuter', 'busy', 'instalments', 'bursts'],
+  activity: ['rate', 'creditShare', 'secondaryAccount'],
+};
 
 const UNIT = UNIT_E8 / 1e8;
 /** Amounts are read as numbers from 8-decimal text: equal amounts agree far closer than this. */
@@ -121,6 +134,21 @@ function ranking(w: World, scorer: WindowScorer, floor: number): MethodMetrics {
   return evaluateAt(w, scoreWorld(w, scorer, floor), floor);
 }
 
+/**
+ * Episode recall per scenario tag where the ranked list is cut at its deepest prefix of precision ≥ 0.9: which
+ * kinds of split a model finds without drowning analysts, and which it can only reach deep in the list.
+ */
+function recallByTagAtGoalPrecision(w: World, scorer: WindowScorer, floor: number): Record<string, number> {
+  const scored = scoreWorld(w, scorer, floor);
+  const whole = evaluateAt(w, scored, floor);
+  let cut: number | null = null;
+  let best = -1;
+  for (const p of whole.curve) if (p.precision >= 0.9 && p.recall > best) [best, cut] = [p.recall, p.score];
+  if (cut === null) return {};
+  const at = evaluateAt(w, scored, cut);
+  return Object.fromEntries(Object.entries(at.recallByTag).map(([tag, r]) => [tag, r.recall]));
+}
+
 function line(label: string, m: MethodMetrics): string {
   return (
     `| ${label} | ${pct(m.recall)} | ${[0.8, 0.9, 0.95].map((at) => pct(precisionAtRecall(m.curve, at))).join(' | ')} | ` +
@@ -135,8 +163,17 @@ async function main(): Promise<void> {
       seeds: { type: 'string', default: '101,102,103,104' },
       'check-seeds': { type: 'string', default: '1,7,11' },
       dir: { type: 'string', default: join(tmpdir(), 'splitwatch-bench', 'fit-split') },
+      groups: { type: 'string', default: '' },
     },
   });
+  const groups = values.groups ? values.groups.split(',') : [];
+  for (const g of groups) if (!(g in GROUPS)) throw new Error(`--groups: unknown group ${g}; known: ${Object.keys(GROUPS).join(', ')}`);
+  /** The columns of the hidden rows (observable terms, then {@link HIDDEN_TERMS}) a group's model reads. */
+  const columnsOf = (g: string) => [
+    ...SPLIT_EVIDENCE.map((_, i) => i),
+    ...GROUPS[g].map((t) => SPLIT_EVIDENCE.length + HIDDEN_TERMS.indexOf(t)),
+  ];
+  const pick = (x: number[], cols: number[]) => cols.map((c) => x[c]);
   const ints = (s: string) => s.split(',').map(Number);
   const presets = parsePresets(values.presets);
   const dir = resolve(values.dir);
@@ -164,12 +201,18 @@ async function main(): Promise<void> {
   };
   const observable = fit(observableRows, SPLIT_EVIDENCE.length, `observable (${SPLIT_EVIDENCE.length} terms)`);
   const hidden = fit(hiddenRows, SPLIT_EVIDENCE.length + HIDDEN_TERMS.length, `+ hidden traits (${SPLIT_EVIDENCE.length + HIDDEN_TERMS.length} terms)`);
+  const byGroup = groups.map((g) => {
+    const cols = columnsOf(g);
+    const rows = hiddenRows.map((r) => ({ x: pick(r.x, cols), y: r.y }));
+    return { g, cols, model: fit(rows, cols.length, `+ ${g} (${GROUPS[g].join(', ')})`) };
+  });
 
   const out = [
     '\nrule:split\'s whole ranked list on worlds of other seeds (precision at episode recall ≥ r; recall at precision ≥ 0.9)',
     '| world, model | recall of the list | P at R ≥ 0.8 | P at R ≥ 0.9 | P at R ≥ 0.95 | R at P ≥ 0.9 |',
     '|---|---:|---:|---:|---:|---:|',
   ];
+  const perTag: string[] = [];
   // In log2 points the committed model's floor; the fitted trees are unshifted, so the same floor reaches deeper.
   for (const spec of presets)
     for (const seed of ints(values['check-seeds'])) {
@@ -179,9 +222,32 @@ async function main(): Promise<void> {
         line(`${world.name} observable`, ranking(world, byTrees(observable), RANKING_FLOOR - 4)),
         line(`${world.name} + hidden traits`, ranking(world, byTrees(hidden, extra), RANKING_FLOOR - 4)),
       );
+      const tags = [byModel(SPLIT_SCORE_MODEL), byTrees(hidden, extra)].map((scorer, i) =>
+        recallByTagAtGoalPrecision(world, scorer, i === 0 ? RANKING_FLOOR : RANKING_FLOOR - 4),
+      );
+      perTag.push(
+        `| ${world.name} | ${Object.keys(tags[0])
+          .sort()
+          .map((t) => `${t} ${pct(tags[0][t])} → ${pct(tags[1][t] ?? 0)}`)
+          .join(' · ')} |`,
+      );
+      for (const { g, cols, model } of byGroup) {
+        // The group's model reads the observable terms and its own hidden ones: pass only those past the evidence.
+        const own = cols.slice(SPLIT_EVIDENCE.length).map((c) => c - SPLIT_EVIDENCE.length);
+        const part: ExtraTerms = (rows, lo, hi, e) => pick(extra(rows, lo, hi, e), own);
+        out.push(line(`${world.name} + ${g} only`, ranking(world, byTrees(model, part), RANKING_FLOOR - 4)));
+      }
       log(`  checked ${world.name}`);
     }
   console.log(out.join('\n'));
+  console.log(
+    [
+      '\nepisode recall per scenario where each ranked list is cut at precision ≥ 0.9: committed → + hidden traits',
+      '| world | recall per tag |',
+      '|---|---|',
+      ...perTag,
+    ].join('\n'),
+  );
 }
 
 main().catch((e: unknown) => {
