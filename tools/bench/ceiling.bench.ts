@@ -20,7 +20,10 @@
  * that group only): which trait, known exactly, is worth most.
  *
  *   npm run bench:ceiling -- [--presets default,small,nequi:30000] [--seeds 101,102,103,104] [--check-seeds 1,7,11]
- *     [--groups amount,cap,…]
+ *     [--groups amount,cap,…] [--candidate]
+ *
+ * `--candidate` fits one more model with an observable estimate of what the user usually pays, from its other keys
+ * (see {@link userEstimate}): whether a detector can win part of the gap from the log alone.
  */
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -118,6 +121,49 @@ function hiddenTerms(traits: Map<string, AccountTraits>): ExtraTerms {
   };
 }
 
+/** The user-level estimate's terms (`--candidate`): observable, so a detector could compute them. */
+const ESTIMATE_TERMS = ['userMaterial', 'userSmallest', 'userPastTx', 'credit'] as const;
+const USER_HISTORY = 200;
+
+/**
+ * A candidate for a better estimate of what a user usually pays, from the log alone: the median of the user's last
+ * 200 earlier amounts on its other keys (its other accounts, and the other direction), which the key's own typical
+ * amount does not see. Terms: the window's total and smallest part against it (0 when the user has no such
+ * history), how many such amounts there are (log2(1 + n)), and whether the key is a credit one (credits and debits
+ * of one user differ in size).
+ */
+function userEstimate(w: World): ExtraTerms {
+  const byUser = new Map<string, { ts: number; amount: number; key: string }[]>();
+  for (const rows of w.keys)
+    for (const r of rows) {
+      const list = byUser.get(r.user_id) ?? [];
+      list.push({ ts: r.ts, amount: Number(r.amount), key: `${r.account_number}|${r.direction}` });
+      byUser.set(r.user_id, list);
+    }
+  for (const list of byUser.values()) list.sort((a, b) => a.ts - b.ts);
+  return (rows, lo, _hi, e) => {
+    const first = rows[lo];
+    const key = `${first.account_number}|${first.direction}`;
+    const list = byUser.get(first.user_id) ?? [];
+    const past: number[] = [];
+    let end = 0; // the first of the user's amounts at or after the window's start
+    for (let hi = list.length; end < hi; ) {
+      const mid = (end + hi) >> 1;
+      if (list[mid].ts < first.ts) end = mid + 1;
+      else hi = mid;
+    }
+    for (let i = end - 1; i >= 0 && past.length < USER_HISTORY; i--) if (list[i].key !== key) past.push(list[i].amount);
+    past.sort((a, b) => a - b);
+    const median = past.length ? past[Math.floor(past.length / 2)] : 0;
+    return [
+      median > 0 ? Math.log2(e.sum / median) : 0,
+      median > 0 ? Math.log2(e.smallest / median) : 0,
+      Math.log2(1 + past.length),
+      first.direction === 'CREDITO' ? 1 : 0,
+    ];
+  };
+}
+
 /** Scores windows with trees over the evidence and `extra`'s terms, in log2 points as the committed model is. */
 function byTrees(trees: BoostedTreesModel, extra?: ExtraTerms): WindowScorer {
   return (rows, win, floor) => {
@@ -164,6 +210,7 @@ async function main(): Promise<void> {
       'check-seeds': { type: 'string', default: '1,7,11' },
       dir: { type: 'string', default: join(tmpdir(), 'splitwatch-bench', 'fit-split') },
       groups: { type: 'string', default: '' },
+      candidate: { type: 'boolean', default: false },
     },
   });
   const groups = values.groups ? values.groups.split(',') : [];
@@ -180,17 +227,19 @@ async function main(): Promise<void> {
   await mkdir(dir, { recursive: true });
   const withTraits = async (spec: WorldSpec, seed: number) => {
     const world = await loadWorld(dir, spec, seed);
-    return { world, extra: hiddenTerms(userTraits(synthOptionsOf(spec, seed))) };
+    return { world, extra: hiddenTerms(userTraits(synthOptionsOf(spec, seed))), estimate: userEstimate(world) };
   };
 
   log(`ceiling — fitting on ${values.presets} × seeds ${values.seeds}; ${TREES_TEXT}`);
   const observableRows: EvidenceRow[] = [];
   const hiddenRows: EvidenceRow[] = [];
+  const candidateRows: EvidenceRow[] = [];
   for (const spec of presets)
     for (const seed of ints(values.seeds)) {
-      const { world, extra } = await withTraits(spec, seed);
+      const { world, extra, estimate } = await withTraits(spec, seed);
       observableRows.push(...evidenceRows(world));
       hiddenRows.push(...evidenceRows(world, extra));
+      if (values.candidate) candidateRows.push(...evidenceRows(world, estimate));
     }
   const fit = (rows: EvidenceRow[], d: number, what: string) => {
     const started = performance.now();
@@ -201,6 +250,9 @@ async function main(): Promise<void> {
   };
   const observable = fit(observableRows, SPLIT_EVIDENCE.length, `observable (${SPLIT_EVIDENCE.length} terms)`);
   const hidden = fit(hiddenRows, SPLIT_EVIDENCE.length + HIDDEN_TERMS.length, `+ hidden traits (${SPLIT_EVIDENCE.length + HIDDEN_TERMS.length} terms)`);
+  const candidate = values.candidate
+    ? fit(candidateRows, SPLIT_EVIDENCE.length + ESTIMATE_TERMS.length, `+ user estimate (${ESTIMATE_TERMS.join(', ')})`)
+    : null;
   const byGroup = groups.map((g) => {
     const cols = columnsOf(g);
     const rows = hiddenRows.map((r) => ({ x: pick(r.x, cols), y: r.y }));
@@ -216,7 +268,8 @@ async function main(): Promise<void> {
   // In log2 points the committed model's floor; the fitted trees are unshifted, so the same floor reaches deeper.
   for (const spec of presets)
     for (const seed of ints(values['check-seeds'])) {
-      const { world, extra } = await withTraits(spec, seed);
+      const { world, extra, estimate } = await withTraits(spec, seed);
+      if (candidate) out.push(line(`${world.name} + user estimate`, ranking(world, byTrees(candidate, estimate), RANKING_FLOOR - 4)));
       out.push(
         line(`${world.name} committed`, ranking(world, byModel(SPLIT_SCORE_MODEL), RANKING_FLOOR)),
         line(`${world.name} observable`, ranking(world, byTrees(observable), RANKING_FLOOR - 4)),
