@@ -1055,6 +1055,8 @@ async function ingestAttempt(
   } finally {
     for (const s of staged) s.quarantine.destroy();
     for (const t of tables) await dropQuietly(sqlEngine, t, deps.onProgress);
+    // A quarantine file still opening would otherwise race the removal of its directory.
+    await Promise.all(staged.map((s) => s.quarantine.released()));
     await rm(scratch, { recursive: true, force: true });
   }
 
