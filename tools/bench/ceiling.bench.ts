@@ -175,24 +175,20 @@ function byTrees(trees: BoostedTreesModel, extra?: ExtraTerms): WindowScorer {
   };
 }
 
-/** The whole ranked list of a world under a scorer, read for the goal's axes. */
-function ranking(w: World, scorer: WindowScorer, floor: number): MethodMetrics {
-  return evaluateAt(w, scoreWorld(w, scorer, floor), floor);
-}
-
 /**
- * Episode recall per scenario tag where the ranked list is cut at its deepest prefix of precision ≥ 0.9: which
- * kinds of split a model finds without drowning analysts, and which it can only reach deep in the list.
+ * The whole ranked list of a world under a scorer, read for the goal's axes, and its episode recall per scenario tag
+ * where it is cut at its deepest prefix of precision ≥ 0.9: which kinds of split a model finds without drowning
+ * analysts, and which it can only reach deep in the list. The world is scored once for both.
  */
-function recallByTagAtGoalPrecision(w: World, scorer: WindowScorer, floor: number): Record<string, number> {
+function ranking(w: World, scorer: WindowScorer, floor: number): { whole: MethodMetrics; tags: Record<string, number> } {
   const scored = scoreWorld(w, scorer, floor);
   const whole = evaluateAt(w, scored, floor);
   let cut: number | null = null;
   let best = -1;
   for (const p of whole.curve) if (p.precision >= 0.9 && p.recall > best) [best, cut] = [p.recall, p.score];
-  if (cut === null) return {};
+  if (cut === null) return { whole, tags: {} };
   const at = evaluateAt(w, scored, cut);
-  return Object.fromEntries(Object.entries(at.recallByTag).map(([tag, r]) => [tag, r.recall]));
+  return { whole, tags: Object.fromEntries(Object.entries(at.recallByTag).map(([tag, r]) => [tag, r.recall])) };
 }
 
 function line(label: string, m: MethodMetrics): string {
@@ -215,11 +211,12 @@ async function main(): Promise<void> {
   });
   const groups = values.groups ? values.groups.split(',') : [];
   for (const g of groups) if (!(g in GROUPS)) throw new Error(`--groups: unknown group ${g}; known: ${Object.keys(GROUPS).join(', ')}`);
-  /** The columns of the hidden rows (observable terms, then {@link HIDDEN_TERMS}) a group's model reads. */
-  const columnsOf = (g: string) => [
-    ...SPLIT_EVIDENCE.map((_, i) => i),
-    ...GROUPS[g].map((t) => SPLIT_EVIDENCE.length + HIDDEN_TERMS.indexOf(t)),
-  ];
+  // Every fitting window is scanned once, its row holding the observable terms, the hidden ones, then (--candidate)
+  // the user estimate's; each model is fitted on its own columns of those rows.
+  const D = SPLIT_EVIDENCE.length;
+  const H = HIDDEN_TERMS.length;
+  const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+  const columnsOf = (g: string) => [...range(0, D), ...GROUPS[g].map((t) => D + HIDDEN_TERMS.indexOf(t))];
   const pick = (x: number[], cols: number[]) => cols.map((c) => x[c]);
   const ints = (s: string) => s.split(',').map(Number);
   const presets = parsePresets(values.presets);
@@ -227,36 +224,35 @@ async function main(): Promise<void> {
   await mkdir(dir, { recursive: true });
   const withTraits = async (spec: WorldSpec, seed: number) => {
     const world = await loadWorld(dir, spec, seed);
-    return { world, extra: hiddenTerms(userTraits(synthOptionsOf(spec, seed))), estimate: userEstimate(world) };
+    const extra = hiddenTerms(userTraits(synthOptionsOf(spec, seed)));
+    return { world, extra, estimate: values.candidate ? userEstimate(world) : null };
   };
 
   log(`ceiling — fitting on ${values.presets} × seeds ${values.seeds}; ${TREES_TEXT}`);
-  const observableRows: EvidenceRow[] = [];
-  const hiddenRows: EvidenceRow[] = [];
-  const candidateRows: EvidenceRow[] = [];
+  const fitting: EvidenceRow[] = [];
   for (const spec of presets)
     for (const seed of ints(values.seeds)) {
       const { world, extra, estimate } = await withTraits(spec, seed);
-      observableRows.push(...evidenceRows(world));
-      hiddenRows.push(...evidenceRows(world, extra));
-      if (values.candidate) candidateRows.push(...evidenceRows(world, estimate));
+      const terms: ExtraTerms = estimate
+        ? (rows, lo, hi, e) => [...extra(rows, lo, hi, e), ...estimate(rows, lo, hi, e)]
+        : extra;
+      for (const r of evidenceRows(world, terms)) fitting.push(r);
     }
-  const fit = (rows: EvidenceRow[], d: number, what: string) => {
+  const fit = (cols: number[], what: string) => {
     const started = performance.now();
-    const { X, y } = evidenceMatrix(rows, d);
+    const { X, y } = evidenceMatrix(fitting, cols);
     const model = fitBoostedTrees(X, y, TREE_OPTIONS);
-    log(`  ${what}: ${fmt(rows.length)} windows (${fmt(y.reduce((a, v) => a + v, 0))} split), fitted in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log(`  ${what}: ${fmt(fitting.length)} windows (${fmt(y.reduce((a, v) => a + v, 0))} split), fitted in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return model;
   };
-  const observable = fit(observableRows, SPLIT_EVIDENCE.length, `observable (${SPLIT_EVIDENCE.length} terms)`);
-  const hidden = fit(hiddenRows, SPLIT_EVIDENCE.length + HIDDEN_TERMS.length, `+ hidden traits (${SPLIT_EVIDENCE.length + HIDDEN_TERMS.length} terms)`);
+  const observable = fit(range(0, D), `observable (${D} terms)`);
+  const hidden = fit(range(0, D + H), `+ hidden traits (${D + H} terms)`);
   const candidate = values.candidate
-    ? fit(candidateRows, SPLIT_EVIDENCE.length + ESTIMATE_TERMS.length, `+ user estimate (${ESTIMATE_TERMS.join(', ')})`)
+    ? fit([...range(0, D), ...range(D + H, ESTIMATE_TERMS.length)], `+ user estimate (${ESTIMATE_TERMS.join(', ')})`)
     : null;
   const byGroup = groups.map((g) => {
     const cols = columnsOf(g);
-    const rows = hiddenRows.map((r) => ({ x: pick(r.x, cols), y: r.y }));
-    return { g, cols, model: fit(rows, cols.length, `+ ${g} (${GROUPS[g].join(', ')})`) };
+    return { g, cols, model: fit(cols, `+ ${g} (${GROUPS[g].join(', ')})`) };
   });
 
   const out = [
@@ -269,26 +265,26 @@ async function main(): Promise<void> {
   for (const spec of presets)
     for (const seed of ints(values['check-seeds'])) {
       const { world, extra, estimate } = await withTraits(spec, seed);
-      if (candidate) out.push(line(`${world.name} + user estimate`, ranking(world, byTrees(candidate, estimate), RANKING_FLOOR - 4)));
+      const committed = ranking(world, byModel(SPLIT_SCORE_MODEL), RANKING_FLOOR);
+      const withHidden = ranking(world, byTrees(hidden, extra), RANKING_FLOOR - 4);
       out.push(
-        line(`${world.name} committed`, ranking(world, byModel(SPLIT_SCORE_MODEL), RANKING_FLOOR)),
-        line(`${world.name} observable`, ranking(world, byTrees(observable), RANKING_FLOOR - 4)),
-        line(`${world.name} + hidden traits`, ranking(world, byTrees(hidden, extra), RANKING_FLOOR - 4)),
+        line(`${world.name} committed`, committed.whole),
+        line(`${world.name} observable`, ranking(world, byTrees(observable), RANKING_FLOOR - 4).whole),
+        line(`${world.name} + hidden traits`, withHidden.whole),
       );
-      const tags = [byModel(SPLIT_SCORE_MODEL), byTrees(hidden, extra)].map((scorer, i) =>
-        recallByTagAtGoalPrecision(world, scorer, i === 0 ? RANKING_FLOOR : RANKING_FLOOR - 4),
-      );
+      if (candidate && estimate)
+        out.push(line(`${world.name} + user estimate`, ranking(world, byTrees(candidate, estimate), RANKING_FLOOR - 4).whole));
       perTag.push(
-        `| ${world.name} | ${Object.keys(tags[0])
+        `| ${world.name} | ${Object.keys(committed.tags)
           .sort()
-          .map((t) => `${t} ${pct(tags[0][t])} → ${pct(tags[1][t] ?? 0)}`)
+          .map((t) => `${t} ${pct(committed.tags[t])} → ${pct(withHidden.tags[t] ?? 0)}`)
           .join(' · ')} |`,
       );
       for (const { g, cols, model } of byGroup) {
         // The group's model reads the observable terms and its own hidden ones: pass only those past the evidence.
-        const own = cols.slice(SPLIT_EVIDENCE.length).map((c) => c - SPLIT_EVIDENCE.length);
+        const own = cols.slice(D).map((c) => c - D);
         const part: ExtraTerms = (rows, lo, hi, e) => pick(extra(rows, lo, hi, e), own);
-        out.push(line(`${world.name} + ${g} only`, ranking(world, byTrees(model, part), RANKING_FLOOR - 4)));
+        out.push(line(`${world.name} + ${g} only`, ranking(world, byTrees(model, part), RANKING_FLOOR - 4).whole));
       }
       log(`  checked ${world.name}`);
     }

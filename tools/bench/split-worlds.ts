@@ -66,10 +66,17 @@ export type EvidenceRow = { x: number[]; y: number };
 /** Terms a research tool appends to a window's evidence. */
 export type ExtraTerms = (rows: WindowRow[], lo: number, hi: number, e: SplitEvidence) => number[];
 
-/** Evidence rows as one matrix of `d` columns (the split evidence's by default) and their labels. */
-export function evidenceMatrix(rows: EvidenceRow[], d: number = SPLIT_EVIDENCE.length) {
+/**
+ * Evidence rows as one matrix and their labels: the split evidence's columns by default, or the rows' columns `cols`
+ * in that order (one model of several fitted on the same rows).
+ */
+export function evidenceMatrix(rows: EvidenceRow[], cols?: readonly number[]) {
+  const d = cols ? cols.length : SPLIT_EVIDENCE.length;
   const X = matrix(rows.length, d);
-  rows.forEach((r, i) => X.data.set(r.x, i * d));
+  rows.forEach((r, i) => {
+    if (!cols) X.data.set(r.x, i * d);
+    else for (let j = 0; j < d; j++) X.data[i * d + j] = r.x[cols[j]];
+  });
   return { X, y: rows.map((r) => r.y) };
 }
 
