@@ -3,7 +3,7 @@
  * what the generator drew for each user and no log shows?
  *
  * The same gradient-boosted trees as `fit:split` (same settings, same fitting windows, same labels) are fitted twice:
- * on the twenty evidence terms Detect computes (`observable`), and on those plus twelve terms read from each user's
+ * on the twenty-four evidence terms Detect computes (`observable`), and on those plus twelve terms read from each user's
  * hidden traits (`+ hidden traits`): the window's total and smallest part against the user's true typical amount,
  * its largest part against the account's true cap and whether a part sits exactly on it, the share of the parts at
  * the user's favourite amounts, its kind (commuter, busy shopper, instalment payer, micro-burst account), its true
@@ -20,10 +20,7 @@
  * that group only): which trait, known exactly, is worth most.
  *
  *   npm run bench:ceiling -- [--presets default,small,nequi:30000] [--seeds 101,102,103,104] [--check-seeds 1,7,11]
- *     [--groups amount,cap,…] [--candidate]
- *
- * `--candidate` fits one more model with an observable estimate of what the user usually pays, from its other keys
- * (see {@link userEstimate}): whether a detector can win part of the gap from the log alone.
+ *     [--groups amount,cap,…]
  */
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -121,49 +118,6 @@ function hiddenTerms(traits: Map<string, AccountTraits>): ExtraTerms {
   };
 }
 
-/** The user-level estimate's terms (`--candidate`): observable, so a detector could compute them. */
-const ESTIMATE_TERMS = ['userMaterial', 'userSmallest', 'userPastTx', 'credit'] as const;
-const USER_HISTORY = 200;
-
-/**
- * A candidate for a better estimate of what a user usually pays, from the log alone: the median of the user's last
- * 200 earlier amounts on its other keys (its other accounts, and the other direction), which the key's own typical
- * amount does not see. Terms: the window's total and smallest part against it (0 when the user has no such
- * history), how many such amounts there are (log2(1 + n)), and whether the key is a credit one (credits and debits
- * of one user differ in size).
- */
-function userEstimate(w: World): ExtraTerms {
-  const byUser = new Map<string, { ts: number; amount: number; key: string }[]>();
-  for (const rows of w.keys)
-    for (const r of rows) {
-      const list = byUser.get(r.user_id) ?? [];
-      list.push({ ts: r.ts, amount: Number(r.amount), key: `${r.account_number}|${r.direction}` });
-      byUser.set(r.user_id, list);
-    }
-  for (const list of byUser.values()) list.sort((a, b) => a.ts - b.ts);
-  return (rows, lo, _hi, e) => {
-    const first = rows[lo];
-    const key = `${first.account_number}|${first.direction}`;
-    const list = byUser.get(first.user_id) ?? [];
-    const past: number[] = [];
-    let end = 0; // the first of the user's amounts at or after the window's start
-    for (let hi = list.length; end < hi; ) {
-      const mid = (end + hi) >> 1;
-      if (list[mid].ts < first.ts) end = mid + 1;
-      else hi = mid;
-    }
-    for (let i = end - 1; i >= 0 && past.length < USER_HISTORY; i--) if (list[i].key !== key) past.push(list[i].amount);
-    past.sort((a, b) => a - b);
-    const median = past.length ? past[Math.floor(past.length / 2)] : 0;
-    return [
-      median > 0 ? Math.log2(e.sum / median) : 0,
-      median > 0 ? Math.log2(e.smallest / median) : 0,
-      Math.log2(1 + past.length),
-      first.direction === 'CREDITO' ? 1 : 0,
-    ];
-  };
-}
-
 /** Scores windows with trees over the evidence and `extra`'s terms, in log2 points as the committed model is. */
 function byTrees(trees: BoostedTreesModel, extra?: ExtraTerms): WindowScorer {
   return (rows, win, floor) => {
@@ -206,13 +160,12 @@ async function main(): Promise<void> {
       'check-seeds': { type: 'string', default: '1,7,11' },
       dir: { type: 'string', default: join(tmpdir(), 'splitwatch-bench', 'fit-split') },
       groups: { type: 'string', default: '' },
-      candidate: { type: 'boolean', default: false },
     },
   });
   const groups = values.groups ? values.groups.split(',') : [];
   for (const g of groups) if (!(g in GROUPS)) throw new Error(`--groups: unknown group ${g}; known: ${Object.keys(GROUPS).join(', ')}`);
-  // Every fitting window is scanned once, its row holding the observable terms, the hidden ones, then (--candidate)
-  // the user estimate's; each model is fitted on its own columns of those rows.
+  // Every fitting window is scanned once, its row holding the observable terms then the hidden ones; each model is
+  // fitted on its own columns of those rows.
   const D = SPLIT_EVIDENCE.length;
   const H = HIDDEN_TERMS.length;
   const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
@@ -225,18 +178,15 @@ async function main(): Promise<void> {
   const withTraits = async (spec: WorldSpec, seed: number) => {
     const world = await loadWorld(dir, spec, seed);
     const extra = hiddenTerms(userTraits(synthOptionsOf(spec, seed)));
-    return { world, extra, estimate: values.candidate ? userEstimate(world) : null };
+    return { world, extra };
   };
 
   log(`ceiling — fitting on ${values.presets} × seeds ${values.seeds}; ${TREES_TEXT}`);
   const fitting: EvidenceRow[] = [];
   for (const spec of presets)
     for (const seed of ints(values.seeds)) {
-      const { world, extra, estimate } = await withTraits(spec, seed);
-      const terms: ExtraTerms = estimate
-        ? (rows, lo, hi, e) => [...extra(rows, lo, hi, e), ...estimate(rows, lo, hi, e)]
-        : extra;
-      for (const r of evidenceRows(world, terms)) fitting.push(r);
+      const { world, extra } = await withTraits(spec, seed);
+      for (const r of evidenceRows(world, extra)) fitting.push(r);
     }
   const fit = (cols: number[], what: string) => {
     const started = performance.now();
@@ -247,9 +197,6 @@ async function main(): Promise<void> {
   };
   const observable = fit(range(0, D), `observable (${D} terms)`);
   const hidden = fit(range(0, D + H), `+ hidden traits (${D + H} terms)`);
-  const candidate = values.candidate
-    ? fit([...range(0, D), ...range(D + H, ESTIMATE_TERMS.length)], `+ user estimate (${ESTIMATE_TERMS.join(', ')})`)
-    : null;
   const byGroup = groups.map((g) => {
     const cols = columnsOf(g);
     return { g, cols, model: fit(cols, `+ ${g} (${GROUPS[g].join(', ')})`) };
@@ -264,7 +211,7 @@ async function main(): Promise<void> {
   // In log2 points the committed model's floor; the fitted trees are unshifted, so the same floor reaches deeper.
   for (const spec of presets)
     for (const seed of ints(values['check-seeds'])) {
-      const { world, extra, estimate } = await withTraits(spec, seed);
+      const { world, extra } = await withTraits(spec, seed);
       const committed = ranking(world, byModel(SPLIT_SCORE_MODEL), RANKING_FLOOR);
       const withHidden = ranking(world, byTrees(hidden, extra), RANKING_FLOOR - 4);
       out.push(
@@ -272,8 +219,6 @@ async function main(): Promise<void> {
         line(`${world.name} observable`, ranking(world, byTrees(observable), RANKING_FLOOR - 4).whole),
         line(`${world.name} + hidden traits`, withHidden.whole),
       );
-      if (candidate && estimate)
-        out.push(line(`${world.name} + user estimate`, ranking(world, byTrees(candidate, estimate), RANKING_FLOOR - 4).whole));
       perTag.push(
         `| ${world.name} | ${Object.keys(committed.tags)
           .sort()

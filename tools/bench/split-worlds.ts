@@ -14,6 +14,7 @@ import {
   finishEpisodes,
   labelsFromRows,
   LOG_START_SQL,
+  OtherKeysHistory,
   scanKeyWindows,
   segmentTypicalDays,
   type SegmentTypicalDay,
@@ -44,6 +45,8 @@ export interface WorldSpec {
 export interface World {
   name: string;
   keys: WindowRow[][];
+  /** Each key's owner's history on its other keys (keys[k]'s at k), as Detect reads it. */
+  others: (OtherKeysHistory | undefined)[];
   /** The log's first transaction (epoch seconds), as Detect reads it ({@link LOG_START_SQL}). */
   logStart: number;
   labels: Labels;
@@ -126,9 +129,13 @@ export async function loadWorld(dir: string, spec: WorldSpec, seed: number): Pro
       episode_id: String(r.episode_id),
       scenario: String(r.scenario),
     }));
+    // Every key is its owner's history, even one a split cannot be in.
+    const others = OtherKeysHistory.ofKeys(keys);
+    const scored = keys.flatMap((k, i) => (k.length >= 2 ? [i] : []));
     return {
       name,
-      keys: keys.filter((k) => k.length >= 2),
+      keys: scored.map((i) => keys[i]),
+      others: scored.map((i) => others[i]),
       logStart: Number(start.log_start),
       labels: labelsFromRows(labelRows),
       segmentDay,
@@ -144,7 +151,7 @@ export async function loadWorld(dir: string, spec: WorldSpec, seed: number): Pro
  */
 export function evidenceRows(w: World, extra?: ExtraTerms): EvidenceRow[] {
   const out: EvidenceRow[] = [];
-  for (const rows of w.keys) {
+  w.keys.forEach((rows, k) => {
     scanKeyWindows(rows, CONFIG, w.segmentDay, (win) => {
       const r = rulesFor(CONFIG, rows[win.i].merchant_id, rows[win.i].direction).split;
       const e = splitEvidence(rows, win.lo, win.hi, win, r);
@@ -160,13 +167,16 @@ export function evidenceRows(w: World, extra?: ExtraTerms): EvidenceRow[] {
         if (c * 2 >= e.n && c >= 2 && c * 2 >= parts) y = 1;
       }
       out.push({ x: extra ? [...e.x, ...extra(rows, win.lo, win.hi, e)] : e.x, y });
-    }, w.logStart);
-  }
+    }, w.logStart, w.others[k]);
+  });
   return out;
 }
 
-/** Every window of a world with its rule:split hit when it scores at least `floor` (null otherwise), key by key. */
-export type ScoredWorld = { rows: WindowRow[]; windows: { w: KeyWindow; hit: RuleHit | null }[] }[];
+/**
+ * The windows of a world whose rule:split hit scores at least `floor`, key by key: only they can make an alert at a
+ * threshold at or above it (a window without a hit never joins a chain). Each keeps only where it is in its key.
+ */
+export type ScoredWorld = { rows: WindowRow[]; windows: { w: Pick<KeyWindow, 'i' | 'lo' | 'hi'>; hit: RuleHit }[] }[];
 
 /** A window's rule:split hit when it scores at least `floor`, else null. */
 export type WindowScorer = (rows: WindowRow[], win: KeyWindow, floor: number) => RuleHit | null;
@@ -183,13 +193,13 @@ export const byModel =
  * the same t — the windows that fire and the order the alerts rank in are the same.
  */
 export function scoreWorld(w: World, scorer: WindowScorer, floor: number): ScoredWorld {
-  return w.keys.map((rows) => {
+  return w.keys.map((rows, k) => {
     const windows: ScoredWorld[number]['windows'] = [];
     scanKeyWindows(rows, CONFIG, w.segmentDay, (win) => {
       const hit = scorer(rows, win, floor);
       // Only the alerts are measured here: their reasons (the terms' Shapley values) are never built.
-      windows.push({ w: win, hit: hit ? { ...hit, explain: undefined } : null });
-    }, w.logStart);
+      if (hit) windows.push({ w: { i: win.i, lo: win.lo, hi: win.hi }, hit: { ...hit, explain: undefined } });
+    }, w.logStart, w.others[k]);
     return { rows, windows };
   });
 }
@@ -198,7 +208,13 @@ export function scoreWorld(w: World, scorer: WindowScorer, floor: number): Score
 export function evaluateAt(w: World, scored: ScoredWorld, t: number): MethodMetrics {
   const alerts = scored.flatMap(({ rows, windows }) =>
     finishEpisodes(
-      { rows, windows: windows.map(({ w: win, hit }) => ({ w: win, hits: hit && hit.score >= t ? [hit] : [] })), candidates: [], vectors: [] },
+      {
+        rows,
+        // finishEpisodes reads only where each window is in its key.
+        windows: windows.map(({ w: win, hit }) => ({ w: win as KeyWindow, hits: hit.score >= t ? [hit] : [] })),
+        candidates: [],
+        vectors: [],
+      },
       null,
       CONFIG,
       'fit',

@@ -79,7 +79,7 @@ export interface SegmentRule {
 }
 
 export const DEFAULT_CONFIG: DetectionConfig = {
-  version: '2026-11-30.8',
+  version: '2026-12-02.1',
   models: {
     enabled: true,
     sampleSize: 20_000,

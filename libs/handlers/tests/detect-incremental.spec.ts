@@ -328,6 +328,33 @@ describe('segmentTypicalDays', () => {
 });
 
 describe('account slices', () => {
+  it("read an owner's other accounts as its history, in whichever slice they are", async () => {
+    await inFreshWorld(async (w) => {
+      // u7 pays 20 a day from account 1f (slice 0) for two weeks, then its account 9f (slice 1), new to the log,
+      // pays 4 × 900 in a quarter of an hour; others fill the segment.
+      const rows: Tx[] = [
+        ...Array.from({ length: 14 }, (_, d) => ({ id: `q${d}`, account: '1f', user: 'u7', date: fmtTs(T0 + d * DAY + 40_000), amount: '20' })),
+        ...[0, 300, 600, 900].map((s, k) => ({ id: `b${k}`, account: '9f', user: 'u7', date: fmtTs(T0 + 14 * DAY + 50_000 + s), amount: '900' })),
+        ...Array.from({ length: 14 }, (_, d) => ({ id: `o${d}`, account: '5e', user: 'u8', date: fmtTs(T0 + d * DAY + 30_000), amount: '300' })),
+      ];
+      await ingestFile(w, 'r0', 'log', rows);
+      await buildFeatures(w, { runId: 'r0', config: CONFIG });
+      // Every window the split score looks at, down to far below its threshold.
+      const deep = resolveConfig({ rules: { split: { minScore: -20 } }, models: { enabled: false } });
+      const read = async (r: DetectResult) => JSON.parse(await w.objectStore.getText(r.alertsKey)) as Alert[];
+      const split = (alerts: Alert[]) => alerts.find((a) => a.account_number === '9f' && a.method === 'rule:split');
+      const whole = split(await read(await detect(w, { runId: 'all', config: deep })));
+      expect(whole?.reasons).toContain(
+        "total 180.0× and smallest part 45.0× the owner's typical amount 20.00 on its other accounts or direction (median of its last 14 earlier transactions there)",
+      );
+      const slices = [];
+      for (let partition = 0; partition < PARTITIONS; partition++) {
+        slices.push(...(await read(await detect(w, { runId: `p${partition}`, config: deep, partition, partitions: PARTITIONS }))));
+      }
+      expect({ ...split(slices), run_id: 'all' }).toEqual(whole);
+    });
+  });
+
   it('score every account in exactly one slice, whatever its first character', async () => {
     await inFreshWorld(async (w) => {
       // A quiet month and a burst (rule:sum fires) for accounts whose first characters fall in every kind of folder.

@@ -2,6 +2,7 @@ export * from './audit/step-record';
 export * from './detect/detect.use-case';
 export * from './detect/ensemble';
 export * from './detect/episodes';
+export * from './detect/owner-history';
 export * from './detect/models';
 export * from './detect/window-vector';
 export * from './detect/rules';

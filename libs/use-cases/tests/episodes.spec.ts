@@ -146,6 +146,8 @@ describe('rule:split', () => {
     pastDayCounts: [1, 1, 1],
     hadAmount: () => false,
     logDays: 0,
+    ownerAmount: () => Number.NaN,
+    ownerPastTx: 0,
   };
 
   it('fires on quick, similar parts that are material against the key typical day, with readable evidence', () => {
@@ -341,8 +343,19 @@ describe('rule:split', () => {
     expect(at(x0, 'material')).toBeCloseTo(0, 12);
     expect(at(x0, 'pace')).toBeCloseTo(0, 12);
     expect(at(x0, 'sizes')).toBeCloseTo(0.2, 12);
-    for (const name of ['parts', 'moreThanTwo', 'dominance', 'merchants', 'branches', 'cap', 'noHistory', 'shortHistory', 'familiar', 'busyDays', 'bigDays', 'logDays'] as const)
+    for (const name of ['parts', 'moreThanTwo', 'dominance', 'merchants', 'branches', 'cap', 'noHistory', 'shortHistory', 'familiar', 'busyDays', 'bigDays', 'logDays', 'ownerMaterial', 'ownerSmallest', 'ownerPastTx', 'credit'] as const)
       expect(at(x0, name)).toBeCloseTo(0, 12);
+    // The owner pays 50 on its other keys (12 earlier transactions there): the window against that, and a credit key.
+    const owner = { ...baseline, ownerAmount: () => 50, ownerPastTx: 12 };
+    const credit = ref.map((t) => ({ ...t, direction: 'CREDITO' as const }));
+    const xo = splitEvidence(credit, 0, 1, owner, r)!.x;
+    expect(at(xo, 'ownerMaterial')).toBeCloseTo(Math.log2(300 / 50), 12);
+    expect(at(xo, 'ownerSmallest')).toBeCloseTo(Math.log2(150 / 50), 12);
+    expect(at(xo, 'ownerPastTx')).toBeCloseTo(Math.log2(13), 12);
+    expect(at(xo, 'credit')).toBe(1);
+    // Not read at all when the owner has no earlier transaction on its other keys.
+    const unread = { ...baseline, ownerAmount: () => { throw new Error('read'); }, ownerPastTx: 0 };
+    expect(at(splitEvidence(ref, 0, 1, unread, r)!.x, 'ownerMaterial')).toBe(0);
     expect(at(x0, 'pastTx')).toBe(2);
     // The key's habits: one part's amount seen before; two of four active days busy, one as big as the window.
     const habits = { ...baseline, pastDays: [100, 320, 90, 50], pastDayCounts: [2, 3, 1, 1], hadAmount: (a: string) => a === '150.00000000' };

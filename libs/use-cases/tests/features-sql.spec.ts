@@ -1,6 +1,7 @@
 import { ConfigError, DEFAULT_CONFIG, resolveConfig } from '@splitwatch/core';
 import {
   CANDIDATES_SQL,
+  OWNER_CANDIDATES_SQL,
   FEATURE_COLUMNS,
   FEATURE_KEYS,
   FEATURES_SQL,
@@ -102,7 +103,7 @@ describe('feature columns', () => {
   });
 
   it('include every column the detectors read', () => {
-    const read = [...CANDIDATES_SQL.matchAll(/\bf\.(\w+)/g)].map((m) => m[1]);
+    const read = [...`${CANDIDATES_SQL}${OWNER_CANDIDATES_SQL}`.matchAll(/\bf\.(\w+)/g)].map((m) => m[1]);
 
     expect(read.length).toBeGreaterThan(5);
     for (const name of read) expect(FEATURE_COLUMNS.map((c) => c.name)).toContain(name);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DEFAULT_CONFIG, formatDecimalUnits } from '@splitwatch/core';
-import { buildEpisodes, scanKeyWindows, windowVector, type KeyWindow, type WindowRow } from '../src';
+import { buildEpisodes, OtherKeysHistory, scanKeyWindows, windowVector, type KeyWindow, type WindowRow } from '../src';
 
 const T0 = 1609459200; // 2021-01-01 00:00:00
 function rowsOf(events: { offset: number; units: bigint }[]): WindowRow[] {
@@ -35,25 +35,30 @@ const events = fc.array(
 describe('detector windows (properties)', () => {
   it('never see the future: appending later transactions leaves earlier windows unchanged', () => {
     fc.assert(
-      fc.property(events, fc.integer({ min: 1, max: 59 }), (evs, cut) => {
+      fc.property(events, events, fc.integer({ min: 1, max: 59 }), (evs, otherEvs, cut) => {
         const all = rowsOf(evs);
+        // The owner's other key (the other direction of the account), read as its history.
+        const other = rowsOf(otherEvs).map((r) => ({ ...r, tx_id: `o${r.tx_id}`, direction: 'CREDITO' as const }));
         const k = Math.min(cut, all.length);
         // Keep the prefix strictly before the cut time so no same-second peer is split off.
-        const prefix = all.filter((r) => r.ts < all[k - 1].ts);
-        // The typical amount and the amounts the key had are read on demand: compare their values, read after the
+        const cutTs = all[k - 1].ts;
+        const prefix = all.filter((r) => r.ts < cutTs);
+        // The typical amounts and the amounts the key had are read on demand: compare their values, read after the
         // whole scan (a lookup called late must still see only the window's past).
-        const seen = (rows: WindowRow[]) => {
+        const seen = (rows: WindowRow[], otherRows: WindowRow[]) => {
           const windows: KeyWindow[] = [];
+          const [others] = OtherKeysHistory.ofOwner([rows, otherRows]);
           // A log that starts 5 days before the key's first possible transaction: its age varies across the windows.
-          scanKeyWindows(rows, DEFAULT_CONFIG, () => 100, (w) => windows.push(w), T0 - 5 * 86400);
-          return windows.map(({ typicalAmount, hadAmount, ...w }) => ({
+          scanKeyWindows(rows, DEFAULT_CONFIG, () => 100, (w) => windows.push(w), T0 - 5 * 86400, others);
+          return windows.map(({ typicalAmount, hadAmount, ownerAmount, ...w }) => ({
             ...w,
             typicalAmount: typicalAmount(),
+            ownerAmount: ownerAmount(),
             had: rows.slice(0, w.hi + 1).map((r) => hadAmount(r.amount)),
           }));
         };
-        const a = seen(prefix);
-        const b = seen(all).slice(0, prefix.length);
+        const a = seen(prefix, other.filter((r) => r.ts < cutTs));
+        const b = seen(all, other).slice(0, prefix.length);
         expect(b).toEqual(a);
       }),
       { numRuns: 200 },

@@ -13,6 +13,7 @@ import {
   type SegmentTypicalDay,
 } from './episodes';
 import { enabledModelKinds, fitArtifacts, modelKey, modelsVersion, ModelScorer, Reservoir, type ModelArtifact } from './models';
+import { OtherKeysHistory } from './owner-history';
 import { SPLIT_SCORE_MODEL } from './split-weights';
 import { windowVector } from './window-vector';
 import type { WindowRow } from './rules';
@@ -76,6 +77,28 @@ FROM features f
 JOIN ({{keys}}) k
   ON k.account_number = f.account_number AND k.direction = f.direction
 ORDER BY f.account_number, f.direction, f.transaction_date, f.tx_id
+`;
+
+/**
+ * What Detect reads: the rows of every key of the owners of the keys `{{keys}}` selects, owner by owner, then in key
+ * then time order; `scored` tells the selected keys from the owner's others, read only as the owner's history (see
+ * OtherKeysHistory). An account's owner is its `user_id` (the smallest, should the log give one account several),
+ * so an account's rows are never split between two owners.
+ */
+export const OWNER_CANDIDATES_SQL = `
+WITH k AS ({{keys}}),
+owners AS (SELECT account_number, MIN(user_id) AS owner FROM features GROUP BY account_number),
+scored_owners AS (SELECT DISTINCT o.owner FROM owners o JOIN (SELECT DISTINCT account_number FROM k) ka ON ka.account_number = o.account_number)
+SELECT f.tx_id, f.user_id, f.account_number, f.merchant_id, f.subsidiary, f.direction,
+       f.transaction_date, date_diff('second', TIMESTAMP '1970-01-01 00:00:00', f.transaction_date) AS ts,
+       CAST(f.amount AS VARCHAR) AS amount, f.n_tx, CAST(f.sum_amount AS VARCHAR) AS sum_amount,
+       f.z_sum, f.hist_days, f.base_mean_daily_sum,
+       o.owner, CASE WHEN k.account_number IS NULL THEN 0 ELSE 1 END AS scored
+FROM features f
+JOIN owners o ON o.account_number = f.account_number
+JOIN scored_owners so ON so.owner = o.owner
+LEFT JOIN k ON k.account_number = f.account_number AND k.direction = f.direction
+ORDER BY o.owner, f.account_number, f.direction, f.transaction_date, f.tx_id
 `;
 
 /** Every key with at least one multi-transaction window (of the slice). */
@@ -241,31 +264,48 @@ function segmentTypicalDaysOf(queried: readonly Record<string, unknown>[]): Segm
 
 /**
  * Streams the candidate rows of the keys `keysSql` selects (default: every key with a multi-transaction window, of
- * one account slice or all) and hands over each key's rows in time order.
+ * one account slice or all) and hands over each key's rows in time order. With `owners`, each key comes with the
+ * history of its owner on its other keys ({@link OWNER_CANDIDATES_SQL}: read along, never scored here; they are
+ * scored by the slice or call whose keys they are). Returns the rows of the keys handed over.
  */
 async function forEachKey(
   sqlEngine: SqlEngine,
   partition: number | undefined,
   partitions: number | undefined,
-  onKey: (rows: WindowRow[]) => void,
+  onKey: (rows: WindowRow[], others: OtherKeysHistory | undefined) => void,
   keysSql = renderSql(ALL_KEYS_SQL, { partitionFilter: partitionFilter(partition, partitions) }),
+  owners = false,
 ): Promise<number> {
-  let keyRows: WindowRow[] = [];
+  // One owner's keys (a single key without `owners`), handed over when the next owner (key) starts.
+  let group: { rows: WindowRow[]; scored: boolean }[] = [];
+  let groupId: string | undefined;
   let count = 0;
-  const candidatesSql = renderSql(CANDIDATES_SQL, { keys: keysSql });
-  for await (const batch of sqlEngine.stream(candidatesSql, 50_000)) {
+  const flush = () => {
+    const histories = owners ? OtherKeysHistory.ofOwner(group.map((k) => k.rows)) : [];
+    group.forEach((k, i) => {
+      if (k.scored) onKey(k.rows, histories[i]);
+    });
+    group = [];
+  };
+  const sql = renderSql(owners ? OWNER_CANDIDATES_SQL : CANDIDATES_SQL, { keys: keysSql });
+  for await (const batch of sqlEngine.stream(sql, 50_000)) {
     for (const raw of batch) {
       const row = toWindowRow(raw);
-      count++;
-      const prev = keyRows[keyRows.length - 1];
-      if (prev && (prev.account_number !== row.account_number || prev.direction !== row.direction)) {
-        onKey(keyRows);
-        keyRows = [];
+      const scored = !owners || Number(raw.scored) === 1;
+      if (scored) count++;
+      const id = owners ? String(raw.owner) : `${row.account_number}|${row.direction}`;
+      if (id !== groupId) {
+        if (group.length > 0) flush();
+        groupId = id;
       }
-      keyRows.push(row);
+      const key = group[group.length - 1];
+      const prev = key?.rows[key.rows.length - 1];
+      if (!key || prev!.account_number !== row.account_number || prev!.direction !== row.direction) {
+        group.push({ rows: [row], scored });
+      } else key.rows.push(row);
     }
   }
-  if (keyRows.length > 0) onKey(keyRows);
+  if (group.length > 0) flush();
   return count;
 }
 
@@ -404,7 +444,7 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
  * Bump when a change to the detectors' code changes the alerts of the same features and models: an incremental
  * Detect then rescores every key instead of carrying alerts the old code found.
  */
-export const DETECT_CODE_VERSION = 'd1';
+export const DETECT_CODE_VERSION = 'd2';
 const DETECT_STATE_FORMAT = 'splitwatch.detect-state.v1';
 
 /** What one Detect slice last scored, at `Keys.detectState` (see {@link detect}). */
@@ -516,8 +556,9 @@ async function previousResults(objectStore: ObjectStore, previous: DetectState):
  * Incremental when it can ({@link planDetect}): a scheduled run after a daily feature build rescores only the keys
  * of the users that build recomputed (and keys whose first transaction is after the first changed day) and carries
  * every other key's alerts over from the slice's previous run, restamped with this run's id. The result is the
- * same as scoring every key (tested): a key's alerts depend only on its own rows, the models, the config, the
- * log's first transaction and, for its first windows, the segment typical days before them. The slice's state is
+ * same as scoring every key (tested): a key's alerts depend only on its own rows, its owner's rows on its other keys
+ * (a change to any of them recomputes the owner, whose keys are all rescored), the models, the config, the log's
+ * first transaction and, for its first windows, the segment typical days before them. The slice's state is
  * written last, so a Detect that stops half-way leaves the previous one, still true.
  */
 export async function detect(
@@ -573,9 +614,9 @@ export async function detect(
   const segments = scoreAll || keysSql !== undefined ? await segmentTypicalDaysOfBuild(deps, featuresState) : undefined;
   const segmentDay = segments?.segmentDay ?? (() => Number.NaN);
   const rescored = new Set<string>();
-  const onKey = (keyRows: WindowRow[]) => {
+  const onKey = (keyRows: WindowRow[], others: OtherKeysHistory | undefined) => {
     rescored.add(`${keyRows[0].account_number}|${keyRows[0].direction}`);
-    const p = scanEpisodes(keyRows, input.config, segmentDay, scorer !== undefined, withCandidates, logStart);
+    const p = scanEpisodes(keyRows, input.config, segmentDay, scorer !== undefined, withCandidates, logStart, others);
     if (p.vectors.length === 0) {
       found.push(...finishEpisodes(p, null, input.config, input.runId));
       return;
@@ -585,7 +626,7 @@ export async function detect(
     if (pendingVectors >= MODEL_BATCH_WINDOWS) flush();
   };
   const candidateRows = scoreAll || keysSql !== undefined
-    ? await forEachKey(sqlEngine, input.partition, input.partitions, onKey, keysSql)
+    ? await forEachKey(sqlEngine, input.partition, input.partitions, onKey, keysSql, true)
     : 0;
   flush();
   // A key keeps its previous alerts unless it was rescored, or its user's rows were rebuilt (a key whose rows

@@ -12,6 +12,7 @@ import {
   type SplitScoreModel,
 } from './split-score';
 import { median, windowVector } from './window-vector';
+import { OWNER_PAST_AMOUNTS, type OtherKeysHistory } from './owner-history';
 
 /** Deterministic alert id: the same episode found again by a re-run gets the same id. */
 export function alertIdOf(method: string, account: string, direction: string, firstTxId: string): string {
@@ -98,10 +99,21 @@ function splitReason(
         ] as [number, string][])),
     [t.total, `total ${money(e.sum)} in absolute terms`],
     [t.logDays, logDaysText(w.logDays, r.historyDays)],
+    [t.ownerMaterial + t.ownerSmallest + t.ownerPastTx, ownerText(e, w)],
+    [t.credit, e.credit ? 'a credit key (the account is the destination)' : 'a debit key (the account is the origin)'],
   ];
   const signed = (p: number) => `${p >= 0 ? '+' : ''}${p.toFixed(2)}`;
   const shown = terms.filter(([p], k) => k === 0 || Math.abs(p) >= 0.005);
   return `base ${signed(base)}; ${shown.map(([p, text]) => `${text} (${signed(p)})`).join('; ')}; score ${score.toFixed(2)} (threshold ${r.minScore})`;
+}
+
+function ownerText(e: SplitEvidence, w: SplitBaseline): string {
+  if (!(e.ownerAmount > 0)) return "no earlier transactions of the owner on its other accounts or direction";
+  const times = (v: number) => `${(v / e.ownerAmount).toFixed(1)}×`;
+  return (
+    `total ${times(e.sum)} and smallest part ${times(e.smallest)} the owner's typical amount ${money(e.ownerAmount)} on its ` +
+    `other accounts or direction (median of its last ${w.ownerPastTx} earlier transactions there)`
+  );
 }
 
 function logDaysText(days: number, historyDays: number): string {
@@ -156,6 +168,9 @@ export interface KeyWindow extends SplitBaseline {
   hi: number;
 }
 
+/** A key whose owner has no other key has no typical amount there. */
+const noOwnerAmount = () => Number.NaN;
+
 /** Earlier amounts the key-amounts baseline looks at. */
 const PAST_AMOUNTS = 200;
 
@@ -163,7 +178,8 @@ const PAST_AMOUNTS = 200;
  * Walks the windows of one key in time order, with what each needs from the key's past (strictly before the
  * window: active-day totals of the last `historyDays`, the largest amount). No window sees the future.
  * `logStart` is the log's first transaction (epoch seconds, over every key; see {@link LOG_START_SQL}); left out,
- * the log is taken to reach back past every history window.
+ * the log is taken to reach back past every history window. `others` is the history of the key's owner on its other
+ * keys ({@link OtherKeysHistory}); left out, the owner has none.
  */
 export function scanKeyWindows(
   rows: WindowRow[],
@@ -171,6 +187,7 @@ export function scanKeyWindows(
   segmentTypicalDay: SegmentTypicalDay,
   visit: (w: KeyWindow) => void,
   logStart = Number.NEGATIVE_INFINITY,
+  others?: OtherKeysHistory,
 ): void {
   const W = Math.round(config.windowHours * 3600);
   const pastByDay = new Map<number, { sum: number; count: number }>(); // day → transactions that left the window (the past)
@@ -224,6 +241,7 @@ export function scanKeyWindows(
     };
     const hadAmount = (amount: string) => (firstSeen.get(amount) ?? pastCount) < pastCount;
     const logDays = Math.max(0, Math.min(historyDays, (rows[lo].ts - logStart) / DAY));
+    const windowStart = rows[lo].ts;
     visit({
       i,
       lo,
@@ -237,6 +255,8 @@ export function scanKeyWindows(
       hadAmount,
       pastMax,
       logDays,
+      ownerAmount: others ? () => others.medianBefore(windowStart) : noOwnerAmount,
+      ownerPastTx: others ? Math.min(OWNER_PAST_AMOUNTS, others.countBefore(windowStart)) : 0,
     });
   }
 }
@@ -291,6 +311,7 @@ export function scanEpisodes(
   withVectors: boolean,
   splitCandidates = false,
   logStart?: number,
+  others?: OtherKeysHistory,
 ): PendingEpisodes {
   const windows: PendingEpisodes['windows'] = [];
   const candidates: number[] = [];
@@ -311,7 +332,7 @@ export function scanEpisodes(
       }
     }
     windows.push({ w, hits });
-  }, logStart);
+  }, logStart, others);
   return { rows, windows, candidates, vectors };
 }
 
@@ -328,8 +349,9 @@ export function buildEpisodes(
   segmentTypicalDay: SegmentTypicalDay = () => Number.POSITIVE_INFINITY,
   models?: WindowModelScorer,
   logStart?: number,
+  others?: OtherKeysHistory,
 ): Alert[] {
-  const pending = scanEpisodes(rows, config, segmentTypicalDay, models !== undefined, false, logStart);
+  const pending = scanEpisodes(rows, config, segmentTypicalDay, models !== undefined, false, logStart, others);
   const modelHits = models && pending.vectors.length > 0 ? models.score(pending.vectors) : null;
   return finishEpisodes(pending, modelHits, config, runId);
 }

@@ -11,8 +11,10 @@ import { median } from './window-vector';
  * the key's habits (how an ordinary busy day of this key looks): amounts it had before, how often its days hold
  * several transactions or reach the window's total, and how much history it has; they are 0 when no part repeats an
  * amount the key had, no active day was busy or as big, and (the count alone, in log2(1 + n)) at no earlier transaction.
- * The last, the log's own age before the window (0 on its first day), tells a key new to the log from a log too
- * young to hold anyone's history.
+ * Then the log's own age before the window (0 on its first day) tells a key new to the log from a log too young to
+ * hold anyone's history. The last four look past the key to its owner: the window against what the owner pays on
+ * its other accounts and the other direction (0 when it has no other key, or no transaction on them yet), and
+ * whether the key is a credit one.
  */
 export const SPLIT_EVIDENCE = [
   /** log2(total / (minRatio × the key's typical day)). */
@@ -58,6 +60,18 @@ export const SPLIT_EVIDENCE = [
    * history (every key is new in a log's first days), an old one does not.
    */
   'logDays',
+  /**
+   * log2(total / the owner's typical amount on its other keys: the median of its last 200 earlier amounts on its
+   * other accounts and the other direction), 0 when it has none. Splitting is judged against what the owner usually
+   * pays; a key new to the log or with little history often belongs to an owner with a long one elsewhere.
+   */
+  'ownerMaterial',
+  /** log2(smallest part / the owner's typical amount on its other keys), 0 when it has none. */
+  'ownerSmallest',
+  /** log2(1 + the owner's earlier transactions on its other keys, up to 200). */
+  'ownerPastTx',
+  /** 1 for a credit key (the account is the destination), 0 for a debit one: an owner's credits and debits differ. */
+  'credit',
 ] as const;
 
 export type SplitEvidenceName = (typeof SPLIT_EVIDENCE)[number];
@@ -107,6 +121,13 @@ export interface SplitBaseline {
   hadAmount: (amount: string) => boolean;
   /** Days of the whole log (every key) before the window's first part, capped at the history window. */
   logDays: number;
+  /**
+   * The median of the owner's last 200 amounts on its other keys before the window's first part (NaN: none), on
+   * demand (see OtherKeysHistory).
+   */
+  ownerAmount: () => number;
+  /** The owner's transactions on its other keys before the window's first part, up to 200. */
+  ownerPastTx: number;
 }
 
 /** The evidence of one window, with what the reasons print. */
@@ -126,6 +147,10 @@ export interface SplitEvidence {
   typicalAmount: number;
   /** Parts whose amount the key had before. */
   familiar: number;
+  /** The owner's typical amount on its other keys (NaN: none; see SplitBaseline.ownerAmount). */
+  ownerAmount: number;
+  /** Whether the key is a credit one (the account is the destination). */
+  credit: boolean;
   /** Active days of the key in the history window; of them, days with two or more transactions and days whose total reached the window's. */
   activeDays: number;
   busyDays: number;
@@ -187,6 +212,9 @@ export function splitEvidence(
     if (b.pastDayCounts[k] >= 2) busyDays++;
     if (b.pastDays[k] >= sum) bigDays++;
   }
+  const credit = rows[hi].direction === 'CREDITO';
+  const ownerAmount = b.ownerPastTx > 0 ? b.ownerAmount() : Number.NaN;
+  const ownerKnown = Number.isFinite(ownerAmount) && ownerAmount > 0;
   const ratio = sum / Math.max(b.typicalDay, 1e-9);
   const mean = sum / n;
   const cv = Math.sqrt(Math.max(0, sumSq / n - mean * mean)) / mean;
@@ -213,6 +241,10 @@ export function splitEvidence(
     activeDays > 0 ? bigDays / activeDays : -1,
     Math.log2(1 + b.pastTx),
     b.logDays,
+    ownerKnown ? Math.log2(sum / ownerAmount) : 0,
+    ownerKnown ? Math.log2(min / ownerAmount) : 0,
+    Math.log2(1 + b.ownerPastTx),
+    credit ? 1 : 0,
   ];
   return {
     x,
@@ -229,6 +261,8 @@ export function splitEvidence(
     smallest: min,
     typicalAmount,
     familiar,
+    ownerAmount,
+    credit,
     activeDays,
     busyDays,
     bigDays,
