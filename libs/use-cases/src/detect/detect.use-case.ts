@@ -278,7 +278,8 @@ async function forEachKey(
 ): Promise<number> {
   // One owner's keys (a single key without `owners`), handed over when the next owner (key) starts.
   let group: { rows: WindowRow[]; scored: boolean }[] = [];
-  let groupId: string | undefined;
+  let owner: string | undefined;
+  let prev: WindowRow | undefined;
   let count = 0;
   const flush = () => {
     const histories = owners ? OtherKeysHistory.ofOwner(group.map((k) => k.rows)) : [];
@@ -293,16 +294,15 @@ async function forEachKey(
       const row = toWindowRow(raw);
       const scored = !owners || Number(raw.scored) === 1;
       if (scored) count++;
-      const id = owners ? String(raw.owner) : `${row.account_number}|${row.direction}`;
-      if (id !== groupId) {
+      const newKey = !prev || prev.account_number !== row.account_number || prev.direction !== row.direction;
+      const rowOwner = owners ? String(raw.owner) : undefined;
+      if (owners ? rowOwner !== owner : newKey) {
         if (group.length > 0) flush();
-        groupId = id;
+        owner = rowOwner;
       }
-      const key = group[group.length - 1];
-      const prev = key?.rows[key.rows.length - 1];
-      if (!key || prev!.account_number !== row.account_number || prev!.direction !== row.direction) {
-        group.push({ rows: [row], scored });
-      } else key.rows.push(row);
+      if (newKey || group.length === 0) group.push({ rows: [row], scored });
+      else group[group.length - 1].rows.push(row);
+      prev = row;
     }
   }
   if (group.length > 0) flush();

@@ -241,7 +241,8 @@ export function scanKeyWindows(
     };
     const hadAmount = (amount: string) => (firstSeen.get(amount) ?? pastCount) < pastCount;
     const logDays = Math.max(0, Math.min(historyDays, (rows[lo].ts - logStart) / DAY));
-    const windowStart = rows[lo].ts;
+    // The owner's other keys before the window's first part: counted once, their median read on demand.
+    const ownerEnd = others ? others.countBefore(rows[lo].ts) : 0;
     visit({
       i,
       lo,
@@ -255,8 +256,8 @@ export function scanKeyWindows(
       hadAmount,
       pastMax,
       logDays,
-      ownerAmount: others ? () => others.medianBefore(windowStart) : noOwnerAmount,
-      ownerPastTx: others ? Math.min(OWNER_PAST_AMOUNTS, others.countBefore(windowStart)) : 0,
+      ownerAmount: others ? () => others.medianOfFirst(ownerEnd) : noOwnerAmount,
+      ownerPastTx: Math.min(OWNER_PAST_AMOUNTS, ownerEnd),
     });
   }
 }

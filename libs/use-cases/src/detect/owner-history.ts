@@ -33,10 +33,17 @@ export class OtherKeysHistory {
 
   /** The median of the last {@link OWNER_PAST_AMOUNTS} amounts strictly before `ts` (NaN when there is none). */
   medianBefore(ts: number): number {
-    const end = this.countBefore(ts);
+    return this.medianOfFirst(this.countBefore(ts));
+  }
+
+  /**
+   * The median of the last {@link OWNER_PAST_AMOUNTS} of the first `end` amounts (NaN when `end` is 0), for a caller
+   * that already has {@link countBefore}'s answer; kept for the last `end` asked (it changes only as windows move on).
+   */
+  medianOfFirst(end: number): number {
     if (end === 0) return Number.NaN;
     if (end !== this.medianAt) {
-      this.medianValue = median(Array.from(this.amounts.subarray(Math.max(0, end - OWNER_PAST_AMOUNTS), end)));
+      this.medianValue = median(this.amounts.subarray(Math.max(0, end - OWNER_PAST_AMOUNTS), end));
       this.medianAt = end;
     }
     return this.medianValue;

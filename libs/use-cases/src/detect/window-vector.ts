@@ -28,7 +28,7 @@ export const WINDOW_FEATURE_LABELS: Record<(typeof WINDOW_FEATURES)[number], str
 };
 
 /** Median of a small list (copied before sorting). */
-export function median(xs: number[]): number {
+export function median(xs: Iterable<number>): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
