@@ -1,7 +1,7 @@
 /**
  * Ingest benchmark: `npm run bench:ingest [-- --rows 1000000,5000000] [--formats csv,parquet] [--input FILE.csv]
  * [--memory-limit 512MB] [--threads N] [--chunk-rows N] [--workers 1,2] [--csv-chunk-bytes N] [--dir DIR] [--fresh]
- * [--skip-copy] [--trace]`
+ * [--skip-copy] [--trace]` (`--skip-copy`: no bare or day copy)
  * (`--chunk-rows`: most rows one curated write statement holds, ingest's `curatedChunkRows`; by default what the
  * CLI uses for the memory limit, `curatedChunkRowsFor`. `--workers`: the worker threads CSV chunks are parsed and
  * validated on, as the CLI's `--workers` (default: the CLI's, one per core, at most 8); 1 = one stream in the
@@ -16,7 +16,11 @@
  * - `full read`: DuckDB alone, every one of the eight columns converted to its contract type (ids as text, the date as
  *   TIMESTAMP, the amount as DECIMAL(18,8), as ingest parses it) and folded into an aggregate, so none can be
  *   skipped — what any ingest that checks every field must at least do;
+ * - `checked read`: DuckDB alone, every field read as text and checked per row as ingest checks it, failures counted
+ *   (what rejecting rows one by one costs the engine itself, before anything is written);
  * - `bare copy`: DuckDB alone, the file read and written back as one Parquet file (`COPY … (FORMAT parquet)`);
+ * - `day copy`: DuckDB alone, the file read with the contract's types and written as Parquet partitioned by day, the
+ *   curated layout, with no check at all (the least an ingest that lays its data out by day can cost);
  * - `ingest`: the ingest use-case (embedded adapters: local directory, DuckDB with the given memory limit and a
  *   spill folder): validation, quarantine, retries and conflicts, curated Parquet by day, manifests.
  * Data is kept under --dir (default $TMPDIR/splitwatch-bench-ingest) and reused unless --fresh. On a shared machine
@@ -28,7 +32,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { LocalObjectStore } from '@splitwatch/adapters-local';
+import { LocalObjectStore, type DuckDbSqlEngine } from '@splitwatch/adapters-local';
 import { synthesize } from '@splitwatch/synth';
 import type { SqlEngine } from '@splitwatch/core';
 import { curatedChunkRowsFor, ingest } from '@splitwatch/use-cases';
@@ -46,7 +50,7 @@ import {
 } from './measure';
 
 type Format = 'csv' | 'parquet';
-type Phase = 'bare-read' | 'full-read' | 'bare-copy' | 'ingest';
+type Phase = 'bare-read' | 'full-read' | 'checked-read' | 'bare-copy' | 'day-copy' | 'ingest';
 
 interface Options {
   rows: number[];
@@ -179,18 +183,29 @@ async function writeParquet(csv: string, parquet: string, root: string, o: Optio
   }
 }
 
-/** DuckDB alone: COUNT + SUM of the amount over the file, with the types DuckDB detects itself. */
-async function bareRead(file: string, work: string, o: Options): Promise<{ rows: number; detail: string }> {
+/** Runs `measure` on a DuckDB engine of its own (the bench's memory limit and threads), closed afterwards. */
+async function duckdbAlone<T>(
+  work: string,
+  o: Options,
+  measure: (engine: DuckDbSqlEngine) => Promise<T>,
+): Promise<T> {
   const engine = await openBenchEngine(work, o);
   try {
+    return await measure(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** DuckDB alone: COUNT + SUM of the amount over the file, with the types DuckDB detects itself. */
+async function bareRead(file: string, work: string, o: Options): Promise<{ rows: number; detail: string }> {
+  return duckdbAlone(work, o, async (engine) => {
     const source = file.endsWith('.parquet')
       ? `read_parquet(${sqlText(file)})`
       : `read_csv(${sqlText(file)}, header = true)`;
     const [r] = await engine.query(`SELECT COUNT(*) AS n, SUM(transaction_amount) AS total FROM ${source}`);
     return { rows: Number(r.n), detail: `sum ${String(r.total)}` };
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 /** The contract's types for DuckDB's CSV reader (parsed natively, the fastest way it reads them). */
@@ -205,27 +220,23 @@ const TYPED_COLUMNS = [
 
 /** DuckDB alone: every column read with its contract type and used, so the reader converts all of them. */
 async function fullRead(file: string, work: string, o: Options): Promise<{ rows: number; detail: string }> {
-  const engine = await openBenchEngine(work, o);
-  try {
+  return duckdbAlone(work, o, async (engine) => {
     const source = file.endsWith('.parquet')
       ? `read_parquet(${sqlText(file)})`
       : `read_csv(${sqlText(file)}, header = true, types = {${TYPED_COLUMNS}})`;
     const [r] = await engine.query(
       `SELECT COUNT(*) AS n, SUM(transaction_amount) AS total, MAX(transaction_date) AS last_ts,
-              MAX(length("_id") + length(merchant_id) + length(subsidiary) + length(account_number) + length(user_id)
-                  + length(transaction_type)) AS widest
-       FROM ${source}`,
+            MAX(length("_id") + length(merchant_id) + length(subsidiary) + length(account_number) + length(user_id)
+                + length(transaction_type)) AS widest
+     FROM ${source}`,
     );
     return { rows: Number(r.n), detail: `sum ${String(r.total)}, last ${String(r.last_ts)}` };
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 /** DuckDB alone: the file read and written back as one zstd Parquet file (the cheapest full rewrite). */
 async function bareCopy(file: string, work: string, o: Options): Promise<{ rows: number; detail: string }> {
-  const engine = await openBenchEngine(work, o);
-  try {
+  return duckdbAlone(work, o, async (engine) => {
     const source = file.endsWith('.parquet')
       ? `read_parquet(${sqlText(file)})`
       : `read_csv(${sqlText(file)}, header = true)`;
@@ -235,9 +246,59 @@ async function bareCopy(file: string, work: string, o: Options): Promise<{ rows:
     );
     const [r] = await engine.query(`SELECT COUNT(*) AS n FROM read_parquet(${sqlText(out)})`);
     return { rows: Number(r.n), detail: '' };
-  } finally {
-    await engine.close();
-  }
+  });
+}
+
+/**
+ * DuckDB alone: every field read as text and checked per row as ingest checks it (ids present, a timestamp, a
+ * positive amount that fits DECIMAL(24,8) — through DECIMAL(18,8) when it fits, as ingest's SQL does —, the type one
+ * of the two, tolerant of case and spaces), counting the rows that fail instead of failing the read: what rejecting
+ * rows one by one costs before anything is written.
+ */
+async function checkedRead(
+  file: string,
+  work: string,
+  o: Options,
+): Promise<{ rows: number; detail: string }> {
+  return duckdbAlone(work, o, async (engine) => {
+    const source = file.endsWith('.parquet')
+      ? `(SELECT * REPLACE (CAST(transaction_date AS VARCHAR) AS transaction_date, CAST(transaction_amount AS VARCHAR) AS transaction_amount) FROM read_parquet(${sqlText(file)}))`
+      : `read_csv(${sqlText(file)}, header = true, all_varchar = true)`;
+    const present = ['_id', 'merchant_id', 'subsidiary', 'account_number', 'user_id']
+      .map((c) => `coalesce(trim("${c}"), '') <> ''`)
+      .join(' AND ');
+    const amount = `CASE WHEN length(transaction_amount) <= 19 THEN TRY_CAST(transaction_amount AS DECIMAL(18,8)) ELSE TRY_CAST(transaction_amount AS DECIMAL(24,8)) END`;
+    const [r] = await engine.query(
+      `SELECT COUNT(*) AS n,
+            COUNT(*) FILTER (WHERE NOT coalesce(${present}
+              AND TRY_CAST(transaction_date AS TIMESTAMP) IS NOT NULL
+              AND ${amount} > 0
+              AND upper(trim(transaction_type)) IN ('DEBITO', 'CREDITO'), false)) AS failing
+     FROM ${source}`,
+    );
+    return { rows: Number(r.n), detail: `${String(r.failing)} rows failing a check` };
+  });
+}
+
+/**
+ * DuckDB alone: the file read with the contract's types and written as zstd Parquet partitioned by day, the curated
+ * layout — no check, no retry or conflict, no accounting: the least any ingest that lays its data out by day costs.
+ */
+async function dayCopy(file: string, work: string, o: Options): Promise<{ rows: number; detail: string }> {
+  return duckdbAlone(work, o, async (engine) => {
+    const source = file.endsWith('.parquet')
+      ? `read_parquet(${sqlText(file)})`
+      : `read_csv(${sqlText(file)}, header = true, types = {${TYPED_COLUMNS}})`;
+    const out = join(work, 'by-day');
+    await engine.query(
+      `COPY (SELECT *, CAST(CAST(transaction_date AS DATE) AS VARCHAR) AS dt FROM ${source})
+     TO ${sqlText(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt))`,
+    );
+    const [r] = await engine.query(
+      `SELECT COUNT(*) AS n, COUNT(DISTINCT dt) AS days FROM read_parquet(${sqlText(join(out, '*', '*.parquet'))}, hive_partitioning = true)`,
+    );
+    return { rows: Number(r.n), detail: `${String(r.days)} days` };
+  });
 }
 
 /** Logs each SQL engine call with its wall and CPU time (`--trace`), to see where ingest spends its time. */
@@ -326,9 +387,14 @@ async function child(phase: Phase, file: string, work: string, o: Options): Prom
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   try {
-    const run = { 'bare-read': bareRead, 'full-read': fullRead, 'bare-copy': bareCopy, ingest: runIngest }[
-      phase
-    ];
+    const run = {
+      'bare-read': bareRead,
+      'full-read': fullRead,
+      'checked-read': checkedRead,
+      'bare-copy': bareCopy,
+      'day-copy': dayCopy,
+      ingest: runIngest,
+    }[phase];
     await reportFromChild(() => run(file, work, o));
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -367,8 +433,8 @@ async function main(): Promise<void> {
     }
   }
   const table = [
-    '| input | format | run | wall | rows/s | CPU | peak RSS | load | × bare read (wall) | × full read (wall) | × bare copy (wall) |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| input | format | run | wall | rows/s | CPU | peak RSS | load | × bare read (wall) | × full read (wall) | × bare copy (wall) | × day copy (wall) |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of cases) {
     for (const format of o.formats) {
@@ -377,8 +443,8 @@ async function main(): Promise<void> {
       log(`\n${c.label}, ${format}`);
       const work = join(o.dir, 'work');
       const phases: Phase[] = o.skipCopy
-        ? ['bare-read', 'full-read', 'ingest']
-        : ['bare-read', 'full-read', 'bare-copy', 'ingest'];
+        ? ['bare-read', 'full-read', 'checked-read', 'ingest']
+        : ['bare-read', 'full-read', 'checked-read', 'bare-copy', 'day-copy', 'ingest'];
       const results = new Map<string, Measurement>();
       for (const phase of phases) {
         // Ingest once per --workers value (CSV; Parquet is read by the engine, workers or not).
@@ -400,6 +466,7 @@ async function main(): Promise<void> {
       const read = results.get('bare-read')!;
       const full = results.get('full-read')!;
       const copy = results.get('bare-copy');
+      const byDay = results.get('day-copy');
       const rows = read.rows;
       for (const [label, m] of results) {
         if (label.startsWith('ingest') && m.rows !== rows)
@@ -408,7 +475,7 @@ async function main(): Promise<void> {
       for (const [phase, m] of results) {
         table.push(
           `| ${c.label} | ${format} | ${phase} | ${secs(m.wallMs)} | ${fmt(Math.round(rows / (m.wallMs / 1000)))} | ${secs(m.cpuMs)} | ` +
-            `${m.maxRssMb.toFixed(0)} MB | ${m.load.toFixed(1)} | ${(m.wallMs / read.wallMs).toFixed(1)}× | ${(m.wallMs / full.wallMs).toFixed(1)}× | ${copy ? `${(m.wallMs / copy.wallMs).toFixed(1)}×` : ''} |`,
+            `${m.maxRssMb.toFixed(0)} MB | ${m.load.toFixed(1)} | ${(m.wallMs / read.wallMs).toFixed(1)}× | ${(m.wallMs / full.wallMs).toFixed(1)}× | ${copy ? `${(m.wallMs / copy.wallMs).toFixed(1)}×` : ''} | ${byDay ? `${(m.wallMs / byDay.wallMs).toFixed(1)}×` : ''} |`,
         );
       }
     }
