@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import {
   ConfigError,
   QueryFailedError,
@@ -9,7 +9,7 @@ import {
   type SqlEngine,
   type TableDef,
 } from '@splitwatch/core';
-import { toPlainRow } from './duckdb-values';
+import { rowReader, toPlainRow } from './duckdb-values';
 import { folderPrefixToDir, pathToKey, resolveRoot, TEMP_DIR, walkFiles } from './local-keys';
 
 /** Options of {@link DuckDbSqlEngine.open}. */
@@ -243,6 +243,8 @@ export class DuckDbSqlEngine implements SqlEngine {
   /**
    * Streams the rows of `sql` in batches of `batchSize` from DuckDB's streaming result, one chunk at a time, on a
    * connection of its own (so it never holds the whole result). Stopping the iteration early releases the query.
+   * A row's texts come packed in one JSON array (see {@link rowReader}): Detect and FitModels read every key's rows
+   * this way, and unpacked one by one the ids cost more than the query.
    */
   async *stream(sql: string, batchSize = DEFAULT_BATCH_SIZE): AsyncGenerator<Record<string, unknown>[]> {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -250,11 +252,16 @@ export class DuckDbSqlEngine implements SqlEngine {
     }
     const connection = await this.connect();
     try {
-      let names: string[];
+      let toRow: (values: readonly DuckDBValue[]) => Record<string, unknown>;
       let result;
       try {
-        result = await connection.stream(sql);
-        names = result.deduplicatedColumnNames();
+        const reader = await rowReader(connection, sql);
+        result = await connection.stream(reader?.sql ?? sql);
+        if (reader) toRow = reader.toRow;
+        else {
+          const names = result.deduplicatedColumnNames();
+          toRow = (values) => toPlainRow(names, values);
+        }
       } catch (error) {
         throw this.queryFailed(error, sql);
       }
@@ -268,7 +275,7 @@ export class DuckDbSqlEngine implements SqlEngine {
         }
         if (!chunk || chunk.rowCount === 0) break;
         for (const values of chunk.getRows()) {
-          batch.push(toPlainRow(names, values));
+          batch.push(toRow(values));
           if (batch.length === batchSize) {
             yield batch;
             batch = [];

@@ -1,7 +1,9 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { CURATED_COLUMNS, CURATED_PARTITION, QueryFailedError, type TableDef } from '@splitwatch/core';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { DuckDbSqlEngine, InvalidObjectKeyError, LocalObjectStore } from '../src';
+import { rowReader } from '../src/duckdb-values';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir';
 
 /** Three curated rows spanning two days, as a DuckDB SELECT (the fixture writer is DuckDB's own COPY). */
@@ -420,6 +422,80 @@ describe('DuckDbSqlEngine', () => {
       expect(first).toHaveLength(100);
       expect(Date.now() - started).toBeLessThan(5000);
       expect(await engine.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+    });
+
+    it('reads texts exactly, under the column names and in the order of the query, whatever they hold', async () => {
+      // Texts of every kind beside other types; two columns share a name (the second comes as `a:1`).
+      const sql = `SELECT n, a, b, c, amount, stamp, z AS a FROM (VALUES
+          (1, 'plain', 'fraccionamiento', NULL, 12.50000000::DECIMAL(24,8), TIMESTAMP '2021-01-08 06:00:38', 'x'),
+          (2, '', 'quote " and \\ backslash', 'ñandú 💸 €', NULL, TIMESTAMP '2021-12-31 23:59:59.25', 'y'),
+          (3, 'line
+break	tab', chr(1) || chr(127) || '\\u0041', '[1,"not json"]', 0.00000001::DECIMAL(24,8), NULL, NULL)
+        ) t(n, a, b, c, amount, stamp, z) ORDER BY n;  -- a trailing comment`;
+      const rows: Record<string, unknown>[] = [];
+      for await (const batch of engine.stream(sql)) rows.push(...batch);
+
+      expect(rows.map((r) => Object.keys(r))).toEqual(
+        Array(3).fill(['n', 'a', 'b', 'c', 'amount', 'stamp', 'a:1']),
+      );
+      expect(rows).toEqual([
+        {
+          n: 1,
+          a: 'plain',
+          b: 'fraccionamiento',
+          c: null,
+          amount: '12.50000000',
+          stamp: '2021-01-08 06:00:38',
+          'a:1': 'x',
+        },
+        {
+          n: 2,
+          a: '',
+          b: 'quote " and \\ backslash',
+          c: 'ñandú 💸 €',
+          amount: null,
+          stamp: '2021-12-31 23:59:59.25',
+          'a:1': 'y',
+        },
+        {
+          n: 3,
+          a: 'line\nbreak\ttab',
+          b: '\u0001\u007f\\u0041',
+          c: '[1,"not json"]',
+          amount: '0.00000001',
+          stamp: null,
+          'a:1': null,
+        },
+      ]);
+      // The same as the rows read one value at a time (query), for a result of many chunks.
+      const many = `SELECT range AS i, md5(range::VARCHAR) AS h, 'k' || (range % 7) AS k, NULL::VARCHAR AS z
+                    FROM range(30000) ORDER BY h DESC`;
+      const streamed: Record<string, unknown>[] = [];
+      for await (const batch of engine.stream(many, 7000)) streamed.push(...batch);
+      expect(streamed).toEqual(await engine.query(many));
+      expect(streamed.map((r) => r.h)).toEqual(
+        streamed
+          .map((r) => r.h)
+          .sort()
+          .reverse(),
+      );
+    });
+
+    it('packs the texts of a query into one JSON array per row only when there are two or more, and only for a query', async () => {
+      const connection = await (await DuckDBInstance.create(':memory:')).connect();
+      try {
+        const packed = await rowReader(connection, `SELECT 1 AS n, 'a' AS x, 'b' AS y;`);
+        expect(packed?.sql).toMatch(/to_json\(\[c1, c2\]\) AS texts/);
+        expect(packed?.names).toEqual(['n', 'x', 'y']);
+        expect(packed?.toRow([1, '["a","b"]'])).toEqual({ n: 1, x: 'a', y: 'b' });
+        // One text: nothing to gain, read as is; not a single query, or not valid: left to the engine.
+        expect((await rowReader(connection, `SELECT 1 AS n, 'a' AS x`))?.sql).toBe(`SELECT 1 AS n, 'a' AS x`);
+        expect(await rowReader(connection, 'SELECT * FROM nowhere')).toBeNull();
+        expect(await rowReader(connection, 'SELECT 1; SELECT 2')).toBeNull();
+        expect((await rowReader(connection, 'PRAGMA database_list'))?.sql).toBe('PRAGMA database_list');
+      } finally {
+        connection.closeSync();
+      }
     });
 
     it('fails with QueryFailedError for bad SQL', async () => {
