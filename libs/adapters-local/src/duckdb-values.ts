@@ -90,7 +90,7 @@ export interface RowReader {
  * (DuckDB keeps it out of line) and a decode, which made reading a row of eight ids and texts about three times
  * slower than DuckDB producing it. With two or more text columns the query is wrapped so that DuckDB packs a row's
  * texts into one JSON array (`to_json`), unpacked by one `JSON.parse`: exact (JSON escapes every character, NULL
- * stays null), and the row object keeps the query's column names and order. Other columns are read as they are. A
+ * stays null; a JSON-typed column is cast to text first, else it would be embedded as JSON and come back parsed), and the row object keeps the query's column names and order. Other columns are read as they are. A
  * projection over one subquery keeps the subquery's row order (DuckDB's order-preservation rules), so an ORDER BY
  * inside still holds. Statements that are not a single query (or cannot be wrapped) are read as they are.
  */
@@ -115,7 +115,7 @@ export async function rowReader(connection: DuckDBConnection, sql: string): Prom
   const body = sql.replace(/[\s;]+$/, '');
   const col = (i: number) => `c${i}`;
   const wrapped =
-    `SELECT ${[...other.map(col), `to_json([${text.map(col).join(', ')}]) AS texts`].join(', ')}\n` +
+    `SELECT ${[...other.map(col), `to_json([${text.map((i) => `CAST(${col(i)} AS VARCHAR)`).join(', ')}]) AS texts`].join(', ')}\n` +
     `FROM (${body}\n) AS t(${raw.map((_, i) => col(i)).join(', ')})`;
   try {
     (await connection.prepare(wrapped)).destroySync();
