@@ -90,9 +90,11 @@ export interface RowReader {
  * (DuckDB keeps it out of line) and a decode, which made reading a row of eight ids and texts about three times
  * slower than DuckDB producing it. With two or more text columns the query is wrapped so that DuckDB packs a row's
  * texts into one JSON array (`to_json`), unpacked by one `JSON.parse`: exact (JSON escapes every character, NULL
- * stays null; a JSON-typed column is cast to text first, else it would be embedded as JSON and come back parsed), and the row object keeps the query's column names and order. Other columns are read as they are. A
- * projection over one subquery keeps the subquery's row order (DuckDB's order-preservation rules), so an ORDER BY
- * inside still holds. Statements that are not a single query (or cannot be wrapped) are read as they are.
+ * stays null; a JSON-typed column is cast to text first, else it would be embedded as JSON and come back parsed),
+ * and the row object keeps the query's column names and order. Other columns are read as they are. A projection
+ * over one subquery keeps the subquery's row order (DuckDB's order-preservation rules), so an ORDER BY inside still
+ * holds. Statements that are not a single query, or cannot be wrapped (a comment after a final semicolon), are read
+ * as they are.
  */
 export async function rowReader(connection: DuckDBConnection, sql: string): Promise<RowReader | null> {
   let prepared;

@@ -431,7 +431,7 @@ describe('DuckDbSqlEngine', () => {
           (2, '', 'quote " and \\ backslash', 'ñandú 💸 €', NULL, TIMESTAMP '2021-12-31 23:59:59.25', 'y'),
           (3, 'line
 break	tab', chr(1) || chr(127) || '\\u0041', '[1,"not json"]', 0.00000001::DECIMAL(24,8), NULL, NULL)
-        ) t(n, a, b, c, amount, stamp, z) ORDER BY n;  -- a trailing comment`;
+        ) t(n, a, b, c, amount, stamp, z) ORDER BY n  -- a trailing comment`;
       const rows: Record<string, unknown>[] = [];
       for await (const batch of engine.stream(sql)) rows.push(...batch);
 
@@ -494,6 +494,9 @@ break	tab', chr(1) || chr(127) || '\\u0041', '[1,"not json"]', 0.00000001::DECIM
         expect((await rowReader(connection, `SELECT 1 AS n, 'a' AS x`))?.sql).toBe(`SELECT 1 AS n, 'a' AS x`);
         expect(await rowReader(connection, 'SELECT * FROM nowhere')).toBeNull();
         expect(await rowReader(connection, 'SELECT 1; SELECT 2')).toBeNull();
+        // A comment after the final semicolon cannot be wrapped: read as is, still correct.
+        const commented = `SELECT 'a' AS x, 'b' AS y; -- done`;
+        expect((await rowReader(connection, commented))?.sql).toBe(commented);
         expect((await rowReader(connection, 'PRAGMA database_list'))?.sql).toBe('PRAGMA database_list');
       } finally {
         connection.closeSync();
