@@ -255,10 +255,17 @@ export class DuckDbSqlEngine implements SqlEngine {
       let toRow: (values: readonly DuckDBValue[]) => Record<string, unknown>;
       let result;
       try {
+        // The statement rowReader prepared is the one run (bound once); without one, DuckDB reports the error.
         const reader = await rowReader(connection, sql);
-        result = await connection.stream(reader?.sql ?? sql);
-        if (reader) toRow = reader.toRow;
-        else {
+        if (reader) {
+          try {
+            result = await reader.prepared.stream();
+          } finally {
+            reader.prepared.destroySync();
+          }
+          toRow = reader.toRow;
+        } else {
+          result = await connection.stream(sql);
           const names = result.deduplicatedColumnNames();
           toRow = (values) => toPlainRow(names, values);
         }

@@ -1,6 +1,7 @@
 import {
   DuckDBTypeId,
   type DuckDBConnection,
+  type DuckDBPreparedStatement,
   DuckDBArrayValue,
   DuckDBDateValue,
   DuckDBDecimalValue,
@@ -78,8 +79,12 @@ export function deduplicatedNames(names: readonly string[]): string[] {
   });
 }
 
-/** How a query's rows are read: the SQL to run, and how one row of its values becomes the query's row object. */
+/**
+ * How a query's rows are read: the statement to run (prepared once, the caller runs and destroys it), its SQL, and
+ * how one row of its values becomes the query's row object.
+ */
 export interface RowReader {
+  prepared: DuckDBPreparedStatement;
   sql: string;
   names: string[];
   toRow(values: readonly DuckDBValue[]): Record<string, PlainValue>;
@@ -111,19 +116,26 @@ export async function rowReader(connection: DuckDBConnection, sql: string): Prom
     raw.push(prepared.columnName(i));
     (prepared.columnTypeId(i) === DuckDBTypeId.VARCHAR ? text : other).push(i);
   }
-  prepared.destroySync();
   const names = deduplicatedNames(raw);
-  if (text.length < 2) return { sql, names, toRow: (values) => toPlainRow(names, values) };
+  const plain = {
+    prepared,
+    sql,
+    names,
+    toRow: (values: readonly DuckDBValue[]) => toPlainRow(names, values),
+  };
+  if (text.length < 2) return plain;
   const body = sql.replace(/[\s;]+$/, '');
   const col = (i: number) => `c${i}`;
   const wrapped =
     `SELECT ${[...other.map(col), `to_json([${text.map((i) => `CAST(${col(i)} AS VARCHAR)`).join(', ')}]) AS texts`].join(', ')}\n` +
     `FROM (${body}\n) AS t(${raw.map((_, i) => col(i)).join(', ')})`;
+  let packed: DuckDBPreparedStatement;
   try {
-    (await connection.prepare(wrapped)).destroySync();
+    packed = await connection.prepare(wrapped);
   } catch {
-    return { sql, names, toRow: (values) => toPlainRow(names, values) };
+    return plain;
   }
+  prepared.destroySync();
   // For each column of the query, in order: where its value is (a text's index in the JSON array, or its position).
   const at = new Int32Array(count);
   text.forEach((i, k) => (at[i] = k));
@@ -132,6 +144,7 @@ export async function rowReader(connection: DuckDBConnection, sql: string): Prom
   for (const i of text) isText[i] = 1;
   const textsAt = other.length;
   return {
+    prepared: packed,
     sql: wrapped,
     names,
     toRow(values) {
