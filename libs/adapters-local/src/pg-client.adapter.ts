@@ -12,7 +12,7 @@ export interface PgClientOptions {
 /** One checked-out connection, inside a transaction; nested transactions join it. */
 function connectionClient(connection: pg.PoolClient): SqlClient {
   const client: SqlClient = {
-    query: async (sql) => ({ rows: (await connection.query(sql)).rows }),
+    query: async (sql, params) => ({ rows: (await connection.query(sql, params)).rows }),
     transaction: (fn) => fn(client),
     close: async () => undefined,
   };
@@ -52,8 +52,8 @@ export class PgClient implements SqlClient {
     return client;
   }
 
-  async query(sql: string): Promise<{ rows: Record<string, unknown>[] }> {
-    return { rows: (await this.pool.query(sql)).rows };
+  async query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> {
+    return { rows: (await this.pool.query(sql, params)).rows };
   }
 
   async transaction<T>(fn: (client: SqlClient) => Promise<T>): Promise<T> {

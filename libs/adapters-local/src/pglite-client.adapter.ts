@@ -4,7 +4,7 @@ import type { SqlClient } from './sql-client';
 /** A transaction of PGlite seen as a SqlClient; nested transactions join it, and closing is left to the owner. */
 function transactionClient(tx: Transaction): SqlClient {
   const client: SqlClient = {
-    query: async (sql) => ({ rows: (await tx.query<Record<string, unknown>>(sql)).rows }),
+    query: async (sql, params) => ({ rows: (await tx.query<Record<string, unknown>>(sql, params)).rows }),
     transaction: (fn) => fn(client),
     close: async () => undefined,
   };
@@ -30,8 +30,8 @@ export class PgliteClient implements SqlClient {
     return new PgliteClient(db, dataDir);
   }
 
-  async query(sql: string): Promise<{ rows: Record<string, unknown>[] }> {
-    return { rows: (await this.db.query<Record<string, unknown>>(sql)).rows };
+  async query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> {
+    return { rows: (await this.db.query<Record<string, unknown>>(sql, params)).rows };
   }
 
   transaction<T>(fn: (client: SqlClient) => Promise<T>): Promise<T> {

@@ -1,7 +1,8 @@
 import {
+  ALERT_COLUMNS,
   ALERTS_DDL,
+  ALERTS_TABLE,
   alertCountsSql,
-  deleteAlertStatements,
   ResultsStoreError,
   restampAlertsSql,
   retireAlertsSql,
@@ -9,7 +10,6 @@ import {
   alertSummaryOf,
   selectAlertsSql,
   summarizeAlertsSql,
-  upsertAlertStatements,
   type Alert,
   type AlertSummary,
   type AlertSummaryOptions,
@@ -20,6 +20,53 @@ import { PgliteClient } from './pglite-client.adapter';
 import type { SqlClient } from './sql-client';
 
 const SQL_SNIPPET_CHARS = 200;
+
+/**
+ * Alerts written per statement pair (DELETE, INSERT): each column goes as one array parameter, so PostgreSQL parses
+ * two short statements instead of a VALUES list per 90 kB (twice as fast on PGlite and on a server: 100,000 alerts in
+ * about 4 s instead of 8 s on PGlite, 2.8 s instead of 4.9 s on PostgreSQL 15).
+ */
+const UPSERT_BATCH = 10_000;
+
+/** The SQL type of each alert column's array parameter (the table's column types, ALERTS_DDL). */
+const ARRAY_TYPES: Record<(typeof ALERT_COLUMNS)[number], string> = {
+  alert_id: 'VARCHAR',
+  run_id: 'VARCHAR',
+  method: 'VARCHAR',
+  entity_type: 'VARCHAR',
+  user_id: 'VARCHAR',
+  account_number: 'VARCHAR',
+  merchant_id: 'VARCHAR',
+  direction: 'VARCHAR',
+  window_start: 'TIMESTAMP',
+  window_end: 'TIMESTAMP',
+  n_tx: 'INTEGER',
+  total_amount: 'DECIMAL(24,8)',
+  score: 'DOUBLE PRECISION',
+  threshold: 'DOUBLE PRECISION',
+  reasons: 'VARCHAR',
+  transaction_ids: 'VARCHAR',
+};
+
+const DELETE_BY_IDS_SQL = `DELETE FROM ${ALERTS_TABLE} WHERE alert_id = ANY($1::VARCHAR[])`;
+const INSERT_ARRAYS_SQL =
+  `INSERT INTO ${ALERTS_TABLE} (${ALERT_COLUMNS.join(', ')}) ` +
+  `SELECT * FROM unnest(${ALERT_COLUMNS.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c]}[]`).join(', ')})`;
+
+/** One array per alert column, in ALERT_COLUMNS order (member ids `;`-joined, as everywhere else). */
+function columnArrays(alerts: Alert[]): unknown[][] {
+  return ALERT_COLUMNS.map((column) =>
+    alerts.map((a) => {
+      if (column === 'transaction_ids') return a.transaction_ids.join(';');
+      const value = a[column];
+      if (typeof value === 'number' && !Number.isFinite(value))
+        throw new RangeError(
+          `Cannot write non-finite number ${value} to SQL (${column} of alert ${a.alert_id})`,
+        );
+      return value;
+    }),
+  );
+}
 
 /** Keeps the last alert of each alert_id: one INSERT cannot hold the same primary key twice. */
 function lastPerId(alerts: Alert[]): Alert[] {
@@ -32,8 +79,9 @@ function lastPerId(alerts: Alert[]): Alert[] {
 }
 
 /**
- * Results store over PostgreSQL or PGlite, using the alert SQL shared with Redshift (`ALERTS_DDL`,
- * `upsertAlertStatements`, `selectAlertsSql`), so the table looks the same wherever analysts query it.
+ * Results store over PostgreSQL or PGlite, using the alert SQL shared with Redshift (`ALERTS_DDL`, `selectAlertsSql`,
+ * the summaries, retiring and restamping), so the table looks the same wherever analysts query it; upserts and
+ * deletes bind the values as PostgreSQL arrays (Redshift has no array parameters: it takes `upsertAlertStatements`).
  *
  * @example
  * const store = await PostgresResultsStore.openPglite('.splitwatch/pglite');
@@ -48,6 +96,8 @@ export class PostgresResultsStore implements ResultsStore {
   constructor(
     private readonly client: SqlClient,
     readonly name: 'pglite' | 'postgresql',
+    /** Alerts per DELETE/INSERT pair of an upsert (all of them in one transaction whatever the size). */
+    private readonly upsertBatch = UPSERT_BATCH,
   ) {}
 
   /** A store on an embedded PGlite, persisted in `dataDir` or in memory when it is undefined. */
@@ -78,14 +128,22 @@ export class PostgresResultsStore implements ResultsStore {
     await this.run(this.client, ALERTS_DDL);
   }
 
-  /** Replaces alerts by alert_id in one transaction (a duplicate id in `alerts` keeps its last occurrence). */
+  /**
+   * Replaces alerts by alert_id in one transaction (a duplicate id in `alerts` keeps its last occurrence): the same
+   * table and result as the Redshift store's statements (`upsertAlertStatements`), with the values bound as arrays.
+   */
   async upsertAlerts(alerts: Alert[]): Promise<number> {
     const unique = lastPerId(alerts);
     if (unique.length === 0) return 0;
-    const statements = upsertAlertStatements(unique);
+    const batches: unknown[][][] = [];
+    for (let i = 0; i < unique.length; i += this.upsertBatch)
+      batches.push(columnArrays(unique.slice(i, i + this.upsertBatch)));
     try {
       await this.client.transaction(async (tx) => {
-        for (const sql of statements) await this.run(tx, sql);
+        for (const columns of batches) {
+          await this.run(tx, DELETE_BY_IDS_SQL, [columns[0]]);
+          await this.run(tx, INSERT_ARRAYS_SQL, columns);
+        }
       });
     } catch (error) {
       if (error instanceof ResultsStoreError) throw error;
@@ -111,9 +169,7 @@ export class PostgresResultsStore implements ResultsStore {
 
   async deleteAlerts(alertIds: string[]): Promise<number> {
     const unique = [...new Set(alertIds)];
-    await this.client.transaction(async (tx) => {
-      for (const sql of deleteAlertStatements(unique)) await this.run(tx, sql);
-    });
+    if (unique.length > 0) await this.run(this.client, DELETE_BY_IDS_SQL, [unique]);
     return unique.length;
   }
 
@@ -161,16 +217,18 @@ export class PostgresResultsStore implements ResultsStore {
   /** Both statements in one transaction, so the counts and the top alerts see the same store. */
   async summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary> {
     const sql = summarizeAlertsSql(options);
-    return this.client.transaction(async (tx) => alertSummaryOf(await this.run(tx, sql.counts), await this.run(tx, sql.top)));
+    return this.client.transaction(async (tx) =>
+      alertSummaryOf(await this.run(tx, sql.counts), await this.run(tx, sql.top)),
+    );
   }
 
   async close(): Promise<void> {
     await this.client.close();
   }
 
-  private async run(client: SqlClient, sql: string): Promise<Record<string, unknown>[]> {
+  private async run(client: SqlClient, sql: string, params?: unknown[]): Promise<Record<string, unknown>[]> {
     try {
-      return (await client.query(sql)).rows;
+      return (await client.query(sql, params)).rows;
     } catch (error) {
       const flat = sql.replace(/\s+/g, ' ').trim();
       const shown = flat.length > SQL_SNIPPET_CHARS ? `${flat.slice(0, SQL_SNIPPET_CHARS)}…` : flat;

@@ -110,7 +110,15 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     const alerts: Alert[] = Array.from({ length: 600 }, (_, i) =>
       makeAlert({
         alert_id: `a${String(i).padStart(4, '0')}`,
-        method: ['rule:split', 'rule:sum', 'rule:count', 'model:lof', 'model:gmm', 'rule:zscore', 'model:dbscan'][(i * 3) % 7],
+        method: [
+          'rule:split',
+          'rule:sum',
+          'rule:count',
+          'model:lof',
+          'model:gmm',
+          'rule:zscore',
+          'model:dbscan',
+        ][(i * 3) % 7],
         user_id: `user-${(i * i) % 40}`,
         merchant_id: i % 11 === 0 ? null : `merchant-${(i * 5) % 3}`,
         direction: i % 5 === 0 ? 'CREDITO' : 'DEBITO',
@@ -134,7 +142,9 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     expect(summary.byMerchant).toEqual(counts((a) => a.merchant_id ?? '(none)'));
     expect(summary.byMerchant.map(([m]) => m)).toContain('(none)');
     expect(summary.byUser).toEqual(counts((a) => a.user_id));
-    expect(summary.byHour).toEqual(counts((a) => a.window_end.slice(11, 13)).sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+    expect(summary.byHour).toEqual(
+      counts((a) => a.window_end.slice(11, 13)).sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+    );
     expect(summary.byHour).toHaveLength(24);
     // No ensemble in the store: the best alerts of every method, as the listing orders them.
     expect(summary.top).toEqual(listed.slice(0, 10));
@@ -156,7 +166,9 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
 
   it('hands every alert over in the listing’s order a page at a time, and stops on a failing page', async () => {
     await store.upsertAlerts(
-      Array.from({ length: 9 }, (_, i) => makeAlert({ alert_id: `p${i}`, run_id: i < 4 ? 'run-1' : 'run-2', score: i % 3 })),
+      Array.from({ length: 9 }, (_, i) =>
+        makeAlert({ alert_id: `p${i}`, run_id: i < 4 ? 'run-1' : 'run-2', score: i % 3 }),
+      ),
     );
     const pages: string[][] = [];
 
@@ -168,7 +180,13 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     expect(pages.map((p) => p.length)).toEqual([4, 4, 1]);
     expect(pages.flat()).toEqual((await store.listAlerts()).map((a) => a.alert_id));
     const ofRun1: string[] = [];
-    expect(await store.forEachAlertPage({ runId: 'run-1' }, 100, async (page) => void ofRun1.push(...page.map((a) => a.alert_id)))).toBe(4);
+    expect(
+      await store.forEachAlertPage(
+        { runId: 'run-1' },
+        100,
+        async (page) => void ofRun1.push(...page.map((a) => a.alert_id)),
+      ),
+    ).toBe(4);
     expect(ofRun1).toEqual((await store.listAlerts({ runId: 'run-1' })).map((a) => a.alert_id));
     await expect(
       store.forEachAlertPage({}, 4, async () => {
@@ -272,6 +290,67 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
 
     expect(byId.get('none')?.transaction_ids).toEqual([]);
     expect(byId.get('many')?.transaction_ids).toEqual(many);
+  });
+
+  it('round-trips text an array parameter must escape: braces, commas, backslashes, "NULL", blanks, line breaks', async () => {
+    const awkward = [
+      '{a,b}',
+      'x, y',
+      'back\\slash \\"q\\"',
+      'NULL',
+      '',
+      '  padded  ',
+      'line\nbreak\ttab\r',
+      '"',
+      "'",
+    ];
+    const alerts = awkward.map((text, i) =>
+      makeAlert({
+        alert_id: `w${i}`,
+        reasons: text,
+        user_id: text || 'u',
+        transaction_ids: [text, `${text}2`],
+      }),
+    );
+
+    await store.upsertAlerts(alerts);
+
+    const byId = new Map((await store.listAlerts()).map((a) => [a.alert_id, a]));
+    for (const alert of alerts) expect(byId.get(alert.alert_id)).toEqual(alert);
+    // The text 'NULL' is a value, not a missing one; null ids stay NULL.
+    expect(byId.get('w3')?.reasons).toBe('NULL');
+  });
+
+  it('refuses a non-finite score before writing anything', async () => {
+    const error = await store
+      .upsertAlerts([makeAlert({ alert_id: 'ok' }), makeAlert({ alert_id: 'nan', score: Number.NaN })])
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toMatch(/non-finite number NaN .*score of alert nan/);
+    expect(await store.listAlerts()).toEqual([]);
+  });
+
+  it('writes batches of several statement pairs in one transaction, replacing across batches, all or nothing', async () => {
+    const small = new PostgresResultsStore(client, target.name, 4);
+    const alerts = Array.from({ length: 10 }, (_, i) =>
+      makeAlert({ alert_id: `b${i}`, score: i / 10, reasons: 'first' }),
+    );
+    expect(await small.upsertAlerts(alerts)).toBe(10);
+    expect(await small.upsertAlerts(alerts.map((a) => ({ ...a, reasons: 'second' })))).toBe(10);
+    expect((await store.listAlerts()).map((a) => a.reasons)).toEqual(Array(10).fill('second'));
+
+    // The bad alert is in the third batch: the first two batches' replacements are rolled back too.
+    const failing = alerts.map((a, i) => ({
+      ...a,
+      reasons: 'third',
+      window_start: i === 9 ? 'not a timestamp' : a.window_start,
+    }));
+    const error = await small.upsertAlerts(failing).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ResultsStoreError);
+    expect((error as Error).message).toMatch(/not a timestamp/);
+    expect((await store.listAlerts()).map((a) => a.reasons)).toEqual(Array(10).fill('second'));
   });
 
   it('writes large batches spread over several statements in one go', async () => {
