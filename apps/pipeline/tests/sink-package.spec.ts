@@ -19,7 +19,8 @@ const PACKAGE_TIMEOUT_MS = 120_000;
 
 const BUCKET = 'splitwatch-dev-data-${AWS::AccountId}-${AWS::Region}';
 /** An object ARN of the data bucket: a prefix (`alerts/*`, kept as `alerts/`) or one key pattern. */
-const OBJECT_ARN = /^arn:\$\{AWS::Partition\}:s3:::([^/]+)\/(?:([a-z][a-z/=-]*\/)\*|([a-z][a-z*/=.-]*[a-z]))$/;
+const OBJECT_ARN =
+  /^arn:\$\{AWS::Partition\}:s3:::([^/]+)\/(?:([a-z][a-z/=-]*\/)\*|([a-z][a-z*/=.-]*[a-z]))$/;
 const WORKGROUP_ARN =
   /^arn:\$\{AWS::Partition\}:redshift-serverless:\$\{AWS::Region\}:\$\{AWS::AccountId\}:workgroup\/[^/]+$/;
 // The Data API actions that take no resource: AWS requires Resource "*" for them.
@@ -116,8 +117,11 @@ describe('apps/sink packaged (stage dev)', () => {
   it('sets the AWS-mode environment, which the handlers’ own configuration check accepts', () => {
     for (const id of ['SinkLambdaFunction', 'RecordFailureLambdaFunction']) {
       const env = resolveEnvironment(fn(template, id).Environment.Variables);
+      // The sink's own: the role Redshift's COPY reads staged alerts with, off ('') until the param is set.
+      const own = id === 'SinkLambdaFunction' ? ['REDSHIFT_COPY_ROLE'] : [];
 
-      expect(Object.keys(env).sort()).toEqual([...ENV_KEYS].sort());
+      expect(Object.keys(env).sort()).toEqual([...ENV_KEYS, ...own].sort());
+      if (own.length) expect(env.REDSHIFT_COPY_ROLE).toBe('');
       expect(env).toEqual(
         expect.objectContaining({
           SPLITWATCH_MODE: 'aws',
@@ -142,11 +146,33 @@ describe('apps/sink packaged (stage dev)', () => {
 
   it('scopes S3 to key prefixes of the data bucket: the sink reads alerts and writes the audit trail', () => {
     // It also reads the previous run's sink record (how many alerts it left in the store).
-    expect(s3ObjectGrants(sinkRole)).toEqual({ 's3:GetObject': ['alerts/', 'runs/*/steps/sink.json'], 's3:PutObject': ['runs/'] });
+    // And stages a large upsert's alerts for Redshift's COPY under staging/sink/, deleting them after the load.
+    expect(s3ObjectGrants(sinkRole)).toEqual({
+      's3:GetObject': ['alerts/', 'runs/*/steps/sink.json'],
+      's3:PutObject': ['runs/', 'staging/sink/'],
+      's3:DeleteObject': ['staging/sink/'],
+    });
     expect(s3ObjectGrants(recordFailureRole)).toEqual({
       's3:GetObject': ['runs/'],
       's3:PutObject': ['runs/'],
     });
+  });
+
+  it('makes a role only Redshift can assume, which reads only the staged alerts (bulk load), and outputs its ARN', () => {
+    const role = template.Resources.RedshiftCopyRole as unknown as {
+      Properties: { AssumeRolePolicyDocument: { Statement: { Principal: { Service: string[] } }[] } };
+    };
+    const statements = roleStatements(template, 'RedshiftCopyRole');
+
+    expect(role.Properties.AssumeRolePolicyDocument.Statement.map((s) => s.Principal.Service)).toEqual([
+      ['redshift.amazonaws.com', 'redshift-serverless.amazonaws.com'],
+    ]);
+    expect(s3ObjectGrants(statements)).toEqual({ 's3:GetObject': ['staging/sink/'] });
+    expect(listedPrefixes(statements)).toEqual(['staging/sink/*']);
+    expect(statements.flatMap(actionsOf).sort()).toEqual(['kms:Decrypt', 's3:GetObject', 's3:ListBucket']);
+    expect(template.Outputs?.RedshiftCopyRoleArn).toEqual(
+      expect.objectContaining({ Value: { 'Fn::GetAtt': ['RedshiftCopyRole', 'Arn'] } }),
+    );
   });
 
   it('lets the sink list only alerts/ (it finds the run’s alert parts by listing) and recordFailure only runs/', () => {

@@ -26,6 +26,8 @@ export interface AwsAdaptersConfig {
   redshiftClusterId?: string;
   redshiftSecretArn?: string;
   redshiftDbUser?: string;
+  /** IAM role (ARN, or `default`) Redshift's COPY reads staged alerts with; set, large upserts load through S3. */
+  redshiftCopyRole?: string;
 }
 
 /** The three ports, backed by S3, Athena and Redshift. */
@@ -58,7 +60,9 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
  *
  * Required: DATA_BUCKET, ATHENA_DATABASE, ATHENA_WORKGROUP, REDSHIFT_DATABASE and one of REDSHIFT_WORKGROUP
  * (Serverless) / REDSHIFT_CLUSTER_ID. Optional: DATA_KMS_KEY_ID, ATHENA_OUTPUT_LOCATION,
- * ATHENA_MANAGED_TABLES (comma-separated), REDSHIFT_SECRET_ARN, REDSHIFT_DB_USER.
+ * ATHENA_MANAGED_TABLES (comma-separated), REDSHIFT_SECRET_ARN, REDSHIFT_DB_USER, REDSHIFT_COPY_ROLE (an IAM role
+ * ARN, or `default`, that the namespace or cluster may assume to read `staging/sink/`: large upserts then load
+ * through S3 with COPY instead of SQL statements).
  */
 export function readAwsAdaptersConfig(env: NodeJS.ProcessEnv): AwsAdaptersConfig {
   const problems: string[] = [];
@@ -96,6 +100,15 @@ export function readAwsAdaptersConfig(env: NodeJS.ProcessEnv): AwsAdaptersConfig
     );
   }
 
+  const redshiftCopyRole = optional('REDSHIFT_COPY_ROLE');
+  if (
+    redshiftCopyRole &&
+    redshiftCopyRole !== 'default' &&
+    !/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(redshiftCopyRole)
+  ) {
+    problems.push(`REDSHIFT_COPY_ROLE must be an IAM role ARN or "default", got "${redshiftCopyRole}"`);
+  }
+
   if (problems.length > 0) throw new ConfigError(`AWS adapters are misconfigured: ${problems.join('; ')}`);
   return {
     dataBucket,
@@ -112,6 +125,7 @@ export function readAwsAdaptersConfig(env: NodeJS.ProcessEnv): AwsAdaptersConfig
     redshiftClusterId,
     redshiftSecretArn: optional('REDSHIFT_SECRET_ARN'),
     redshiftDbUser,
+    redshiftCopyRole,
   };
 }
 
@@ -127,8 +141,13 @@ export function createAwsAdapters(env: NodeJS.ProcessEnv, clients: Partial<AwsCl
   const s3 = clients.s3 ?? defaultAwsClients().s3;
   const athena = clients.athena ?? defaultAwsClients().athena;
   const redshiftData = clients.redshiftData ?? defaultAwsClients().redshiftData;
+  const objectStore = new S3ObjectStore({
+    client: s3,
+    bucket: config.dataBucket,
+    kmsKeyId: config.dataKmsKeyId,
+  });
   return {
-    objectStore: new S3ObjectStore({ client: s3, bucket: config.dataBucket, kmsKeyId: config.dataKmsKeyId }),
+    objectStore,
     sqlEngine: new AthenaSqlEngine({
       client: athena,
       s3Client: s3,
@@ -145,6 +164,9 @@ export function createAwsAdapters(env: NodeJS.ProcessEnv, clients: Partial<AwsCl
       clusterIdentifier: config.redshiftClusterId,
       secretArn: config.redshiftSecretArn,
       dbUser: config.redshiftDbUser,
+      ...(config.redshiftCopyRole
+        ? { bulkLoad: { objectStore, bucket: config.dataBucket, iamRole: config.redshiftCopyRole } }
+        : {}),
     }),
   };
 }

@@ -9,12 +9,17 @@ import {
   GetStatementResultCommand,
   type RedshiftDataClient,
 } from '@aws-sdk/client-redshift-data';
+import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import {
+  ALERT_COLUMNS,
   ALERTS_DDL,
+  ALERTS_TABLE,
   type Alert,
   type AlertSummary,
   type AlertSummaryOptions,
   ConfigError,
+  type ObjectStore,
   type ResultsStore,
   alertCountsSql,
   alertSummaryOf,
@@ -48,6 +53,97 @@ export interface RedshiftDataResultsStoreOptions {
   /** Longest wait for one statement (default 5 min); past it the statement is cancelled and TransientError raised. */
   timeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Bulk load through S3: upserts of at least `minAlerts` alerts are written as one gzip CSV object under `prefix`
+   * of the data bucket and loaded with `COPY … IAM_ROLE` into a temporary table, then merged — one request instead
+   * of one per ~70 alerts (the Data API takes at most 100 kB of SQL per request). Off when absent.
+   */
+  bulkLoad?: RedshiftBulkLoadOptions;
+}
+
+/** Where and how {@link RedshiftDataResultsStore} stages alerts for COPY. */
+export interface RedshiftBulkLoadOptions {
+  /** The data bucket's store (S3 in AWS): the staged object is written and deleted through it. */
+  objectStore: ObjectStore;
+  /** Its bucket name, for the `s3://` URI COPY reads. */
+  bucket: string;
+  /** Key prefix of the staged objects, ending in `/` (default `staging/sink/`). */
+  prefix?: string;
+  /** The IAM role Redshift assumes to read them (an ARN associated with the namespace or cluster, or `default`). */
+  iamRole: string;
+  /** Smallest upsert loaded through S3 (default 500); smaller ones go as SQL statements. */
+  minAlerts?: number;
+}
+
+/** Alerts per staged object of a bulk load (about 40 MB of CSV, a few MB gzipped). */
+const BULK_PART_ALERTS = 50_000;
+
+/** The temporary table COPY fills (every column text, as wide as the alert table's: cast as they are merged). */
+const LOAD_TABLE = 'splitwatch_alerts_load';
+
+/** Every field quoted; `""` inside. Empty text stays empty text (COPY's NULL marker is `\0`, which text cannot hold). */
+function csvQuoted(value: string): string {
+  return `"${value.replace(/"/g, '""')}"`;
+}
+
+/**
+ * The alerts as CSV rows in ALERT_COLUMNS order, for {@link bulkUpsertSqls}: a NULL (account_number or merchant_id
+ * of a user-level alert) is written as an empty string and restored by NULLIF — ids are never empty (ingest rejects
+ * empty ids) —, numbers as JavaScript writes them (as the SQL statements do).
+ */
+export function alertsCsv(alerts: Alert[]): string {
+  let text = '';
+  for (const a of alerts) {
+    const fields = ALERT_COLUMNS.map((column) => {
+      if (column === 'transaction_ids') return csvQuoted(a.transaction_ids.join(';'));
+      const value = a[column];
+      if (value === null) return '""';
+      if (typeof value === 'number') {
+        if (!Number.isFinite(value))
+          throw new RangeError(
+            `Cannot write non-finite number ${value} to SQL (${column} of alert ${a.alert_id})`,
+          );
+        return csvQuoted(String(value));
+      }
+      return csvQuoted(value);
+    });
+    text += fields.join(',') + '\n';
+  }
+  return text;
+}
+
+/** Text widths of the load table: the alert table's (ALERTS_DDL) for text columns, 64 for the typed ones' text. */
+const LOAD_WIDTHS: Partial<Record<(typeof ALERT_COLUMNS)[number], number>> = {
+  entity_type: 32,
+  direction: 16,
+  reasons: 4096,
+  transaction_ids: 65535,
+};
+
+const CAST_ON_MERGE: Partial<Record<(typeof ALERT_COLUMNS)[number], string>> = {
+  account_number: "NULLIF(account_number, '')",
+  merchant_id: "NULLIF(merchant_id, '')",
+  window_start: 'CAST(window_start AS TIMESTAMP)',
+  window_end: 'CAST(window_end AS TIMESTAMP)',
+  n_tx: 'CAST(n_tx AS INTEGER)',
+  total_amount: 'CAST(total_amount AS DECIMAL(24,8))',
+  score: 'CAST(score AS DOUBLE PRECISION)',
+  threshold: 'CAST(threshold AS DOUBLE PRECISION)',
+};
+
+/**
+ * One transaction (a BatchExecuteStatement): a temporary text table, COPY of the staged gzip CSV into it, then the
+ * same replacement by alert_id as the SQL statements (DELETE of the ids it holds, INSERT of its rows, cast).
+ */
+export function bulkUpsertSqls(s3Uri: string, iamRole: string): string[] {
+  const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  return [
+    `CREATE TEMP TABLE ${LOAD_TABLE} (${ALERT_COLUMNS.map((c) => `${c} VARCHAR(${LOAD_WIDTHS[c] ?? 64})`).join(', ')})`,
+    `COPY ${LOAD_TABLE} (${ALERT_COLUMNS.join(', ')}) FROM ${quote(s3Uri)} IAM_ROLE ${iamRole === 'default' ? 'default' : quote(iamRole)} ` +
+      `FORMAT AS CSV GZIP NULL AS '\\0'`,
+    `DELETE FROM ${ALERTS_TABLE} USING ${LOAD_TABLE} WHERE ${ALERTS_TABLE}.alert_id = ${LOAD_TABLE}.alert_id`,
+    `INSERT INTO ${ALERTS_TABLE} (${ALERT_COLUMNS.join(', ')}) SELECT ${ALERT_COLUMNS.map((c) => CAST_ON_MERGE[c] ?? c).join(', ')} FROM ${LOAD_TABLE}`,
+  ];
 }
 
 /** Data API limits: SQL text of a request (checked here on the whole batch, to be safe) and statements per batch. */
@@ -98,6 +194,7 @@ export class RedshiftDataResultsStore implements ResultsStore {
     DbUser?: string;
   };
   private readonly poll: PollSettings;
+  private readonly bulkLoad?: RedshiftBulkLoadOptions;
 
   constructor(options: RedshiftDataResultsStoreOptions) {
     if (!options.database) throw new ConfigError('RedshiftDataResultsStore needs a database');
@@ -111,7 +208,10 @@ export class RedshiftDataResultsStore implements ResultsStore {
         'RedshiftDataResultsStore: dbUser applies to provisioned clusters, not to Serverless workgroups',
       );
     }
+    if (options.bulkLoad && !options.bulkLoad.iamRole)
+      throw new ConfigError('RedshiftDataResultsStore: bulkLoad needs the IAM role Redshift reads S3 with');
     this.client = options.client;
+    this.bulkLoad = options.bulkLoad;
     this.target = {
       Database: options.database,
       ...(options.workgroupName ? { WorkgroupName: options.workgroupName } : {}),
@@ -142,10 +242,13 @@ export class RedshiftDataResultsStore implements ResultsStore {
   /**
    * Replaces alerts by alert_id. Each batch is one transaction of whole DELETE + INSERT pairs, so an
    * interrupted run leaves no half-replaced alert and a re-run converges. Duplicate ids keep the last alert.
+   * With `bulkLoad`, an upsert of `minAlerts` or more is staged in S3 and loaded in one transaction instead.
    */
   async upsertAlerts(alerts: Alert[]): Promise<number> {
     const unique = [...new Map(alerts.map((a) => [a.alert_id, a])).values()];
     if (unique.length === 0) return 0;
+    if (this.bulkLoad && unique.length >= (this.bulkLoad.minAlerts ?? 500))
+      return this.bulkUpsert(unique, this.bulkLoad);
     for (const sqls of batchStatements(upsertAlertStatements(unique, STATEMENT_MAX_CHARS), 2)) {
       const { Id } = await this.call(sqls[0], () =>
         this.client.send(
@@ -161,6 +264,41 @@ export class RedshiftDataResultsStore implements ResultsStore {
     return unique.length;
   }
 
+  /**
+   * Stages the alerts as gzip CSV objects under one prefix, loads and merges them in one transaction, and deletes
+   * the objects whatever the outcome (a failed batch changes nothing: it runs as one transaction).
+   */
+  private async bulkUpsert(alerts: Alert[], bulk: RedshiftBulkLoadOptions): Promise<number> {
+    // Parts of BULK_PART_ALERTS alerts (a few MB compressed each), under one prefix that COPY reads whole.
+    const prefix = `${bulk.prefix ?? 'staging/sink/'}${randomUUID()}/part-`;
+    const keys: string[] = [];
+    try {
+      for (let i = 0; i < alerts.length; i += BULK_PART_ALERTS) {
+        const key = `${prefix}${String(keys.length).padStart(5, '0')}.csv.gz`;
+        keys.push(key);
+        await bulk.objectStore.putBytes(
+          key,
+          gzipSync(alertsCsv(alerts.slice(i, i + BULK_PART_ALERTS))),
+          'application/gzip',
+        );
+      }
+      const sqls = bulkUpsertSqls(`s3://${bulk.bucket}/${prefix}`, bulk.iamRole);
+      const { Id } = await this.call(sqls[1], () =>
+        this.client.send(
+          new BatchExecuteStatementCommand({
+            ...this.target,
+            Sqls: sqls,
+            StatementName: 'splitwatch-bulk-upsert-alerts',
+          }),
+        ),
+      );
+      await this.waitFor(Id, sqls[1]);
+    } finally {
+      await bulk.objectStore.delete(keys).catch(() => undefined);
+    }
+    return alerts.length;
+  }
+
   /** Deletes the alerts run `runId` did not write, in one statement; Redshift reports the rows it deleted. */
   async retireAlerts(runId: string): Promise<number> {
     return this.execute(retireAlertsSql(runId).delete, 'splitwatch-retire-alerts');
@@ -171,7 +309,13 @@ export class RedshiftDataResultsStore implements ResultsStore {
     const unique = [...new Set(alertIds)];
     for (const sqls of batchStatements(deleteAlertStatements(unique, STATEMENT_MAX_CHARS), 1)) {
       const { Id } = await this.call(sqls[0], () =>
-        this.client.send(new BatchExecuteStatementCommand({ ...this.target, Sqls: sqls, StatementName: 'splitwatch-delete-alerts' })),
+        this.client.send(
+          new BatchExecuteStatementCommand({
+            ...this.target,
+            Sqls: sqls,
+            StatementName: 'splitwatch-delete-alerts',
+          }),
+        ),
       );
       await this.waitFor(Id, sqls[0]);
     }
@@ -185,7 +329,9 @@ export class RedshiftDataResultsStore implements ResultsStore {
 
   async alertCounts(runId: string): Promise<{ total: number; ofRun: number }> {
     const sql = alertCountsSql(runId);
-    const { Id } = await this.call(sql, () => this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql })));
+    const { Id } = await this.call(sql, () =>
+      this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql })),
+    );
     const done = await this.waitFor(Id, sql);
     const page = await this.call(sql, () => this.client.send(new GetStatementResultCommand({ Id: done.Id })));
     const [fields] = page.Records ?? [];

@@ -1,10 +1,11 @@
 import { AthenaClient, GetQueryExecutionCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import {
+  BatchExecuteStatementCommand,
   DescribeStatementCommand,
   ExecuteStatementCommand,
   RedshiftDataClient,
 } from '@aws-sdk/client-redshift-data';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createAwsAdapters, defaultAwsClients, readAwsAdaptersConfig } from '../src';
@@ -35,6 +36,7 @@ describe('readAwsAdaptersConfig', () => {
       redshiftClusterId: undefined,
       redshiftSecretArn: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:rs',
       redshiftDbUser: undefined,
+      redshiftCopyRole: undefined,
     });
   });
 
@@ -73,6 +75,7 @@ describe('readAwsAdaptersConfig', () => {
       { ATHENA_OUTPUT_LOCATION: 'splitwatch-athena-dev/results/' },
       'ATHENA_OUTPUT_LOCATION must be an s3:// URI',
     ],
+    [{ REDSHIFT_COPY_ROLE: 'splitwatch-copy' }, 'REDSHIFT_COPY_ROLE must be an IAM role ARN or "default"'],
   ])('rejects inconsistent settings (%o)', (override, message) => {
     expect(() => readAwsAdaptersConfig({ ...ENV, ...override })).toThrow(
       expect.objectContaining({ name: 'ConfigError', message: expect.stringContaining(message) }),
@@ -142,6 +145,50 @@ describe('createAwsAdapters', () => {
       WorkgroupName: 'splitwatch-dev',
       SecretArn: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:rs',
     });
+  });
+
+  it('loads large upserts through the data bucket with COPY when REDSHIFT_COPY_ROLE is set', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    s3.on(DeleteObjectsCommand).resolves({});
+    redshift.on(BatchExecuteStatementCommand).resolves({ Id: 'st-1' });
+    redshift.on(DescribeStatementCommand).resolves({ Status: 'FINISHED' });
+    const role = 'arn:aws:iam::111122223333:role/splitwatch-dev-redshift-copy';
+    const { resultsStore } = createAwsAdapters(
+      { ...ENV, REDSHIFT_COPY_ROLE: role },
+      { s3: s3Client, athena: athenaClient, redshiftData: redshiftClient },
+    );
+    const alerts = Array.from({ length: 500 }, (_, i) => ({
+      alert_id: `a${i}`,
+      run_id: 'r1',
+      method: 'rule:split',
+      entity_type: 'account' as const,
+      user_id: 'u1',
+      account_number: 'acc',
+      merchant_id: null,
+      direction: 'DEBITO' as const,
+      window_start: '2021-03-01 10:00:00',
+      window_end: '2021-03-01 11:00:00',
+      n_tx: 2,
+      total_amount: '10.00000000',
+      score: 1,
+      threshold: 0,
+      reasons: 'r',
+      transaction_ids: ['t1', 't2'],
+    }));
+
+    await resultsStore.upsertAlerts(alerts);
+
+    // Staged encrypted with the data key, read by COPY with the role, then deleted.
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: 'splitwatch-data-dev',
+      Key: expect.stringMatching(/^staging\/sink\//),
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: 'alias/splitwatch-dev',
+    });
+    const sqls = redshift.commandCalls(BatchExecuteStatementCommand)[0].args[0].input.Sqls!;
+    expect(sqls[1]).toContain(`FROM 's3://splitwatch-data-dev/staging/sink/`);
+    expect(sqls[1]).toContain(`IAM_ROLE '${role}'`);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
   });
 
   it('fails fast before building anything when the environment is incomplete', () => {

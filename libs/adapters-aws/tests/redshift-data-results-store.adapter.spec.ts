@@ -8,10 +8,13 @@ import {
   RedshiftDataClient,
   ValidationException,
 } from '@aws-sdk/client-redshift-data';
+import { DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ALERTS_DDL, type Alert, selectAlertsSql, summarizeAlertsSql } from '@splitwatch/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { RedshiftDataResultsStore, type RedshiftDataResultsStoreOptions } from '../src';
+import { gunzipSync } from 'node:zlib';
+import { RedshiftDataResultsStore, S3ObjectStore, type RedshiftDataResultsStoreOptions } from '../src';
+import { alertsCsv } from '../src/redshift-data-results-store.adapter';
 import { awsError, recordingSleep } from './helpers';
 
 const client = new RedshiftDataClient({ region: 'us-east-1' });
@@ -171,7 +174,9 @@ describe('RedshiftDataResultsStore', () => {
       // Prepare
       const { results } = store();
       redshift.on(ExecuteStatementCommand).resolves({ Id: 'st-retire' });
-      redshift.on(DescribeStatementCommand).resolves({ Id: 'st-retire', Status: 'FINISHED', HasResultSet: false, ResultRows: 7 });
+      redshift
+        .on(DescribeStatementCommand)
+        .resolves({ Id: 'st-retire', Status: 'FINISHED', HasResultSet: false, ResultRows: 7 });
 
       // Act
       const retired = await results.retireAlerts("run-'2");
@@ -191,7 +196,9 @@ describe('RedshiftDataResultsStore', () => {
       const { results } = store();
       redshift.on(ExecuteStatementCommand).resolves({ Id: 'st-1' });
       redshift.on(BatchExecuteStatementCommand).resolves({ Id: 'st-2' });
-      redshift.on(DescribeStatementCommand).resolves({ Id: 'st-1', Status: 'FINISHED', HasResultSet: true, ResultRows: 5 });
+      redshift
+        .on(DescribeStatementCommand)
+        .resolves({ Id: 'st-1', Status: 'FINISHED', HasResultSet: true, ResultRows: 5 });
       redshift.on(GetStatementResultCommand).resolves({
         ColumnMetadata: [{ name: 'total' }, { name: 'of_run' }],
         Records: [[{ longValue: 9 }, { longValue: 7 }]],
@@ -228,7 +235,12 @@ describe('RedshiftDataResultsStore', () => {
         expect(sqls.length).toBeLessThanOrEqual(40);
         expect(sqls.reduce((n, q) => n + Buffer.byteLength(q, 'utf8'), 0)).toBeLessThanOrEqual(100_000);
       }
-      expect(batches.flat().join(' ').match(/'alert-/g)).toHaveLength(20_000);
+      expect(
+        batches
+          .flat()
+          .join(' ')
+          .match(/'alert-/g),
+      ).toHaveLength(20_000);
     });
 
     it('writes each alert id once, keeping the last of duplicates', async () => {
@@ -394,6 +406,131 @@ describe('RedshiftDataResultsStore', () => {
     });
   });
 
+  describe('bulk load through S3 (COPY)', () => {
+    const s3Client = new S3Client({ region: 'us-east-1' });
+    const s3 = mockClient(s3Client);
+    const bulkLoad = () => ({
+      objectStore: new S3ObjectStore({ client: s3Client, bucket: 'data-bucket' }),
+      bucket: 'data-bucket',
+      iamRole: 'arn:aws:iam::123456789012:role/splitwatch-dev-redshift-copy',
+      minAlerts: 3,
+    });
+    const puts = () =>
+      s3.commandCalls(PutObjectCommand).map((c) => ({
+        key: c.args[0].input.Key!,
+        csv: gunzipSync(c.args[0].input.Body as Uint8Array).toString('utf8'),
+      }));
+
+    beforeEach(() => {
+      s3.reset();
+      s3.on(PutObjectCommand).resolves({});
+      s3.on(DeleteObjectsCommand).resolves({});
+    });
+
+    it('stages the alerts as gzip CSV, loads and merges them in one batch, then deletes the staged object', async () => {
+      statementsFinish();
+      const { results } = store({ bulkLoad: bulkLoad() });
+
+      expect(await results.upsertAlerts([alert(1), alert(2), alert(3)])).toBe(3);
+
+      const [put] = puts();
+      expect(put.key).toMatch(/^staging\/sink\/[0-9a-f-]{36}\/part-00000\.csv\.gz$/);
+      expect(put.csv.trim().split('\n')).toHaveLength(3);
+      expect(redshift).toHaveReceivedCommandTimes(BatchExecuteStatementCommand, 1);
+      const sqls = redshift.commandCalls(BatchExecuteStatementCommand)[0].args[0].input.Sqls!;
+      const prefix = put.key.replace(/00000\.csv\.gz$/, '');
+      expect(sqls).toEqual([
+        expect.stringMatching(
+          /^CREATE TEMP TABLE splitwatch_alerts_load \(alert_id VARCHAR\(64\), run_id VARCHAR\(64\),.* reasons VARCHAR\(4096\), transaction_ids VARCHAR\(65535\)\)$/,
+        ),
+        `COPY splitwatch_alerts_load (alert_id, run_id, method, entity_type, user_id, account_number, merchant_id, direction, window_start, window_end, n_tx, total_amount, score, threshold, reasons, transaction_ids) FROM 's3://data-bucket/${prefix}' IAM_ROLE 'arn:aws:iam::123456789012:role/splitwatch-dev-redshift-copy' FORMAT AS CSV GZIP NULL AS '\\0'`,
+        'DELETE FROM splitwatch_alerts USING splitwatch_alerts_load WHERE splitwatch_alerts.alert_id = splitwatch_alerts_load.alert_id',
+        expect.stringContaining(
+          "SELECT alert_id, run_id, method, entity_type, user_id, NULLIF(account_number, ''), NULLIF(merchant_id, ''), direction, CAST(window_start AS TIMESTAMP), CAST(window_end AS TIMESTAMP), CAST(n_tx AS INTEGER), CAST(total_amount AS DECIMAL(24,8)), CAST(score AS DOUBLE PRECISION), CAST(threshold AS DOUBLE PRECISION), reasons, transaction_ids FROM splitwatch_alerts_load",
+        ),
+      ]);
+      expect(s3).toHaveReceivedCommandWith(DeleteObjectsCommand, {
+        Bucket: 'data-bucket',
+        Delete: { Objects: [{ Key: put.key }], Quiet: true },
+      });
+    });
+
+    it('writes every field quoted, quotes doubled, line breaks kept inside quotes, NULL ids as empty text', () => {
+      const csv = alertsCsv([
+        alert(1, {
+          reasons: 'a "quoted", split\nreason; \\N is text',
+          merchant_id: null,
+          account_number: null,
+          transaction_ids: ['t,1', 't"2'],
+          score: 1e-7,
+        }),
+      ]);
+
+      expect(csv).toBe(
+        '"a0001","run-1","rule:sum","account","u1","","","DEBITO","2021-03-01 10:00:00","2021-03-01 18:30:00","3",' +
+          '"3566.67300600","1e-7","0.5","a ""quoted"", split\nreason; \\N is text","t,1;t""2"\n',
+      );
+      expect(() => alertsCsv([alert(2, { score: Number.POSITIVE_INFINITY })])).toThrow(
+        /non-finite number Infinity .*score of alert a0002/,
+      );
+    });
+
+    it('stages large upserts in parts under one prefix that one COPY reads', async () => {
+      statementsFinish();
+      const { results } = store({ bulkLoad: bulkLoad() });
+      const many = Array.from({ length: 120_001 }, (_, i) => alert(i));
+
+      expect(await results.upsertAlerts(many)).toBe(120_001);
+
+      const keys = puts().map((p) => p.key);
+      expect(keys.map((k) => k.slice(-17))).toEqual([
+        'part-00000.csv.gz',
+        'part-00001.csv.gz',
+        'part-00002.csv.gz',
+      ]);
+      expect(new Set(keys.map((k) => k.slice(0, -17))).size).toBe(1);
+      expect(redshift).toHaveReceivedCommandTimes(BatchExecuteStatementCommand, 1);
+      expect(s3.commandCalls(DeleteObjectsCommand)[0].args[0].input.Delete!.Objects).toHaveLength(3);
+    });
+
+    it('deletes the staged object when the load fails, and reports Redshift’s error', async () => {
+      redshift.on(BatchExecuteStatementCommand).resolves({ Id: 'st-1' });
+      redshift.on(DescribeStatementCommand).resolves({
+        Id: 'st-1',
+        Status: 'FAILED',
+        Error: 'Load into table splitwatch_alerts_load failed. Check stl_load_errors.',
+      });
+      const { results } = store({ bulkLoad: bulkLoad() });
+
+      await expect(results.upsertAlerts([alert(1), alert(2), alert(3)])).rejects.toThrow(
+        /stl_load_errors.*SQL: COPY/,
+      );
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    });
+
+    it('sends smaller upserts as SQL statements, and uses the namespace default role when told', async () => {
+      statementsFinish();
+      const { results } = store({ bulkLoad: { ...bulkLoad(), iamRole: 'default' } });
+
+      await results.upsertAlerts([alert(1), alert(2)]);
+      expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 0);
+      expect(redshift.commandCalls(BatchExecuteStatementCommand)[0].args[0].input.Sqls![0]).toMatch(
+        /^DELETE FROM splitwatch_alerts WHERE alert_id IN/,
+      );
+
+      await results.upsertAlerts([alert(1), alert(2), alert(3)]);
+      expect(redshift.commandCalls(BatchExecuteStatementCommand)[1].args[0].input.Sqls![1]).toMatch(
+        /IAM_ROLE default FORMAT AS CSV/,
+      );
+    });
+
+    it('needs the IAM role COPY reads with', () => {
+      expect(() => store({ bulkLoad: { ...bulkLoad(), iamRole: '' } })).toThrow(
+        /bulkLoad needs the IAM role/,
+      );
+    });
+  });
+
   describe('listAlerts', () => {
     const columns = [
       'alert_id',
@@ -476,34 +613,57 @@ describe('RedshiftDataResultsStore', () => {
       const sql = summarizeAlertsSql(options);
       redshift.on(ExecuteStatementCommand, { Sql: sql.counts }).resolves({ Id: 'st-counts' });
       redshift.on(ExecuteStatementCommand, { Sql: sql.top }).resolves({ Id: 'st-top' });
-      redshift.on(DescribeStatementCommand).callsFake((input: { Id: string }) => ({ Id: input.Id, Status: 'FINISHED', HasResultSet: true }));
-      const count = (dim: string, k: string, n: number) => [{ stringValue: dim }, { stringValue: k }, { longValue: n }];
+      redshift
+        .on(DescribeStatementCommand)
+        .callsFake((input: { Id: string }) => ({ Id: input.Id, Status: 'FINISHED', HasResultSet: true }));
+      const count = (dim: string, k: string, n: number) => [
+        { stringValue: dim },
+        { stringValue: k },
+        { longValue: n },
+      ];
       const countColumns = ['dim', 'k', 'n'].map((name) => ({ name, label: name }));
       const top = alert(1, { method: 'ensemble' });
       redshift.on(GetStatementResultCommand, { Id: 'st-counts' }).resolves({
         ColumnMetadata: countColumns,
-        Records: [count('method', 'rule:split', 7), count('method', 'ensemble', 1), count('hour', '09', 8), count('user', 'u1', 8)],
+        Records: [
+          count('method', 'rule:split', 7),
+          count('method', 'ensemble', 1),
+          count('hour', '09', 8),
+          count('user', 'u1', 8),
+        ],
       });
-      redshift.on(GetStatementResultCommand, { Id: 'st-top' }).resolves({ ColumnMetadata: columns, Records: [record(top)] });
+      redshift
+        .on(GetStatementResultCommand, { Id: 'st-top' })
+        .resolves({ ColumnMetadata: columns, Records: [record(top)] });
 
       const summary = await results.summarizeAlerts(options);
 
       expect(summary).toEqual({
         total: 8,
-        byMethod: [['rule:split', 7], ['ensemble', 1]],
+        byMethod: [
+          ['rule:split', 7],
+          ['ensemble', 1],
+        ],
         byDirection: [],
         byHour: [['09', 8]],
         byMerchant: [],
         byUser: [['u1', 8]],
         top: [top],
       });
-      expect(redshift.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.Sql)).toEqual([sql.counts, sql.top]);
+      expect(redshift.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.Sql)).toEqual([
+        sql.counts,
+        sql.top,
+      ]);
     });
 
     it('hands each result page of one select over as it comes', async () => {
       const { results } = store();
       statementsFinish('st-pages', true);
-      const [first, second, third] = [alert(1, { score: 0.9 }), alert(2, { score: 0.8 }), alert(3, { score: 0.7 })];
+      const [first, second, third] = [
+        alert(1, { score: 0.9 }),
+        alert(2, { score: 0.8 }),
+        alert(3, { score: 0.7 }),
+      ];
       redshift
         .on(GetStatementResultCommand, { NextToken: undefined })
         .resolves({ ColumnMetadata: columns, Records: [record(first), record(second)], NextToken: 'n2' })
@@ -511,7 +671,11 @@ describe('RedshiftDataResultsStore', () => {
         .resolves({ ColumnMetadata: columns, Records: [record(third)] });
       const pages: Alert[][] = [];
 
-      const count = await results.forEachAlertPage({ runId: 'run-1' }, 10_000, async (page) => void pages.push(page));
+      const count = await results.forEachAlertPage(
+        { runId: 'run-1' },
+        10_000,
+        async (page) => void pages.push(page),
+      );
 
       expect(count).toBe(3);
       expect(pages).toEqual([[first, second], [third]]);
