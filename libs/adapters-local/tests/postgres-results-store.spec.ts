@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { ALERTS_TABLE, ResultsStoreError, type Alert } from '@splitwatch/core';
 import { PgClient, PgliteClient, PostgresResultsStore, type SqlClient } from '../src';
 import { makeAlert } from './helpers/alerts';
@@ -412,6 +414,55 @@ describe('PostgresResultsStore factories', () => {
       expect(listed).toEqual([alert]);
     } finally {
       removeTempDir(dir);
+    }
+  });
+
+  it('seeds new PGlite data folders from one template, each a store of its own', async () => {
+    const root = makeTempDir('pglite-template');
+    const [a, bRoot] = [makeTempDir('pglite-a'), makeTempDir('pglite-b')];
+    const b = join(bRoot, 'nested', 'store');
+    try {
+      const first = new PostgresResultsStore(await PgliteClient.open(a, { templateRoot: root }), 'pglite');
+      await first.ensureSchema();
+      await first.upsertAlerts([makeAlert({ alert_id: 'only-in-a' })]);
+      await first.close();
+      const templates = readdirSync(root);
+      const second = new PostgresResultsStore(await PgliteClient.open(b, { templateRoot: root }), 'pglite');
+      await second.ensureSchema();
+
+      // One complete template (no half-made folder left), copied rather than shared: b starts empty.
+      expect(templates).toEqual([expect.stringMatching(/^splitwatch-pglite-template-\d+\.\d+\.\d+$/)]);
+      expect(readdirSync(root)).toEqual(templates);
+      expect(existsSync(join(root, templates[0], 'PG_VERSION'))).toBe(true);
+      expect(await second.listAlerts()).toEqual([]);
+      await second.upsertAlerts([makeAlert({ alert_id: 'only-in-b' })]);
+      await second.close();
+      const again = await PostgresResultsStore.openPglite(a);
+      expect((await again.listAlerts()).map((x) => x.alert_id)).toEqual(['only-in-a']);
+      await again.close();
+    } finally {
+      for (const dir of [root, a, bRoot]) removeTempDir(dir);
+    }
+  });
+
+  it('creates the data folder the usual way when no template can be made', async () => {
+    const dir = makeTempDir('pglite-no-template');
+    const blocked = join(makeTempDir('pglite-blocked'), 'a-file');
+    writeFileSync(blocked, 'not a folder');
+    try {
+      const store = new PostgresResultsStore(
+        await PgliteClient.open(dir, { templateRoot: blocked }),
+        'pglite',
+      );
+      await store.ensureSchema();
+      await store.upsertAlerts([makeAlert({ alert_id: 'still-works' })]);
+
+      expect((await store.listAlerts()).map((x) => x.alert_id)).toEqual(['still-works']);
+      expect(readdirSync(dirname(dir)).filter((f) => f.startsWith(`${basename(dir)}.seed-`))).toEqual([]);
+      await store.close();
+    } finally {
+      removeTempDir(dir);
+      removeTempDir(dirname(blocked));
     }
   });
 
