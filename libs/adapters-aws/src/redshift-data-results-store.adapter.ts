@@ -54,20 +54,20 @@ export interface RedshiftDataResultsStoreOptions {
   timeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
   /**
-   * Bulk load through S3: upserts of at least `minAlerts` alerts are written as one gzip CSV object under `prefix`
-   * of the data bucket and loaded with `COPY … IAM_ROLE` into a temporary table, then merged — one request instead
-   * of one per ~70 alerts (the Data API takes at most 100 kB of SQL per request). Off when absent.
+   * Bulk load through S3: upserts of at least `minAlerts` alerts are written as gzip CSV parts under one prefix of
+   * the data bucket and loaded with `COPY … IAM_ROLE` into a temporary table, then merged — one request instead of
+   * one per ~70 alerts (the Data API takes at most 100 kB of SQL per request). Off when absent.
    */
   bulkLoad?: RedshiftBulkLoadOptions;
 }
 
 /** Where and how {@link RedshiftDataResultsStore} stages alerts for COPY. */
 export interface RedshiftBulkLoadOptions {
-  /** The data bucket's store (S3 in AWS): the staged object is written and deleted through it. */
+  /** The data bucket's store (S3 in AWS): the staged parts are written and deleted through it. */
   objectStore: ObjectStore;
   /** Its bucket name, for the `s3://` URI COPY reads. */
   bucket: string;
-  /** Key prefix of the staged objects, ending in `/` (default `staging/sink/`). */
+  /** Key prefix of the staged parts, ending in `/` (default `staging/sink/`; each upsert adds `<uuid>/part-…`). */
   prefix?: string;
   /** The IAM role Redshift assumes to read them (an ARN associated with the namespace or cluster, or `default`). */
   iamRole: string;
