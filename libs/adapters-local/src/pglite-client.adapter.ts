@@ -59,12 +59,13 @@ async function isMissingOrEmpty(dir: string): Promise<boolean> {
 async function seedFromTemplate(dataDir: string, root: string): Promise<void> {
   const seed = `${path.resolve(dataDir)}.seed-${randomUUID()}`;
   try {
-    await fsp.cp(await templateFolder(root), seed, { recursive: true });
+    const template = await templateFolder(root);
+    await fsp.mkdir(path.dirname(seed), { recursive: true });
+    await fsp.cp(template, seed, { recursive: true });
     // The folder is absent or empty (checked): an empty one makes way for the rename.
     await fsp.rmdir(dataDir).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
-    await fsp.mkdir(path.dirname(path.resolve(dataDir)), { recursive: true });
     await fsp.rename(seed, dataDir);
   } catch {
     // Not seeded: PGlite runs initdb in the folder itself.

@@ -427,6 +427,8 @@ describe('PostgresResultsStore factories', () => {
       await first.upsertAlerts([makeAlert({ alert_id: 'only-in-a' })]);
       await first.close();
       const templates = readdirSync(root);
+      // A mark in the template shows that the next new folder is a copy of it (not made by initdb).
+      writeFileSync(join(root, templates[0], 'splitwatch-test-mark'), 'copied');
       const second = new PostgresResultsStore(await PgliteClient.open(b, { templateRoot: root }), 'pglite');
       await second.ensureSchema();
 
@@ -434,6 +436,8 @@ describe('PostgresResultsStore factories', () => {
       expect(templates).toEqual([expect.stringMatching(/^splitwatch-pglite-template-\d+\.\d+\.\d+$/)]);
       expect(readdirSync(root)).toEqual(templates);
       expect(existsSync(join(root, templates[0], 'PG_VERSION'))).toBe(true);
+      expect(existsSync(join(b, 'splitwatch-test-mark'))).toBe(true);
+      expect(existsSync(join(a, 'splitwatch-test-mark'))).toBe(false);
       expect(await second.listAlerts()).toEqual([]);
       await second.upsertAlerts([makeAlert({ alert_id: 'only-in-b' })]);
       await second.close();
