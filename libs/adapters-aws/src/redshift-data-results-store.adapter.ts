@@ -23,6 +23,7 @@ import {
   type ResultsStore,
   alertCountsSql,
   alertSummaryOf,
+  alertValues,
   deleteAlertStatements,
   ResultsStoreError,
   restampAlertsSql,
@@ -94,20 +95,10 @@ function csvQuoted(value: string): string {
 export function alertsCsv(alerts: Alert[]): string {
   let text = '';
   for (const a of alerts) {
-    const fields = ALERT_COLUMNS.map((column) => {
-      if (column === 'transaction_ids') return csvQuoted(a.transaction_ids.join(';'));
-      const value = a[column];
-      if (value === null) return '""';
-      if (typeof value === 'number') {
-        if (!Number.isFinite(value))
-          throw new RangeError(
-            `Cannot write non-finite number ${value} to SQL (${column} of alert ${a.alert_id})`,
-          );
-        return csvQuoted(String(value));
-      }
-      return csvQuoted(value);
-    });
-    text += fields.join(',') + '\n';
+    text +=
+      alertValues(a)
+        .map((v) => (v === null ? '""' : csvQuoted(String(v))))
+        .join(',') + '\n';
   }
   return text;
 }

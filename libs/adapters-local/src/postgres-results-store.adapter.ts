@@ -3,6 +3,7 @@ import {
   ALERTS_DDL,
   ALERTS_TABLE,
   alertCountsSql,
+  alertValues,
   ResultsStoreError,
   restampAlertsSql,
   retireAlertsSql,
@@ -53,19 +54,10 @@ const INSERT_ARRAYS_SQL =
   `INSERT INTO ${ALERTS_TABLE} (${ALERT_COLUMNS.join(', ')}) ` +
   `SELECT * FROM unnest(${ALERT_COLUMNS.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c]}[]`).join(', ')})`;
 
-/** One array per alert column, in ALERT_COLUMNS order (member ids `;`-joined, as everywhere else). */
+/** One array per alert column, in ALERT_COLUMNS order (the values every store writes: `alertValues`). */
 function columnArrays(alerts: Alert[]): unknown[][] {
-  return ALERT_COLUMNS.map((column) =>
-    alerts.map((a) => {
-      if (column === 'transaction_ids') return a.transaction_ids.join(';');
-      const value = a[column];
-      if (typeof value === 'number' && !Number.isFinite(value))
-        throw new RangeError(
-          `Cannot write non-finite number ${value} to SQL (${column} of alert ${a.alert_id})`,
-        );
-      return value;
-    }),
-  );
+  const rows = alerts.map(alertValues);
+  return ALERT_COLUMNS.map((_, j) => rows.map((row) => row[j]));
 }
 
 /** Keeps the last alert of each alert_id: one INSERT cannot hold the same primary key twice. */

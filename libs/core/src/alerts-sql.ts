@@ -35,27 +35,23 @@ export function sqlLiteral(value: string | number | null): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/**
+ * One alert's values in ALERT_COLUMNS order, as every results store writes them: the member ids `;`-joined; a
+ * non-finite number (no store can hold one) refused with a RangeError naming the column and the alert.
+ */
+export function alertValues(a: Alert): (string | number | null)[] {
+  return ALERT_COLUMNS.map((column) => {
+    if (column === 'transaction_ids') return a.transaction_ids.join(';');
+    const value = a[column];
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new RangeError(`Cannot write non-finite number ${value} to SQL (${column} of alert ${a.alert_id})`);
+    return value;
+  });
+}
+
 /** One alert as a parenthesised VALUES tuple in ALERT_COLUMNS order. */
 export function alertValuesTuple(a: Alert): string {
-  const values: (string | number | null)[] = [
-    a.alert_id,
-    a.run_id,
-    a.method,
-    a.entity_type,
-    a.user_id,
-    a.account_number,
-    a.merchant_id,
-    a.direction,
-    a.window_start,
-    a.window_end,
-    a.n_tx,
-    a.total_amount,
-    a.score,
-    a.threshold,
-    a.reasons,
-    a.transaction_ids.join(';'),
-  ];
-  return `(${values.map(sqlLiteral).join(', ')})`;
+  return `(${alertValues(a).map(sqlLiteral).join(', ')})`;
 }
 
 /**
