@@ -5,6 +5,7 @@ import {
   alertIdOf,
   applyDailyBudget,
   budgetedEnsemble,
+  BudgetedEnsemble,
   ENSEMBLE_METHOD,
   ensembleAlerts,
   NON_SPLIT_CAP,
@@ -148,5 +149,34 @@ describe('ensemble', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('ranks slices holding whole accounts one at a time as it ranks them all at once, keeping a day\'s best between them', () => {
+    fc.assert(
+      fc.property(alertsArb, fc.integer({ min: 1, max: 4 }), fc.boolean(), (alerts, perDay, a1First) => {
+        // Accounts a1 and a2 in slices of their own (a key's alerts never span two), in either order.
+        const slices = ['a1', 'a2'].map((account) => alerts.filter((a) => a.account_number === account));
+        if (!a1First) slices.reverse();
+        const ranking = new BudgetedEnsemble('run', perDay);
+        for (const slice of slices) ranking.add(slice);
+        expect(ranking.result()).toEqual(applyDailyBudget(referenceEnsemble(alerts, 'run'), perDay));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps a day\'s best episodes when many more than the budget come in', () => {
+    // 30 one-alert episodes on one day, scores rising then falling: a budget of 3 keeps the three highest, in order.
+    const scores = Array.from({ length: 30 }, (_, i) => (i < 15 ? i : 30 - i) / 4);
+    const alerts = alertsOf(scores.map((_, i) => ({ method: 'rule:split', members: [`t${i}`] }))).map((a, i) => ({ ...a, score: scores[i] }));
+    const ranking = new BudgetedEnsemble('run', 3);
+    ranking.add(alerts.slice(0, 20));
+    ranking.add([]);
+    ranking.add(alerts.slice(20));
+    expect(ranking.result().map((a) => [a.score, a.transaction_ids[0]])).toEqual([
+      [3.75, 't15'],
+      [3.5, 't14'],
+      [3.5, 't16'],
+    ]);
   });
 });

@@ -151,8 +151,50 @@ function ensembleAlertOf(g: EpisodeGroup, runId: string, alertId = groupIdOf(g))
  * sink's case: a year of a real log's alerts and candidates make ~500k episodes, of which ~8k are kept).
  */
 export function budgetedEnsemble(alerts: Alert[], runId: string, perDay: number): Alert[] {
-  const ranked = episodeGroups(alerts).map((g) => ({ g, alert_id: groupIdOf(g), score: groupScore(g), window_end: g.best.window_end }));
-  return applyDailyBudget(ranked, perDay).map((r) => ensembleAlertOf(r.g, runId, r.alert_id));
+  const ensemble = new BudgetedEnsemble(runId, perDay);
+  ensemble.add(alerts);
+  return ensemble.result();
+}
+
+interface RankedGroup {
+  g: EpisodeGroup;
+  alert_id: string;
+  score: number;
+  window_end: string;
+}
+
+/**
+ * {@link budgetedEnsemble} over slices of the alerts added one at a time, holding only each day's best episodes
+ * between them (at most twice the budget a day), never the slices themselves: the sink ranks a run's alerts one
+ * Detect partition at a time. Each account and direction's alerts must all be in one slice (a partition holds whole
+ * accounts), since an episode is grouped within its slice; then the result equals the ranking of every slice at once.
+ */
+export class BudgetedEnsemble {
+  private readonly byDay = new Map<string, RankedGroup[]>();
+
+  constructor(
+    private readonly runId: string,
+    private readonly perDay: number,
+  ) {}
+
+  /** Ranks one slice's alerts and split candidates, keeping each day's best episodes so far. */
+  add(alerts: Alert[]): void {
+    for (const g of episodeGroups(alerts)) {
+      const ranked: RankedGroup = { g, alert_id: groupIdOf(g), score: groupScore(g), window_end: g.best.window_end };
+      const day = ranked.window_end.slice(0, 10);
+      const list = this.byDay.get(day) ?? [];
+      this.byDay.set(day, list);
+      list.push(ranked);
+      // Trimmed to the budget once twice its size: a day's best stay, in amortised constant time per episode.
+      if (list.length >= 2 * this.perDay && list.length > this.perDay) this.byDay.set(day, applyDailyBudget(list, this.perDay));
+    }
+  }
+
+  /** The ensemble alerts of every slice added, in applyDailyBudget's order. */
+  result(): Alert[] {
+    const kept = applyDailyBudget([...this.byDay.values()].flat(), this.perDay);
+    return kept.map((r) => ensembleAlertOf(r.g, this.runId, r.alert_id));
+  }
 }
 
 /** Keeps the `perDay` best alerts of each day (by the day the episode ends), in score order: the analysts' budget. */

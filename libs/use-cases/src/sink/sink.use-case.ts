@@ -1,5 +1,5 @@
 import { DEFAULT_CONFIG, Keys, type Alert, type DetectionConfig, type ObjectStore, type ResultsStore } from '@splitwatch/core';
-import { budgetedEnsemble, ENSEMBLE_METHOD } from '../detect/ensemble';
+import { BudgetedEnsemble, ENSEMBLE_METHOD } from '../detect/ensemble';
 import type { AlertChanges } from '../detect/detect.use-case';
 import { getTextIfPresent } from '../optional-object';
 import { startStep } from '../audit/step-record';
@@ -22,49 +22,77 @@ export async function sink(
   const config = input.config ?? DEFAULT_CONFIG;
   const step = startStep(deps.objectStore, input.runId, 'sink');
   const key = Keys.alerts(input.runId);
-  // Every partition's alerts of the run (the Detect Map writes one file per partition), and the split candidates
-  // below the rule's threshold that only the ensemble ranks (never stored).
-  const alerts: Alert[] = [];
-  const candidates: Alert[] = [];
-  let parts = 0;
-  for (const part of await deps.objectStore.list(key)) {
-    const list = JSON.parse(await deps.objectStore.getText(part.key)) as Alert[];
-    if (part.key.startsWith(Keys.splitCandidates(input.runId))) candidates.push(...list);
-    else {
-      alerts.push(...list);
-      parts++;
-    }
-  }
+  const slices = await alertSlices(deps.objectStore, input.runId);
+  const parts = [...slices.values()].filter((s) => s.alerts !== undefined).length;
   const changes: AlertChanges[] = [];
   for (const part of await deps.objectStore.list(Keys.alertChanges(input.runId))) {
     changes.push(JSON.parse(await deps.objectStore.getText(part.key)) as AlertChanges);
   }
-  const ensemble = config.ensemble.enabled
-    ? budgetedEnsemble([...alerts, ...candidates], input.runId, config.ensemble.budgetPerDay)
-    : [];
   await deps.resultsStore.ensureSchema();
-  const stored = new Set([...alerts, ...ensemble].map((a) => a.alert_id)).size;
   const base = await incrementalBase(deps, input.runId, changes, parts);
-  let written: number;
+  // With a base, the store holds exactly the previous run's alerts: only the fresh ones are written (then those
+  // scored again and not found again are deleted, and the carried ones moved to this run); else every alert is.
+  const freshIds = base ? new Set(changes.flatMap((c) => c.fresh)) : undefined;
+  const ranking = config.ensemble.enabled ? new BudgetedEnsemble(input.runId, config.ensemble.budgetPerDay) : undefined;
+  let written = 0;
+  let read = 0;
+  let candidates = 0;
+  let stored = 0;
+  // One Detect partition at a time (it holds whole accounts, so whole episodes): its alerts are written and ranked,
+  // with the split candidates below the rule's threshold that only the ensemble ranks (never stored), and let go
+  // before the next is read — the sink holds one partition and each day's best episodes, not the whole run.
+  for (const [, slice] of [...slices.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const alerts = slice.alerts === undefined ? [] : await readAlerts(deps.objectStore, slice.alerts);
+    const below = slice.candidates === undefined ? [] : await readAlerts(deps.objectStore, slice.candidates);
+    read += alerts.length;
+    candidates += below.length;
+    stored += new Set(alerts.map((a) => a.alert_id)).size;
+    const toWrite = freshIds ? alerts.filter((a) => freshIds.has(a.alert_id)) : alerts;
+    if (toWrite.length) written += await deps.resultsStore.upsertAlerts(toWrite);
+    ranking?.add(below.length ? alerts.concat(below) : alerts);
+  }
+  const ensemble = ranking?.result() ?? [];
+  written += await deps.resultsStore.upsertAlerts(ensemble);
+  stored += ensemble.length;
   let carried = 0;
   if (base) {
-    // The store holds exactly the previous run's alerts: write the fresh ones and the ensemble, delete those scored
-    // again and not found again, and move the carried ones to this run.
-    const freshIds = new Set(changes.flatMap((c) => c.fresh));
-    written = await deps.resultsStore.upsertAlerts([...alerts.filter((a) => freshIds.has(a.alert_id)), ...ensemble]);
-    const dropped = changes.flatMap((c) => c.dropped).filter((id) => !freshIds.has(id));
+    const dropped = changes.flatMap((c) => c.dropped).filter((id) => !freshIds?.has(id));
     if (dropped.length) await deps.resultsStore.deleteAlerts(dropped);
     carried = await deps.resultsStore.restampAlerts(base, input.runId, ENSEMBLE_METHOD);
-  } else written = await deps.resultsStore.upsertAlerts([...alerts, ...ensemble]);
+  }
   // The run wrote every current alert (Detect carries the unchanged keys' over): the rest are no longer current.
   const retired = await deps.resultsStore.retireAlerts(input.runId);
-  step.record.reads.push({ key, rows: alerts.length });
-  step.record.counts.splitCandidates = candidates.length;
+  step.record.reads.push({ key, rows: read });
+  step.record.counts.splitCandidates = candidates;
   step.record.writes.push({ key: `${deps.resultsStore.name}:splitwatch_alerts`, rows: written });
   Object.assign(step.record.counts, { written, carried, stored, ensemble: ensemble.length, retired });
   step.record.details = { mode: base ? 'incremental' : 'full', ...(base ? { carriedFrom: base } : {}) };
   await step.finish();
   return { runId: input.runId, written, carried, retired, ensemble: ensemble.length, store: deps.resultsStore.name };
+}
+
+/** A Detect partition's files of the run: its alerts and its split candidates (either may be missing). */
+interface AlertSlice {
+  alerts?: string;
+  candidates?: string;
+}
+
+/** The run's alert files by Detect partition (`…/part=<partition>.json`; another name is a slice of its own). */
+async function alertSlices(objectStore: ObjectStore, runId: string): Promise<Map<string, AlertSlice>> {
+  const slices = new Map<string, AlertSlice>();
+  const candidatesPrefix = Keys.splitCandidates(runId);
+  for (const part of await objectStore.list(Keys.alerts(runId))) {
+    const name = /\/part=([^/]+)\.json$/.exec(part.key)?.[1] ?? part.key;
+    const slice = slices.get(name) ?? {};
+    slices.set(name, slice);
+    if (part.key.startsWith(candidatesPrefix)) slice.candidates = part.key;
+    else slice.alerts = part.key;
+  }
+  return slices;
+}
+
+async function readAlerts(objectStore: ObjectStore, key: string): Promise<Alert[]> {
+  return JSON.parse(await objectStore.getText(key)) as Alert[];
 }
 
 /**
