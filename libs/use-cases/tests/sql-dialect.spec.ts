@@ -1,6 +1,7 @@
 import { DEFAULT_CONFIG } from '@splitwatch/core';
 import {
   ALL_KEYS_SQL,
+  CANDIDATE_BUCKETS_SQL,
   CANDIDATES_SQL,
   CHANGED_USERS_SQL,
   featuresSql,
@@ -20,6 +21,7 @@ describe('shared SQL dialect', () => {
     ['detector candidates', CANDIDATES_SQL],
     ['detector candidates with their owners', OWNER_CANDIDATES_SQL],
     ['detector keys', ALL_KEYS_SQL],
+    ['model sample buckets', CANDIDATE_BUCKETS_SQL],
     ['incremental Detect keys', RESCORED_KEYS_SQL],
     ['incremental Detect users', CHANGED_USERS_SQL],
     ['segment typical day', SEGMENT_TYPICAL_DAY_SQL],

@@ -1,4 +1,4 @@
-import { Keys, rulesFor, type Alert, type DetectionConfig, type Direction, type ObjectStore, type SqlEngine } from '@splitwatch/core';
+import { Keys, rulesFor, sqlLiteral, type Alert, type DetectionConfig, type Direction, type ObjectStore, type SqlEngine } from '@splitwatch/core';
 import { sha256Hex, startStep } from '../audit/step-record';
 import { readFeaturesState, registerFeatureChanges, registerFeatures, type FeaturesState } from '../features/build-features.use-case';
 import { getTextIfPresent } from '../optional-object';
@@ -363,10 +363,13 @@ export async function forEachCandidateWindow(
   config: DetectionConfig,
   visit: (vector: number[]) => void,
   segments?: SegmentTypicalDay,
+  buckets?: string[],
 ): Promise<{ from: string | null; to: string | null }> {
   const segmentDay = segments ?? (await segmentTypicalDays(sqlEngine));
   let from: string | null = null;
   let to: string | null = null;
+  const bucketFilter = buckets ? ` AND substr(account_number, 1, ${BUCKET_CHARS}) IN (${buckets.map(sqlLiteral).join(', ')})` : '';
+  const keysSql = renderSql(ALL_KEYS_SQL, { partitionFilter: bucketFilter });
   await forEachKey(sqlEngine, undefined, undefined, (rows) => {
     if (from === null || rows[0].transaction_date < from) from = rows[0].transaction_date;
     const last = rows[rows.length - 1].transaction_date;
@@ -375,8 +378,59 @@ export async function forEachCandidateWindow(
       const split = rulesFor(config, rows[w.i].merchant_id, rows[w.i].direction).split;
       if (isModelCandidate(rows, w.lo, w.hi, split)) visit(windowVector(rows, w.lo, w.hi, w.typicalDay));
     });
-  });
+  }, keysSql);
   return { from, to };
+}
+
+/** Accounts are sampled for FitModels in buckets by the first characters of their id (4,096 of them for hex ids). */
+const BUCKET_CHARS = 3;
+
+/**
+ * FitModels reads the rows of every key when the log has at most this many times `models.sampleSize` candidate
+ * windows, else only the keys of enough account buckets, drawn at random (by seed), to hold that many: the
+ * reservoir then draws its sample from a random fifth (or less) of the candidates instead of all of them, and
+ * FitModels reads a fraction of the log (at the real log's size, 2.04M candidate windows: about a twentieth).
+ */
+export const MODEL_SAMPLE_SCAN_FACTOR = 5;
+
+/**
+ * Candidate windows per account bucket (the first {@link BUCKET_CHARS} characters of the account id), counted on the
+ * features table: the rows whose trailing window has 2..maxParts parts and reaches the split rule's minimum sum —
+ * the windows FitModels samples (with segment overrides, the loosest of their settings).
+ */
+export const CANDIDATE_BUCKETS_SQL = `SELECT substr(account_number, 1, ${BUCKET_CHARS}) AS bucket, COUNT(*) AS windows
+FROM features
+WHERE n_tx >= {{minParts}} AND n_tx <= {{maxParts}} AND sum_amount >= {{minSum}}
+GROUP BY substr(account_number, 1, ${BUCKET_CHARS})`;
+
+/**
+ * The account buckets FitModels reads, or undefined for every key: with more than {@link MODEL_SAMPLE_SCAN_FACTOR}
+ * × `sampleSize` candidate windows, buckets in a seeded random order until they hold that many.
+ */
+export async function modelSampleBuckets(
+  sqlEngine: SqlEngine,
+  config: DetectionConfig,
+): Promise<{ buckets: string[] | undefined; of: number; candidateWindows: number; sampledWindows: number }> {
+  const splits = [config.rules.split, ...config.segments.map((s) => ({ ...config.rules.split, ...(s.rules.split ?? {}) }))];
+  const sql = renderSql(CANDIDATE_BUCKETS_SQL, {
+    minParts: Math.min(...splits.map((s) => s.minParts)),
+    maxParts: Math.max(...splits.map((s) => s.maxParts)),
+    minSum: Math.min(...splits.map((s) => s.minSum)),
+  });
+  const counts = (await sqlEngine.query(sql)).map((r) => ({ bucket: String(r.bucket), windows: Number(r.windows) }));
+  const candidateWindows = counts.reduce((n, c) => n + c.windows, 0);
+  const target = MODEL_SAMPLE_SCAN_FACTOR * config.models.sampleSize;
+  if (candidateWindows <= target) return { buckets: undefined, of: counts.length, candidateWindows, sampledWindows: candidateWindows };
+  const order = (bucket: string) => sha256Hex(`${config.models.seed}|${bucket}`);
+  const shuffled = counts.map((c) => ({ ...c, order: order(c.bucket) })).sort((a, b) => (a.order < b.order ? -1 : 1));
+  const buckets: string[] = [];
+  let sampledWindows = 0;
+  for (const c of shuffled) {
+    if (sampledWindows >= target) break;
+    buckets.push(c.bucket);
+    sampledWindows += c.windows;
+  }
+  return { buckets: buckets.sort(), of: counts.length, candidateWindows, sampledWindows };
 }
 
 export interface FitModelsResult {
@@ -389,7 +443,8 @@ export interface FitModelsResult {
 
 /**
  * Fits the unsupervised detectors once per detection config version on a seeded sample of candidate windows
- * (2..maxParts parts, at least split.minSum) and stores them under `models/<detector>/<version>/model.json`
+ * (2..maxParts parts, at least split.minSum; from the keys of a seeded random set of account buckets when the log has
+ * many more candidates than the sample needs, see {@link modelSampleBuckets}) and stores them under `models/<detector>/<version>/model.json`
  * with their feature list, scaler, training range and code version. Later runs with the same config version
  * reuse them; a new version (or deleting the folder) refits.
  */
@@ -419,16 +474,18 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
     };
   }
   const reservoir = new Reservoir<number[]>(config.models.sampleSize, config.models.seed);
-  const { from, to } = await forEachCandidateWindow(sqlEngine, config, (v) => reservoir.offer(v), segments?.segmentDay);
+  const sampled = await modelSampleBuckets(sqlEngine, config);
+  const { from, to } = await forEachCandidateWindow(sqlEngine, config, (v) => reservoir.offer(v), segments?.segmentDay, sampled.buckets);
   const artifacts = fitArtifacts(reservoir.items, config, { from, to }, existing.missing as ReturnType<typeof enabledModelKinds>);
   for (const a of artifacts) {
     const key = modelKey(a.kind, version);
     await objectStore.putText(key, JSON.stringify(a), 'application/json');
     step.record.writes.push({ key, rows: a.trainingRows });
   }
-  step.record.counts.candidateWindows = reservoir.seen;
-  step.record.counts.sample = reservoir.items.length;
-  step.record.details = { reused: false, version, fitted: artifacts.map((a) => a.kind), ...segmentDetails };
+  // Every candidate window of the log (counted in SQL), those of the account buckets read, and the sample.
+  Object.assign(step.record.counts, { candidateWindows: sampled.candidateWindows, windowsRead: reservoir.seen, sample: reservoir.items.length });
+  const bucketDetails = { accountBuckets: sampled.of, accountBucketsRead: sampled.buckets?.length ?? sampled.of };
+  step.record.details = { reused: false, version, fitted: artifacts.map((a) => a.kind), ...bucketDetails, ...segmentDetails };
   await step.finish();
   const all = [...existing.artifacts, ...artifacts];
   return {
@@ -436,7 +493,7 @@ export async function fitModels(deps: DetectDeps, input: { runId: string; config
     version,
     reused: false,
     models: all.map((a) => ({ kind: a.kind, key: modelKey(a.kind, version), trainingRows: a.trainingRows, fitSeconds: a.fitSeconds })),
-    candidateWindows: reservoir.seen,
+    candidateWindows: sampled.candidateWindows,
   };
 }
 
