@@ -37,7 +37,11 @@ export function buildCli(): Command {
     program
       .command('run')
       .description('run the whole pipeline (the Step Functions ASL, locally) on a CSV/Parquet file or directory')
-      .requiredOption('--input <path>', 'a .csv, .csv.gz or .parquet file, or a directory of them')
+      .option('--input <path>', 'a .csv, .csv.gz or .parquet file, or a directory of them')
+      .option(
+        '--withdraw <key...>',
+        'remove the curated rows of files ingested before, by their key (e.g. raw/2021-11-02.csv, as the run manifests name them); --input may then be left out',
+      )
       .option('--config <file>', 'detection settings (JSON) overriding the defaults')
       .option('--column-map <file>', 'JSON: contract column → its name in your files, e.g. {"_id": "id", "transaction_amount": "amount"}')
       .option(

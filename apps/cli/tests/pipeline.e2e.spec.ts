@@ -129,6 +129,50 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(manifest.steps.filter((s: { step: string }) => s.step.startsWith('detect-'))).toHaveLength(8);
   });
 
+  /** A data directory of its own; `go` runs the pipeline on an input path (and withdraws `withdraw`'s keys first). */
+  const inWorld = async <T>(
+    name: string,
+    fn: (go: (runId: string, input: string | undefined, withdraw?: string[]) => ReturnType<typeof run>, a: Adapters) => Promise<T>,
+  ) => {
+    const dataDir = join(dir, name);
+    const a = await openLocalAdapters({ dataDir, results: { kind: 'pglite' } });
+    try {
+      const go = async (runId: string, input: string | undefined, withdraw?: string[]) =>
+        runPipelineLocally({
+          aslPath: PIPELINE_ASL,
+          input: { runId, sources: input === undefined ? [] : await stageInput(input, dataDir), ...(withdraw ? { withdraw } : {}) },
+          adapters: async () => a,
+          logger: () => undefined,
+        });
+      return await fn(go, a);
+    } finally {
+      await a.close();
+    }
+  };
+  const byId = (x: { alert_id: string }, y: { alert_id: string }) => (x.alert_id < y.alert_id ? -1 : 1);
+  const ruleAlerts = async (a: Adapters) =>
+    (await (await a.resultsStore()).listAlerts())
+      .filter((x) => x.method.startsWith('rule:'))
+      .map(({ run_id: _run, ...rest }) => rest)
+      .sort(byId);
+  // What the last run's Detect wrote with the rules (and the ensemble's split candidates), without the run id:
+  // the models differ, since the daily run reuses the models fitted before the last day.
+  const detected = async (a: Adapters, runId: string) => {
+    const out: (Omit<Alert, 'run_id'> & { kind: string })[] = [];
+    for (const o of await a.objectStore.list(Keys.alerts(runId))) {
+      const kind = o.key.includes('/split-candidates/') ? 'candidate' : 'alert';
+      for (const { run_id: _run, ...rest } of JSON.parse(await a.objectStore.getText(o.key)) as Alert[]) out.push({ kind, ...rest });
+    }
+    return out.filter((x) => !x.method.startsWith('model:')).sort((x, y) => byId(x, y) || x.kind.localeCompare(y.kind));
+  };
+  const featureRows = async (a: Adapters) => {
+    const engine = await a.sqlEngine();
+    await registerFeatures(engine);
+    return engine.query(
+      `SELECT tx_id, n_tx, CAST(sum_amount AS VARCHAR) AS s, user_n_tx, um_n_tx, CAST(acct_cap_amount AS VARCHAR) AS cap, acct_n_subsidiaries, hist_days, acct_hist_days FROM features ORDER BY tx_id`,
+    );
+  };
+
   it('adds a new day incrementally: only its users recomputed and rescored, the same features and rule alerts as from scratch', async () => {
     // The synthetic log without its last day, then the last day as a file of its own (a scheduled run's input).
     // Two weeks: a change within the log's first week would make Detect score every key.
@@ -143,46 +187,6 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     const files = { before: join(logs, 'before.csv'), last: join(logs, 'last-day.csv'), all: join(dir, 'all.csv') };
     await writeFile(files.before, [header, ...lines.filter((l) => dayOf(l) < last)].join('\n') + '\n');
     await writeFile(files.all, [header, ...lines].join('\n') + '\n');
-
-    const inWorld = async <T>(name: string, fn: (go: (runId: string, input: string) => ReturnType<typeof run>, a: Adapters) => Promise<T>) => {
-      const dataDir = join(dir, name);
-      const a = await openLocalAdapters({ dataDir, results: { kind: 'pglite' } });
-      try {
-        const go = async (runId: string, input: string) =>
-          runPipelineLocally({
-            aslPath: PIPELINE_ASL,
-            input: { runId, sources: await stageInput(input, dataDir) },
-            adapters: async () => a,
-            logger: () => undefined,
-          });
-        return await fn(go, a);
-      } finally {
-        await a.close();
-      }
-    };
-    const byId = (x: { alert_id: string }, y: { alert_id: string }) => (x.alert_id < y.alert_id ? -1 : 1);
-    const ruleAlerts = async (a: Adapters) =>
-      (await (await a.resultsStore()).listAlerts())
-        .filter((x) => x.method.startsWith('rule:'))
-        .map(({ run_id: _run, ...rest }) => rest)
-        .sort(byId);
-    // What the last run's Detect wrote with the rules (and the ensemble's split candidates), without the run id:
-    // the models differ, since the daily run reuses the models fitted before the last day.
-    const detected = async (a: Adapters, runId: string) => {
-      const out: (Omit<Alert, 'run_id'> & { kind: string })[] = [];
-      for (const o of await a.objectStore.list(Keys.alerts(runId))) {
-        const kind = o.key.includes('/split-candidates/') ? 'candidate' : 'alert';
-        for (const { run_id: _run, ...rest } of JSON.parse(await a.objectStore.getText(o.key)) as Alert[]) out.push({ kind, ...rest });
-      }
-      return out.filter((x) => !x.method.startsWith('model:')).sort((x, y) => byId(x, y) || x.kind.localeCompare(y.kind));
-    };
-    const featureRows = async (a: Adapters) => {
-      const engine = await a.sqlEngine();
-      await registerFeatures(engine);
-      return engine.query(
-        `SELECT tx_id, n_tx, CAST(sum_amount AS VARCHAR) AS s, user_n_tx, um_n_tx, CAST(acct_cap_amount AS VARCHAR) AS cap, acct_n_subsidiaries, hist_days, acct_hist_days FROM features ORDER BY tx_id`,
-      );
-    };
 
     const incremental = await inWorld('data-incremental', async (go, a) => {
       const first = await go('day-1', logs);
@@ -221,6 +225,51 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(incremental.retired).toBeGreaterThan(0);
     // The sink wrote only the fresh alerts and moved the carried ones (the store held exactly the first run's).
     expect(incremental.carried).toBeGreaterThan(0);
+  });
+
+  it('withdraws a file: its rows, features and alerts go, the same features and rule alerts as without it from scratch', async () => {
+    const world = await synthesize({ ...SYNTH_PRESETS.tiny, users: 1500, days: 14, txPerUserDay: 0.2, seed: 11 }, join(dir, 'input-withdraw'));
+    const [header, ...lines] = (await readFile(world.files.transactions, 'utf-8')).trimEnd().split('\n');
+    const at = header.split(',').indexOf('transaction_date');
+    const dayOf = (line: string) => line.split(',')[at].slice(0, 10);
+    const last = lines.map(dayOf).sort().pop()!;
+    const logs = join(dir, 'logs-withdraw');
+    await mkdir(logs);
+    const before = join(logs, 'before.csv');
+    await writeFile(before, [header, ...lines.filter((l) => dayOf(l) < last)].join('\n') + '\n');
+    await writeFile(join(logs, 'last-day.csv'), [header, ...lines.filter((l) => dayOf(l) === last)].join('\n') + '\n');
+
+    const withdrawn = await inWorld('data-withdraw', async (go, a) => {
+      const first = await go('both', logs);
+      const lastAlerts = (await (await a.resultsStore()).listAlerts()).filter((x) => x.window_end.startsWith(last));
+      expect(lastAlerts.length).toBeGreaterThan(0);
+      const out = await go('withdraw', undefined, ['raw/logs-withdraw/last-day.csv']);
+      expect(out.ingest!.withdrawn).toEqual([
+        expect.objectContaining({ source: 'raw/logs-withdraw/last-day.csv', status: 'withdrawn', ingestedBy: 'both' }),
+      ]);
+      expect(out.ingest!.withdrawn[0].rows).toBe(first.ingest!.sources[1].accepted);
+      // before.csv had retries near the withdrawn day: it is classified again (its rows may have been dropped as
+      // retries of the withdrawn ones), so its days are rebuilt too.
+      expect(out.ingest!.sources.map((x) => [x.source, x.status])).toEqual([['raw/logs-withdraw/before.csv', 'ingested']]);
+      expect(out.features!.rows).toBe(first.features!.rows - out.ingest!.withdrawn[0].rows);
+      // The day's alerts are retired; no stored alert holds a withdrawn transaction.
+      expect(out.sink!.retired).toBeGreaterThan(0);
+      const kept = await (await a.resultsStore()).listAlerts();
+      expect(kept.filter((x) => x.window_end.startsWith(last))).toEqual([]);
+      // Given the directory again (the file is still there), nothing changes.
+      const again = await go('again', logs);
+      expect(again.ingest!.sources.map((x) => x.status)).toEqual(['unchanged', 'withdrawn']);
+      expect(again.features!.mode).toBe('unchanged');
+      return { alerts: await ruleAlerts(a), features: await featureRows(a), detected: await detected(a, 'withdraw') };
+    });
+    const scratch = await inWorld('data-withdraw-scratch', async (go, a) => {
+      await go('before', before);
+      return { alerts: await ruleAlerts(a), features: await featureRows(a), detected: await detected(a, 'before') };
+    });
+    expect(withdrawn.features).toEqual(scratch.features);
+    expect(withdrawn.detected.length).toBeGreaterThan(0);
+    expect(withdrawn.detected).toEqual(scratch.detected);
+    expect(withdrawn.alerts).toEqual(scratch.alerts);
   });
 
   it('records a failed step in the audit trail and fails the execution with the cause', async () => {

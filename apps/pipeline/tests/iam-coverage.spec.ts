@@ -179,9 +179,9 @@ describe('every function of a local run is granted what it touches by its servic
           return h(state, context);
         };
       };
-      const run = async (runId: string, files: string[]) => {
+      const run = async (runId: string, files: string[], withdraw?: string[]) => {
         for (const f of files) await local.objectStore.putFile(`raw/${f}`, join(dir, f));
-        const state: PipelineState = { runId, sources: ['raw/'] };
+        const state: PipelineState = { runId, sources: ['raw/'], ...(withdraw ? { withdraw } : {}) };
         state.ingest = (await handler('Ingest')(state)) as PipelineState['ingest'];
         state.features = (await handler('BuildFeatures')(state)) as PipelineState['features'];
         state.models = (await handler('FitModels')(state)) as PipelineState['models'];
@@ -201,7 +201,10 @@ describe('every function of a local run is granted what it touches by its servic
       expect(second.features?.mode).toBe('incremental');
       expect([second.detect ?? []].flat().map((d) => d.mode)).toEqual(Array(8).fill('incremental'));
       expect(second.sink?.carried).toBeGreaterThan(0);
-      await handler('RecordFailure')({ runId: 'iam-3', error: { Error: 'TestError', Cause: 'a step failed' } });
+      // A file withdrawn (the scheduled input given too): its curated rows, conflicts list and state change.
+      const third = await run('iam-3', [], ['raw/b.csv']);
+      expect(third.ingest?.withdrawn).toMatchObject([{ source: 'raw/b.csv', status: 'withdrawn' }]);
+      await handler('RecordFailure')({ runId: 'iam-4', error: { Error: 'TestError', Cause: 'a step failed' } });
     } finally {
       await local.close();
     }
@@ -222,6 +225,7 @@ describe('every function of a local run is granted what it touches by its servic
       accesses.some((a) => a.action === action && a.target.startsWith(prefix));
     expect(touched('s3:PutObject', 'extras/')).toBe(true);
     expect(touched('s3:PutObject', 'curated/sources/')).toBe(true);
+    expect(touched('s3:DeleteObject', 'curated/sources/conflicts/')).toBe(true);
     expect(touched('s3:ListBucket', 'features/state.json')).toBe(true);
     expect(touched('glue:CreateTable', 'features_users_')).toBe(true);
   });

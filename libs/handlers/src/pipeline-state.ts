@@ -20,6 +20,8 @@ export interface PipelineState {
   columnMap?: unknown;
   /** Ingest: read every source again, even those curated before from the same content. */
   reingest?: unknown;
+  /** Ingest: object keys of ingested files whose curated rows to withdraw (`sources` may then be empty or absent). */
+  withdraw?: unknown;
   /** Set inside the Detect Map: the account slice to score, and how many slices there are. */
   partition?: number;
   partitions?: number;
@@ -58,10 +60,17 @@ export function decodeIngestInput(state: PipelineState): {
   sources: string[];
   columnMap?: ColumnMap;
   reingest?: boolean;
+  withdraw?: string[];
 } {
   if (typeof state !== 'object' || state === null) throw new InvalidEventError('The ingest event must be a JSON object');
-  const { sources } = state;
-  if (!Array.isArray(sources) || sources.length === 0 || !sources.every((s) => typeof s === 'string' && s.length > 0)) {
+  const { withdraw } = state;
+  const keyList = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0);
+  if (withdraw !== undefined && (!keyList(withdraw) || (withdraw as string[]).length === 0)) {
+    throw new InvalidEventError('"withdraw" of the ingest event must be a non-empty list of object keys (e.g. ["raw/2021-11-02.csv"])');
+  }
+  const withdrawing = withdraw !== undefined;
+  const sources = state.sources ?? (withdrawing ? [] : undefined);
+  if (!keyList(sources) || ((sources as string[]).length === 0 && !withdrawing)) {
     throw new InvalidEventError('The ingest event needs "sources": a non-empty list of object keys or prefixes (e.g. ["raw/"])');
   }
   const columnMap = resolveColumnMap(state.columnMap, 'columnMap of the ingest event');
@@ -71,8 +80,9 @@ export function decodeIngestInput(state: PipelineState): {
   const runId = runIdOf({ ...state, runId: state.runId ?? newRunId() });
   return {
     runId,
-    sources,
+    sources: sources as string[],
     ...(Object.keys(columnMap).length > 0 ? { columnMap } : {}),
+    ...(withdrawing ? { withdraw: withdraw as string[] } : {}),
     ...(state.reingest === true ? { reingest: true } : {}),
   };
 }

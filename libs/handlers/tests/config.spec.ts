@@ -85,4 +85,16 @@ describe('pipeline state decoding', () => {
     expect(decodeIngestInput({ runId: 'r-1', sources: ['raw/'], reingest: false })).toEqual({ runId: 'r-1', sources: ['raw/'] });
     expect(() => decodeIngestInput({ sources: ['raw/'], reingest: 'yes' })).toThrow(/"reingest" of the ingest event must be true or false/);
   });
+
+  it('passes "withdraw" on to ingest, with or without sources, and refuses anything but a list of keys', () => {
+    expect(decodeIngestInput({ runId: 'r-1', withdraw: ['raw/a.csv'] })).toEqual({ runId: 'r-1', sources: [], withdraw: ['raw/a.csv'] });
+    expect(decodeIngestInput({ runId: 'r-1', sources: ['raw/'], withdraw: ['raw/a.csv'] })).toEqual({
+      runId: 'r-1',
+      sources: ['raw/'],
+      withdraw: ['raw/a.csv'],
+    });
+    for (const withdraw of [[], 'raw/a.csv', [''], [3]])
+      expect(() => decodeIngestInput({ runId: 'r-1', withdraw })).toThrow(/"withdraw" of the ingest event must be a non-empty list/);
+    expect(() => decodeIngestInput({ runId: 'r-1', sources: 'raw/' as unknown as string[], withdraw: ['raw/a.csv'] })).toThrow(/needs "sources"/);
+  });
 });

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { registerTransactions } from '@splitwatch/use-cases';
 
 export const HEADER = '_id,merchant_id,subsidiary,transaction_date,account_number,user_id,transaction_amount,transaction_type';
 
@@ -55,4 +56,20 @@ export async function inFreshWorld<T>(fn: (w: Awaited<ReturnType<typeof localWor
   } finally {
     await w.dispose();
   }
+}
+
+/** `n` transactions of March `d`, 2021, one an hour from 08:00, on three accounts: ids `<prefix>-<i>`. */
+export const marchDay = (d: number, n: number, prefix = `d${d}`): Tx[] =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    account: `acc${d}-${i % 3}`,
+    date: `2021-03-${String(d).padStart(2, '0')} ${String(8 + i).padStart(2, '0')}:00:00`,
+    amount: String(10 + i),
+  }));
+
+/** The `_id`s of the curated transactions, sorted. */
+export async function curatedIds(w: Awaited<ReturnType<typeof localWorld>>): Promise<string[]> {
+  await registerTransactions(w.sqlEngine);
+  const rows = await w.sqlEngine.query('SELECT tx_id FROM transactions ORDER BY tx_id');
+  return rows.map((r) => String(r.tx_id));
 }

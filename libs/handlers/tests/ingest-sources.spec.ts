@@ -3,26 +3,13 @@ import {
   buildFeatures,
   ingest,
   readSourceState,
-  registerTransactions,
   sourceIdOf,
 } from '@splitwatch/use-cases';
-import { csvOf, HEADER, inFreshWorld, localWorld, type Tx } from './helpers';
+import { csvOf, curatedIds, marchDay, HEADER, inFreshWorld, localWorld, type Tx } from './helpers';
 
 type World = Awaited<ReturnType<typeof localWorld>>;
 
-const day = (d: number, n: number, prefix = `d${d}`): Tx[] =>
-  Array.from({ length: n }, (_, i) => ({
-    id: `${prefix}-${i}`,
-    account: `acc${d}-${i % 3}`,
-    date: `2021-03-${String(d).padStart(2, '0')} ${String(8 + i).padStart(2, '0')}:00:00`,
-    amount: String(10 + i),
-  }));
-
-async function curatedIds(w: World): Promise<string[]> {
-  await registerTransactions(w.sqlEngine);
-  const rows = await w.sqlEngine.query('SELECT tx_id FROM transactions ORDER BY tx_id');
-  return rows.map((r) => String(r.tx_id));
-}
+const day = marchDay;
 
 const statusOf = (res: Awaited<ReturnType<typeof ingest>>) =>
   Object.fromEntries(res.sources.map((s) => [s.source, s.status]));

@@ -20,6 +20,7 @@ export {
 } from './ingest/csv-chunks';
 export * from './ingest/ingest.use-case';
 export { readSourceState, SOURCE_STATE_FORMAT, type SourceState } from './ingest/source-state';
+export type { WithdrawalReport } from './ingest/withdraw';
 export * from './ingest/validate-row';
 export * from './report/render-report';
 export * from './report/report.use-case';

@@ -9,7 +9,9 @@ import { PIPELINE_ASL } from '../paths';
 import { withAdapters, type StoreOptions } from './context';
 
 export interface RunOptions extends StoreOptions {
-  input: string;
+  input?: string;
+  /** Keys of ingested files whose curated rows to withdraw (see ingest's `withdraw`). */
+  withdraw?: string[];
   config?: string;
   /** JSON file: contract column → the column's name in the input files (logs with another schema). */
   columnMap?: string;
@@ -86,12 +88,17 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
   const config = opts.config ? JSON.parse(await readFile(opts.config, 'utf8')) : undefined;
   const columnMap = opts.columnMap ? await readColumnMap(opts.columnMap) : undefined;
   resolveConfig(config); // fail before any work on a bad config file
+  if (opts.input === undefined && !opts.withdraw?.length) throw new Error('Give --input <path> (or --withdraw <key...>)');
   return withAdapters(opts, async (adapters, cfg) => {
     const started = Date.now();
     const workers = opts.workers ?? defaultDetectWorkers();
-    const sources = await stageInput(opts.input, cfg.dataDir);
+    const sources = opts.input === undefined ? [] : await stageInput(opts.input, cfg.dataDir);
     const runId = newRunId();
-    log(`splitwatch run ${runId}: ${sources.length} input file(s) → ${cfg.dataDir}`);
+    log(
+      `splitwatch run ${runId}: ${sources.length} input file(s)` +
+        (opts.withdraw?.length ? `, ${opts.withdraw.length} to withdraw` : '') +
+        ` → ${cfg.dataDir}`,
+    );
     const entered = new Map<string, number>();
     const stepSeconds: Record<string, number> = {};
     const output = await runPipelineLocally({
@@ -102,6 +109,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
         ...(config ? { config } : {}),
         ...(columnMap ? { columnMap } : {}),
         ...(opts.reingest ? { reingest: true } : {}),
+        ...(opts.withdraw?.length ? { withdraw: opts.withdraw } : {}),
       },
       adapters: async () => adapters,
       detectWorkers: { workers, adapters: cfg },
@@ -133,6 +141,14 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       log(`  accepted        ${fmt(t.accepted)}`);
       log(`  duplicates      ${fmt(t.duplicates)} (retries of the same _id)`);
       log(`  rejected        ${fmt(t.rejected)}${t.rejected ? ` → ${cfg.dataDir}/quarantine/run=${runId}/` : ''}`);
+    }
+    for (const w of output.ingest?.withdrawn ?? []) {
+      log(
+        `  withdrawn       ${w.source}: ` +
+          (w.status === 'withdrawn'
+            ? `${fmt(w.rows)} curated row(s) of run ${w.ingestedBy} removed`
+            : `already withdrawn by run ${w.withdrawnBy}`),
+      );
     }
     if (output.features) {
       const f = output.features;

@@ -49,12 +49,15 @@ import {
 import {
   checksum,
   curatedFilesOf,
+  newSourceReport,
   planSources,
   readSourceState,
   sameColumnMap,
+  shiftDay,
   SOURCE_STATE_FORMAT,
   type SourceState,
 } from './source-state';
+import { planWithdrawals, sourcesToClassifyAgain, withdrawSources, type WithdrawalReport } from './withdraw';
 import { mapHeader } from './validate-row';
 import { lit, renderSql, safeIdent } from '../sql-text';
 import { startStep } from '../audit/step-record';
@@ -116,6 +119,12 @@ export interface IngestInput {
    * skipped, see `source-state.ts`). For after a change to validation that did not change the schema version.
    */
   reingest?: boolean;
+  /**
+   * Object keys of ingested files to withdraw (see withdraw.ts): their curated rows are removed, sources whose rows
+   * were dropped or quarantined against them are classified again, and this content is skipped when given again.
+   * `sources` may then be empty.
+   */
+  withdraw?: string[];
 }
 
 /** Per-file accounting: read = accepted + duplicates + rejected. */
@@ -124,9 +133,9 @@ export interface SourceReport {
   sourceId: string;
   /**
    * `unchanged`: curated before from the same content and left as it was (not read again); its counts, quarantine
-   * and extras are those of run `ingestedBy`.
+   * and extras are those of run `ingestedBy`. `withdrawn`: this content was withdrawn (not read; nothing curated).
    */
-  status: 'ingested' | 'unchanged';
+  status: 'ingested' | 'unchanged' | 'withdrawn';
   /** Why it was read again, or why not. */
   reason: string;
   /** The run that curated what is in the curated layout for this source. */
@@ -159,8 +168,12 @@ export interface IngestResult {
     duplicates: number;
     rejected: number;
     unchanged: number;
+    /** Sources withdrawn by this run. */
+    withdrawn: number;
   };
   dateRange: { min: string; max: string } | null;
+  /** What this run withdrew (see IngestInput.withdraw). */
+  withdrawn: WithdrawalReport[];
 }
 
 /** 2: validated in SQL for Parquet, extras kept aside, column map, `extrasKey` in the manifest. */
@@ -199,6 +212,7 @@ const extrasPrefix = (runId: string) => `extras/run=${runId}/`;
 /** The objects to ingest, with their sizes and versions, in key order. */
 async function expandSources(store: ObjectStore, sources: string[]): Promise<ObjectInfo[]> {
   const objects = new Map<string, ObjectInfo>();
+  if (sources.length === 0) return []; // a run that only withdraws
   // A key given alone is listed by itself; several keys of one folder (the CLI passes every file of a directory)
   // are looked up in that folder's listing, listed once.
   const folderOf = (key: string) => key.slice(0, key.lastIndexOf('/') + 1);
@@ -565,12 +579,6 @@ async function validateParquetSources(
   return table;
 }
 
-function shiftDay(day: string, delta: number): string {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + delta);
-  return d.toISOString().slice(0, 10);
-}
-
 /**
  * Ranges of consecutive days to write curated Parquet a statement at a time: never across a calendar month (a CSV
  * range then reads only its month's staged files, once), at most `maxRows` rows (a bigger single day is a range
@@ -658,23 +666,41 @@ async function ingestAttempt(
   step.record.reads.length = 0;
   step.record.writes.length = 0;
   if (joined.size > 0) step.record.counts.sourcesReadForConflicts = joined.size;
-  const objects = await expandSources(objectStore, [...input.sources, ...joined.keys()]);
   // The curated layout as it is before this run: nothing below writes to it until the sources' files are replaced.
   const curatedBefore = await objectStore.list(Keys.curated);
+  const withdrawKeys = new Set(input.withdraw ?? []);
+  for (const key of input.sources)
+    if (withdrawKeys.has(key)) throw new InputFormatError(`${key}: given both to ingest and to withdraw`);
+  const withdrawals = await planWithdrawals(objectStore, [...withdrawKeys], curatedBefore, sourceIdOf);
+  // Sources whose rows were dropped or quarantined against rows being withdrawn are classified again without them.
+  const again = await sourcesToClassifyAgain(objectStore, withdrawals, (key, reason) =>
+    deps.onProgress?.(`${key}: ${reason}, but it is no longer in the object store: its rows stay as they are`),
+  );
+  if (again.size > 0) step.record.counts.sourcesReadForWithdrawals = again.size;
+  const readWith = new Map([...again, ...joined]);
+  const objects = (await expandSources(objectStore, [...input.sources, ...readWith.keys()])).filter(
+    (o) => !withdrawKeys.has(o.key),
+  );
   const plans = await planSources(objectStore, objects, {
     sourceIdOf,
     schemaVersion: INGEST_SCHEMA_VERSION,
     columnMap,
     reingest: input.reingest === true,
     curated: curatedBefore,
-    joined,
+    joined: readWith,
   });
   const unchanged = plans.filter((p) => p.action === 'skip');
   const toRead = plans.filter((p) => p.action === 'ingest');
-  // Sources read by this run: their curated rows are replaced, so duplicates are not looked for among them.
-  const keys = toRead.map((p) => p.object.key);
+  // A withdrawal that stopped half-way (its tombstone written, some files left) is finished by any run given it.
+  for (const p of unchanged) {
+    const files = curatedFilesOf(curatedBefore, p.sourceId);
+    if (p.state?.withdrawn && files.length > 0) withdrawals.push({ key: p.object.key, sourceId: p.sourceId, state: p.state, files });
+  }
+  // Sources read or withdrawn by this run: their curated rows are replaced, so duplicates are not looked for among them.
+  const keys = [...toRead.map((p) => p.object.key), ...withdrawals.map((w) => w.key)];
   const scratch = await mkdtemp(join(deps.tmpDir, 'splitwatch-ingest-'));
   const staged: Staged[] = [];
+  const withdrawn: WithdrawalReport[] = [];
   const tables: string[] = [];
   let minTs: string | null = null;
   let maxTs: string | null = null;
@@ -687,24 +713,7 @@ async function ingestAttempt(
     let csvSources = 0;
     for (const plan of toRead) {
       const key = plan.object.key;
-      const report: SourceReport = {
-        source: key,
-        sourceId: plan.sourceId,
-        status: 'ingested',
-        reason: plan.reason,
-        ingestedBy: runId,
-        format: /\.parquet$/i.test(key) ? 'parquet' : 'csv',
-        sha256: '',
-        bytes: 0,
-        read: 0,
-        accepted: 0,
-        duplicates: 0,
-        rejected: 0,
-        rejectedByReason: {},
-        extraColumns: [],
-        quarantineKey: null,
-        extrasKey: null,
-      };
+      const report = newSourceReport(key, plan.sourceId, runId, plan.reason);
       deps.onProgress?.(`reading ${key}`);
       const quarantinePath = join(scratch, `${report.sourceId}.quarantine.csv`);
       const qSink = TextSink.open(quarantinePath);
@@ -966,6 +975,11 @@ async function ingestAttempt(
       }
     }
 
+    // The withdrawn sources' rows go once every query over the curated layout is done, as replaced sources' do.
+    withdrawn.push(
+      ...(await withdrawSources(objectStore, withdrawals, runId, (key) => step.record.writes.push({ key }))),
+    );
+
     // 5. Quarantine, extras, manifests; the accounting invariant is checked before anything is reported.
     for (const s of staged) {
       const rep = s.report;
@@ -1033,7 +1047,7 @@ async function ingestAttempt(
       const manifest = {
         source: p.object.key,
         sourceId: p.sourceId,
-        status: 'unchanged',
+        status: state.withdrawn ? 'withdrawn' : 'unchanged',
         reason: p.reason,
         ingestedBy: state.runId,
         sha256: state.sha256,
@@ -1063,7 +1077,7 @@ async function ingestAttempt(
   const reports = staged.map((s) => s.report);
   const skipped: SourceReport[] = unchanged.map((p) => ({
     ...p.state!.report,
-    status: 'unchanged',
+    status: p.state!.withdrawn ? 'withdrawn' : 'unchanged',
     reason: p.reason,
     ingestedBy: p.state!.runId,
   }));
@@ -1076,7 +1090,15 @@ async function ingestAttempt(
       duplicates: t.duplicates + r.duplicates,
       rejected: t.rejected + r.rejected,
     }),
-    { files: 0, read: 0, accepted: 0, duplicates: 0, rejected: 0, unchanged: skipped.length },
+    {
+      files: 0,
+      read: 0,
+      accepted: 0,
+      duplicates: 0,
+      rejected: 0,
+      unchanged: skipped.length,
+      withdrawn: withdrawn.filter((w) => w.status === 'withdrawn').length,
+    },
   );
   Object.assign(step.record.counts, totals);
   await step.finish();
@@ -1090,6 +1112,7 @@ async function ingestAttempt(
       ),
       totals,
       dateRange: lo && hi ? { min: lo.slice(0, 10), max: hi.slice(0, 10) } : null,
+      withdrawn,
     },
   };
 }

@@ -46,6 +46,39 @@ export interface SourceState {
   report: SourceReport;
   /** Its curated files and their versions. */
   curated: Record<string, string | null>;
+  /**
+   * Set when the source was withdrawn (see ingest's `withdraw`): its curated rows were removed by run `runId`, and
+   * this content (`sha256`) stays out — skipped when given again — until the object at its key changes.
+   */
+  withdrawn?: {
+    runId: string;
+    at: string;
+    rows: number;
+    ingestedBy: string;
+    dateRange: { min: string; max: string } | null;
+  };
+}
+
+/** A source's report before it is read: every count at zero. */
+export function newSourceReport(source: string, sourceId: string, runId: string, reason: string): SourceReport {
+  return {
+    source,
+    sourceId,
+    status: 'ingested',
+    reason,
+    ingestedBy: runId,
+    format: /\.parquet$/i.test(source) ? 'parquet' : 'csv',
+    sha256: '',
+    bytes: 0,
+    read: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    rejectedByReason: {},
+    extraColumns: [],
+    quarantineKey: null,
+    extrasKey: null,
+  };
 }
 
 /** Reads a whole object once for its checksum and size, handing each chunk to `onChunk` as well. */
@@ -119,12 +152,24 @@ export interface SourcePlan {
   object: ObjectInfo;
   sourceId: string;
   state?: SourceState;
-  /** `skip`: curated from exactly this content before, and its curated files are intact. */
+  /**
+   * `skip`: curated from exactly this content before, and its curated files are intact; or withdrawn with this
+   * content (`state.withdrawn`), so never read again until its content changes.
+   */
   action: 'ingest' | 'skip';
   reason: string;
 }
 
-function shiftDay(day: string, delta: number): string {
+/** The object holds the content a state records: the same version, or the same size and checksum. */
+async function sameContent(store: ObjectStore, object: ObjectInfo, state: SourceState): Promise<boolean> {
+  if (state.version !== undefined && object.version === state.version) return true;
+  if (object.size !== state.bytes) return false;
+  const { sha256 } = await checksum(await store.getStream(object.key)).done;
+  return sha256 === state.sha256;
+}
+
+/** `YYYY-MM-DD` moved by `delta` days. */
+export function shiftDay(day: string, delta: number): string {
   const d = new Date(`${day}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + delta);
   return d.toISOString().slice(0, 10);
@@ -176,6 +221,16 @@ export async function planSources(
       if (state.dateRange) replaced.push(state.dateRange);
       plans.push(plan('ingest', reason));
     };
+    if (state.withdrawn) {
+      // Withdrawn: this content stays out (whatever `reingest` says); another content at the key is a new source.
+      const same = await sameContent(store, object, state);
+      plans.push(
+        same
+          ? plan('skip', `withdrawn by run ${state.withdrawn.runId}`)
+          : plan('ingest', `its content changed since run ${state.withdrawn.runId} withdrew it`),
+      );
+      continue;
+    }
     if (opts.reingest) {
       reingest('ingesting again was requested');
       continue;
@@ -196,12 +251,7 @@ export async function planSources(
       reingest('its curated files changed since it was ingested');
       continue;
     }
-    let same = state.version !== undefined && object.version === state.version;
-    if (!same && object.size === state.bytes) {
-      const { sha256 } = await checksum(await store.getStream(object.key)).done;
-      same = sha256 === state.sha256;
-    }
-    if (!same) reingest('its content changed');
+    if (!(await sameContent(store, object, state))) reingest('its content changed');
     else plans.push(plan('skip', `unchanged since run ${state.runId}`));
   }
   // An unchanged source whose duplicates or conflicts may point at rows of a source being replaced is classified
