@@ -111,6 +111,29 @@ describe('withdrawing an ingested file', () => {
     expect(progress.some((m) => m.includes('no longer in the object store'))).toBe(false);
   });
 
+  it('withdraws a file curated without a recorded state by its curated files, and keeps its content out after', async () => {
+    const shared = day(1, 2, 'x');
+    await w.objectStore.putText('raw/a.csv', csvOf([...day(1, 2, 'a'), ...shared]));
+    await w.objectStore.putText('raw/b.csv', csvOf([...day(1, 2, 'b'), ...shared]));
+    await ingest(w, { runId: 'r1', sources: ['raw/a.csv'] });
+    await ingest(w, { runId: 'r2', sources: ['raw/b.csv'] });
+    await w.objectStore.delete([Keys.curatedSourceState(sourceIdOf('raw/a.csv'))]);
+
+    const res = await ingest(w, { runId: 'r3', sources: [], withdraw: ['raw/a.csv'] });
+
+    expect(res.withdrawn).toMatchObject([
+      { status: 'withdrawn', ingestedBy: 'unknown', rows: null, files: 1, dateRange: { min: '2021-03-01', max: '2021-03-01' } },
+    ]);
+    // Its days, read from its curated files, still bring b (which held a's x rows as retries) back in.
+    expect(res.sources.map((s) => [s.source, s.status, s.accepted])).toEqual([['raw/b.csv', 'ingested', 4]]);
+    expect(await curatedIds(w)).toEqual(['b-0', 'b-1', 'x-0', 'x-1']);
+    const later = await ingest(w, { runId: 'r4', sources: ['raw/'] });
+    expect(later.sources.map((s) => [s.source, s.status])).toEqual([
+      ['raw/a.csv', 'withdrawn'],
+      ['raw/b.csv', 'unchanged'],
+    ]);
+  });
+
   it('leaves the rows of a file that is gone from the store, and says so', async () => {
     const shared = day(1, 2, 'x');
     await w.objectStore.putText('raw/a.csv', csvOf([...day(1, 2, 'a'), ...shared]));

@@ -146,7 +146,7 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
       log(
         `  withdrawn       ${w.source}: ` +
           (w.status === 'withdrawn'
-            ? `${fmt(w.rows)} curated row(s) of run ${w.ingestedBy} removed`
+            ? `${w.rows === null ? 'its' : fmt(w.rows)} curated row(s) of run ${w.ingestedBy} removed`
             : `already withdrawn by run ${w.withdrawnBy}`),
       );
     }

@@ -694,7 +694,7 @@ async function ingestAttempt(
   // A withdrawal that stopped half-way (its tombstone written, some files left) is finished by any run given it.
   for (const p of unchanged) {
     const files = curatedFilesOf(curatedBefore, p.sourceId);
-    if (p.state?.withdrawn && files.length > 0) withdrawals.push({ key: p.object.key, sourceId: p.sourceId, state: p.state, files });
+    if (p.state?.withdrawn && files.length > 0) withdrawals.push({ key: p.object.key, sourceId: p.sourceId, state: p.state, files, days: null });
   }
   // Sources read or withdrawn by this run: their curated rows are replaced, so duplicates are not looked for among them.
   const keys = [...toRead.map((p) => p.object.key), ...withdrawals.map((w) => w.key)];

@@ -53,7 +53,7 @@ export interface SourceState {
   withdrawn?: {
     runId: string;
     at: string;
-    rows: number;
+    rows: number | null;
     ingestedBy: string;
     dateRange: { min: string; max: string } | null;
   };

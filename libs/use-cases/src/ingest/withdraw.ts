@@ -32,6 +32,8 @@ export interface Withdrawal {
   files: ObjectInfo[];
   /** Without a state: the object's content as it is now, if it is still in the store (kept out when given again). */
   content?: { sha256: string; bytes: number; version?: string };
+  /** The days of the rows being removed: its state's, or, without one, those of its curated files (`dt=`). */
+  days: { min: string; max: string } | null;
 }
 
 /** What a run did for one withdrawn source (in the ingest result and `runs/<runId>/ingest/<sourceId>.json`). */
@@ -44,8 +46,8 @@ export interface WithdrawalReport {
   withdrawnBy: string;
   /** The run whose curated rows were removed. */
   ingestedBy: string;
-  /** Curated rows removed (the accepted rows of its last ingest). */
-  rows: number;
+  /** Curated rows removed (the accepted rows of its last ingest; null without a recorded state). */
+  rows: number | null;
   /** Curated files deleted. */
   files: number;
   /** Days its rows were on. */
@@ -72,9 +74,16 @@ export async function planWithdrawals(store: ObjectStore, keys: string[], curate
       const { sha256, bytes } = await checksum(await store.getStream(key)).done;
       content = { sha256, bytes, ...(object.version !== undefined ? { version: object.version } : {}) };
     }
-    out.push({ key, sourceId, ...(state ? { state } : {}), files, ...(content ? { content } : {}) });
+    const days = state ? (state.withdrawn ? null : state.dateRange) : daysOf(files);
+    out.push({ key, sourceId, ...(state ? { state } : {}), files, ...(content ? { content } : {}), days });
   }
   return out;
+}
+
+/** The first and last `dt=YYYY-MM-DD` of curated files' keys. */
+function daysOf(files: ObjectInfo[]): { min: string; max: string } | null {
+  const days = files.map((f) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(f.key)?.[1]).filter((d): d is string => d !== undefined).sort();
+  return days.length ? { min: days[0], max: days[days.length - 1] } : null;
 }
 
 /**
@@ -87,9 +96,7 @@ export async function sourcesToClassifyAgain(
   withdrawals: Withdrawal[],
   onGone: (key: string, reason: string) => void,
 ): Promise<Map<string, string>> {
-  const ranges = withdrawals
-    .filter((w) => w.state && !w.state.withdrawn && w.state.dateRange)
-    .map((w) => ({ key: w.key, ...w.state!.dateRange! }));
+  const ranges = withdrawals.flatMap((w) => (w.days ? [{ key: w.key, ...w.days }] : []));
   const again = new Map<string, string>();
   if (ranges.length === 0) return again;
   const withdrawn = new Set(withdrawals.map((w) => w.key));
@@ -133,9 +140,9 @@ export async function withdrawSources(
       status: earlier && w.files.length === 0 ? 'already withdrawn' : 'withdrawn',
       withdrawnBy: earlier?.runId ?? runId,
       ingestedBy: earlier?.ingestedBy ?? before?.runId ?? 'unknown',
-      rows: earlier?.rows ?? before?.report.accepted ?? 0,
+      rows: earlier ? earlier.rows : (before?.report.accepted ?? null),
       files: w.files.length,
-      dateRange: earlier?.dateRange ?? before?.dateRange ?? null,
+      dateRange: earlier?.dateRange ?? w.days,
     };
     if (report.status === 'withdrawn') {
       const tombstone: SourceState = {
