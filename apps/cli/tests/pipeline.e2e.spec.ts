@@ -83,6 +83,9 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
 
     const html = await adapters.objectStore.getText(out.report!.reportKey);
     expect(html).toContain('Alerts by method');
+    // The top alerts come with their member transactions, read from the lake.
+    expect(html.match(/transactions<\/summary><table class="members">/g)?.length).toBeGreaterThan(0);
+    expect(html).not.toContain('not in the lake');
     const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-1/manifest.json'));
     expect(manifest.status).toBe('SUCCEEDED');
     expect(manifest.steps.map((s: { step: string }) => s.step)).toEqual([

@@ -228,6 +228,8 @@ describe('every function of a local run is granted what it touches by its servic
     expect(touched('s3:DeleteObject', 'curated/sources/conflicts/')).toBe(true);
     expect(touched('s3:ListBucket', 'features/state.json')).toBe(true);
     expect(touched('glue:CreateTable', 'features_users_')).toBe(true);
+    // The dashboard reads its top alerts' members from the lake.
+    expect(accesses.some((a) => a.task === 'Report' && a.action === 's3:GetObject' && a.target.startsWith('curated/transactions/'))).toBe(true);
   });
 
   it.each(ROLES)('%s: nothing its functions touched is outside the role', (role) => {

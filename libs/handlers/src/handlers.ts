@@ -122,7 +122,7 @@ export function createReportHandler(opts: HandlerOptions) {
   return make('report', opts, async (state) => {
     const runId = runIdOf(state);
     const a = await opts.adapters();
-    return report({ objectStore: a.objectStore, resultsStore: await a.resultsStore() }, { runId });
+    return report({ objectStore: a.objectStore, resultsStore: await a.resultsStore(), sqlEngine: await a.sqlEngine() }, { runId });
   });
 }
 

@@ -81,6 +81,37 @@ describe('renderReport', () => {
     expect(html.match(/<tr><td>\d+<\/td><td>ensemble/g)).toHaveLength(1);
   });
 
+  it("shows each top alert's member transactions from the lake, or their ids when some are not there", () => {
+    const member = (id: string, amount: string) => ({
+      tx_id: id,
+      transaction_date: '2021-01-01 09:00:00',
+      transaction_amount: amount,
+      merchant_id: 'm<1>',
+      subsidiary: 's1',
+      transaction_type: 'DEBITO',
+    });
+    const members = new Map([
+      ['t1', member('t1', '1000.50000000')],
+      ['t2', member('t2', '999.00000000')],
+      ['t3', member('t3', '5.94445501')],
+    ]);
+    const html = renderReport({
+      title: 'T',
+      generatedAt: 'now',
+      runId: 'r1',
+      summary: summary({ total: 2, top: [alert(1), alert(2, { transaction_ids: ['t1', 'gone'] })] }),
+      steps: [],
+      members,
+    });
+    expect(html).toContain(
+      '<details><summary>3 transactions</summary><table class="members"><tr><th>time</th><th>amount</th><th>merchant</th><th>branch</th><th>type</th><th>_id</th></tr>' +
+        '<tr><td class="mono">2021-01-01 09:00:00</td><td class="num">1000.50</td><td class="mono">m&lt;1&gt;</td><td class="mono">s1</td><td>DEBITO</td><td class="mono">t1</td></tr>',
+    );
+    expect(html).toContain('<td class="num">999.00</td>');
+    expect(html).toContain('<td class="num">5.94445501</td>');
+    expect(html).toContain('<details><summary>2 ids (1 not in the lake)</summary><div class="mono">t1<br>gone</div></details>');
+  });
+
   it('says so when there are no alerts', () => {
     const html = renderReport({ title: 'T', generatedAt: 'now', runId: null, summary: summary(), steps: [] });
     expect(html).toContain('No alerts.');

@@ -7,6 +7,7 @@ import {
   featuresSql,
   findEngineOnlySql,
   LOG_START_SQL,
+  MEMBER_TRANSACTIONS_SQL,
   OWNER_CANDIDATES_SQL,
   renderSql,
   RESCORED_KEYS_SQL,
@@ -26,6 +27,7 @@ describe('shared SQL dialect', () => {
     ['incremental Detect users', CHANGED_USERS_SQL],
     ['segment typical day', SEGMENT_TYPICAL_DAY_SQL],
     ['log start', LOG_START_SQL],
+    ['report members', MEMBER_TRANSACTIONS_SQL],
   ])('keeps the %s SQL in the subset Athena and DuckDB share', (_name, sql) => {
     expect(findEngineOnlySql(sql)).toEqual([]);
   });

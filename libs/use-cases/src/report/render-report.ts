@@ -9,6 +9,47 @@ export interface ReportData {
   /** The store's alerts, summarised by the store with {@link REPORT_SUMMARY}. */
   summary: AlertSummary;
   steps: StepRecord[];
+  /** The top alerts' member transactions from the lake, by `_id` (absent: only the ids are shown). */
+  members?: ReadonlyMap<string, MemberTransaction>;
+}
+
+/** One member transaction of an alert, as the dashboard shows it (texts as the lake holds them). */
+export interface MemberTransaction {
+  tx_id: string;
+  transaction_date: string;
+  transaction_amount: string;
+  merchant_id: string;
+  subsidiary: string;
+  transaction_type: string;
+}
+
+/** An amount as the lake's DECIMAL(24,8) text, shown with two decimals unless more are set. */
+function shownAmount(amount: string): string {
+  const m = /^(-?\d+)(?:\.(\d*?))0*$/.exec(amount);
+  if (!m) return amount;
+  const decimals = (m[2] ?? '').padEnd(2, '0');
+  return `${m[1]}.${decimals}`;
+}
+
+/** The members of one alert: a table of their time, amount, merchant and branch, or their ids where unknown. */
+function membersOf(ids: string[], members: ReadonlyMap<string, MemberTransaction> | undefined): string {
+  const found = members ? ids.map((id) => members.get(id)) : [];
+  if (!members || found.some((m) => m === undefined)) {
+    const missing = members ? ` (${found.filter((m) => m === undefined).length} not in the lake)` : '';
+    return `<details><summary>${ids.length} ids${missing}</summary><div class="mono">${ids.map(esc).join('<br>')}</div></details>`;
+  }
+  const rows = (found as MemberTransaction[])
+    .map(
+      (m) =>
+        `<tr><td class="mono">${esc(m.transaction_date)}</td><td class="num">${esc(shownAmount(m.transaction_amount))}</td>` +
+        `<td class="mono">${esc(m.merchant_id)}</td><td class="mono">${esc(m.subsidiary)}</td><td>${esc(m.transaction_type)}</td>` +
+        `<td class="mono">${esc(m.tx_id)}</td></tr>`,
+    )
+    .join('');
+  return (
+    `<details><summary>${ids.length} transactions</summary><table class="members"><tr><th>time</th><th>amount</th>` +
+    `<th>merchant</th><th>branch</th><th>type</th><th>_id</th></tr>${rows}</table></details>`
+  );
 }
 
 /**
@@ -75,7 +116,7 @@ export function renderReport(data: ReportData): string {
         `<tr><td>${i + 1}</td><td>${esc(a.method)}</td><td class="mono" title="${esc(a.user_id)}">${esc(a.account_number ?? a.user_id).slice(0, 12)}…</td>` +
         `<td>${esc(a.direction)}</td><td>${esc(a.window_start)}<br>${esc(a.window_end)}</td><td class="num">${a.n_tx}</td>` +
         `<td class="num">${esc(a.total_amount)}</td><td class="num">${a.score.toFixed(2)}</td><td>${esc(a.reasons)}</td>` +
-        `<td><details><summary>${a.transaction_ids.length} ids</summary><div class="mono">${a.transaction_ids.map(esc).join('<br>')}</div></details></td></tr>`,
+        `<td>${membersOf(a.transaction_ids, data.members)}</td></tr>`,
     )
     .join('');
   return `<!doctype html>
@@ -89,6 +130,7 @@ section{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:12px 
 svg text{font-size:12px;fill:#1b1f24}svg rect{fill:#cf222e}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eaeef2;padding:4px 6px;text-align:left;vertical-align:top}
 .num{text-align:right;font-variant-numeric:tabular-nums}.mono{font-family:ui-monospace,monospace;font-size:12px}
+.members td,.members th{padding:2px 6px;font-size:12px;white-space:nowrap}
 .kpi{display:inline-block;margin-right:24px}.kpi b{font-size:22px;display:block}.empty{color:#57606a}
 </style></head><body>
 <h1>${esc(data.title)}</h1>

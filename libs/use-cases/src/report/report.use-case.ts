@@ -1,10 +1,61 @@
-import { Keys, type ObjectStore, type ResultsStore } from '@splitwatch/core';
+import { Keys, sqlLiteral, type Alert, type ObjectStore, type ResultsStore, type SqlEngine } from '@splitwatch/core';
 import { startStep, writeManifest, type StepRecord } from '../audit/step-record';
-import { renderReport, REPORT_SUMMARY } from './render-report';
+import { registerTransactions } from '../features/build-features.use-case';
+import { renderSql } from '../sql-text';
+import { renderReport, REPORT_SUMMARY, type MemberTransaction } from './render-report';
 
 export interface ReportDeps {
   objectStore: ObjectStore;
   resultsStore: ResultsStore;
+  /** The lake, for the top alerts' member transactions (without it the dashboard lists their ids only). */
+  sqlEngine?: SqlEngine;
+}
+
+/**
+ * The member transactions of the dashboard's top alerts: their ids, read only from the days their windows cover
+ * (`dt`, the partition column, so Athena reads those days' files alone).
+ */
+export const MEMBER_TRANSACTIONS_SQL = `SELECT tx_id, CAST(transaction_date AS VARCHAR) AS transaction_date,
+       CAST(transaction_amount AS VARCHAR) AS transaction_amount, merchant_id, subsidiary, transaction_type
+FROM transactions
+WHERE dt IN ({{days}}) AND tx_id IN ({{ids}})`;
+
+const DAY_MS = 86_400_000;
+
+/** Every day from the first member's to the last member's, of every alert (`YYYY-MM-DD`). */
+function daysOf(alerts: Alert[]): string[] {
+  const days = new Set<string>();
+  for (const a of alerts) {
+    const last = Date.parse(`${a.window_end.slice(0, 10)}T00:00:00Z`);
+    for (let t = Date.parse(`${a.window_start.slice(0, 10)}T00:00:00Z`); t <= last; t += DAY_MS) {
+      days.add(new Date(t).toISOString().slice(0, 10));
+    }
+  }
+  return [...days].sort();
+}
+
+/** The member transactions of `alerts` in the lake, by `_id` (those no longer curated are left out). */
+export async function memberTransactions(sqlEngine: SqlEngine, alerts: Alert[]): Promise<Map<string, MemberTransaction>> {
+  const ids = [...new Set(alerts.flatMap((a) => a.transaction_ids))];
+  const members = new Map<string, MemberTransaction>();
+  if (ids.length === 0) return members;
+  await registerTransactions(sqlEngine);
+  const sql = renderSql(MEMBER_TRANSACTIONS_SQL, {
+    days: daysOf(alerts).map(sqlLiteral).join(', '),
+    ids: ids.map(sqlLiteral).join(', '),
+  });
+  for (const r of await sqlEngine.query(sql)) {
+    const m: MemberTransaction = {
+      tx_id: String(r.tx_id),
+      transaction_date: String(r.transaction_date),
+      transaction_amount: String(r.transaction_amount),
+      merchant_id: String(r.merchant_id),
+      subsidiary: String(r.subsidiary),
+      transaction_type: String(r.transaction_type),
+    };
+    members.set(m.tx_id, m);
+  }
+  return members;
 }
 
 async function stepRecords(objectStore: ObjectStore, runId: string): Promise<StepRecord[]> {
@@ -24,17 +75,20 @@ export async function report(deps: ReportDeps, input: { runId: string }): Promis
   const { objectStore, resultsStore } = deps;
   const step = startStep(objectStore, input.runId, 'report');
   const summary = await resultsStore.summarizeAlerts(REPORT_SUMMARY);
+  const members = deps.sqlEngine ? await memberTransactions(deps.sqlEngine, summary.top) : undefined;
   const html = renderReport({
     title: 'splitwatch — transaction splitting alerts',
     generatedAt: new Date().toISOString(),
     runId: input.runId,
     summary,
     steps: await stepRecords(objectStore, input.runId),
+    ...(members ? { members } : {}),
   });
   const reportKey = Keys.report(input.runId);
   await objectStore.putText(reportKey, html, 'text/html');
   await objectStore.putText(Keys.reportLatest, html, 'text/html');
   step.record.reads.push({ key: `${resultsStore.name}:splitwatch_alerts`, rows: summary.total });
+  if (members) step.record.reads.push({ key: Keys.curated, rows: members.size });
   step.record.writes.push({ key: reportKey }, { key: Keys.reportLatest });
   step.record.counts.alerts = summary.total;
   await step.finish();
