@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { demoCommand } from './commands/demo.command';
 import { evalCommand } from './commands/eval.command';
 import { exportAlertsCommand } from './commands/export.command';
-import { queryCommand } from './commands/query.command';
+import { queryCommand, sourcesCommand } from './commands/query.command';
 import { reportCommand } from './commands/report.command';
 import { runCommand } from './commands/run.command';
 import { synthCommand } from './commands/synth.command';
@@ -87,6 +87,15 @@ export function buildCli(): Command {
       .option('--limit <n>', 'rows to print', int('--limit'), 1000),
   ).action(async (sql, o) => {
     await queryCommand(sql, o);
+  });
+
+  storeOptions(
+    program
+      .command('sources')
+      .description('list the files ingested into the data directory (curated or withdrawn) with their row counts and days')
+      .option('--format <format>', 'table, csv or json', 'table'),
+  ).action(async (o) => {
+    await sourcesCommand(o);
   });
 
   program

@@ -1,5 +1,5 @@
 import { InputFormatError, Keys, resolveConfig } from '@splitwatch/core';
-import { buildFeatures, ingest, readSourceState, sourceIdOf } from '@splitwatch/use-cases';
+import { buildFeatures, ingest, listSources, readSourceState, sourceIdOf } from '@splitwatch/use-cases';
 import { csvOf, curatedIds, marchDay, inFreshWorld, localWorld, type Tx } from './helpers';
 
 type World = Awaited<ReturnType<typeof localWorld>>;
@@ -55,6 +55,11 @@ describe('withdrawing an ingested file', () => {
       dateRange: null,
       withdrawn: { runId: 'r2', rows: 3, ingestedBy: 'r1', dateRange: { min: '2021-03-02', max: '2021-03-02' } },
     });
+    // `splitwatch sources` lists both, one withdrawn.
+    expect(await listSources(w.objectStore)).toEqual([
+      { source: 'raw/2021-03-01.csv', status: 'curated', ingestedBy: 'r1', read: 4, accepted: 4, duplicates: 0, rejected: 0, firstDay: '2021-03-01', lastDay: '2021-03-01', withdrawnBy: null },
+      { source: 'raw/2021-03-02.csv', status: 'withdrawn', ingestedBy: 'r1', read: 3, accepted: 3, duplicates: 0, rejected: 0, firstDay: '2021-03-02', lastDay: '2021-03-02', withdrawnBy: 'r2' },
+    ]);
     const features = await buildFeatures(w, { runId: 'r2', config });
     expect(features).toMatchObject({ mode: 'incremental', rows: 4 });
 

@@ -19,7 +19,7 @@ export {
   type CsvChunkRunner,
 } from './ingest/csv-chunks';
 export * from './ingest/ingest.use-case';
-export { readSourceState, SOURCE_STATE_FORMAT, type SourceState } from './ingest/source-state';
+export { listSources, readSourceState, SOURCE_STATE_FORMAT, type SourceListing, type SourceState } from './ingest/source-state';
 export type { WithdrawalReport } from './ingest/withdraw';
 export * from './ingest/validate-row';
 export * from './report/render-report';

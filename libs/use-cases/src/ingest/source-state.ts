@@ -136,6 +136,56 @@ export async function readSourceState(
   }
 }
 
+/** One ingested source as `splitwatch sources` lists it. */
+export interface SourceListing {
+  source: string;
+  /** `curated`: its rows are in the lake; `withdrawn`: removed (see ingest's `withdraw`). */
+  status: 'curated' | 'withdrawn';
+  /** The run that curated its rows (for a withdrawn one, the run whose rows were removed). */
+  ingestedBy: string;
+  read: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  firstDay: string | null;
+  lastDay: string | null;
+  withdrawnBy: string | null;
+}
+
+/** Every readable source state under `curated/sources/` (live or withdrawn). */
+export async function readSourceStates(store: ObjectStore): Promise<SourceState[]> {
+  const states: SourceState[] = [];
+  const listed = (await store.list(Keys.curatedSources)).map((o) => o.key);
+  for (const key of listed) {
+    if (key.startsWith(Keys.knownConflicts) || !key.endsWith('.json')) continue;
+    const state = await readSourceState(store, key.slice(Keys.curatedSources.length, -'.json'.length), new Set(listed));
+    if (state) states.push(state);
+  }
+  return states;
+}
+
+/** Every source with a recorded state (curated or withdrawn), by key. */
+export async function listSources(store: ObjectStore): Promise<SourceListing[]> {
+  const out: SourceListing[] = [];
+  for (const state of await readSourceStates(store)) {
+    const days = state.withdrawn ? state.withdrawn.dateRange : state.dateRange;
+    const r = state.report;
+    out.push({
+      source: state.source,
+      status: state.withdrawn ? 'withdrawn' : 'curated',
+      ingestedBy: state.withdrawn?.ingestedBy ?? state.runId,
+      read: r.read,
+      accepted: r.accepted,
+      duplicates: r.duplicates,
+      rejected: r.rejected,
+      firstDay: days?.min ?? null,
+      lastDay: days?.max ?? null,
+      withdrawnBy: state.withdrawn?.runId ?? null,
+    });
+  }
+  return out.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+}
+
 /** Curated files are named `<sourceId>-…` (see ingest): those of one source, from a listing of the curated layout. */
 export function curatedFilesOf(curated: ObjectInfo[], sourceId: string): ObjectInfo[] {
   return curated.filter((o) => o.key.slice(o.key.lastIndexOf('/') + 1).startsWith(`${sourceId}-`));

@@ -4,6 +4,7 @@ import {
   curatedFilesOf,
   newSourceReport,
   readSourceState,
+  readSourceStates,
   shiftDay,
   SOURCE_STATE_FORMAT,
   type SourceState,
@@ -100,11 +101,8 @@ export async function sourcesToClassifyAgain(
   const again = new Map<string, string>();
   if (ranges.length === 0) return again;
   const withdrawn = new Set(withdrawals.map((w) => w.key));
-  for (const o of await store.list(Keys.curatedSources)) {
-    if (o.key.startsWith(Keys.knownConflicts) || !o.key.endsWith('.json')) continue;
-    const sourceId = o.key.slice(Keys.curatedSources.length, -'.json'.length);
-    const state = await readSourceState(store, sourceId);
-    if (!state || state.withdrawn || !state.dateRange || withdrawn.has(state.source)) continue;
+  for (const state of await readSourceStates(store)) {
+    if (state.withdrawn || !state.dateRange || withdrawn.has(state.source)) continue;
     const r = state.report;
     const conflicts = Object.keys(r.rejectedByReason ?? {}).some((k) => k.includes('conflicting duplicate'));
     if (r.duplicates === 0 && !conflicts) continue;
