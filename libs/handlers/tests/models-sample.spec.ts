@@ -84,4 +84,30 @@ describe('FitModels samples accounts by bucket on a large log', () => {
     expect(record.counts).toMatchObject({ candidateWindows: 2 * ACCOUNTS, windowsRead: sampled.sampledWindows, sample: 40 });
     expect(record.details).toMatchObject({ accountBuckets: sampled.of, accountBucketsRead: buckets.length });
   });
+
+  it('spreads the sample over sequential numeric ids too (buckets by their last characters, not their leading ones)', async () => {
+    const numbered = await localWorld();
+    try {
+      // 1,000 accounts numbered 1000001…1001000 (all begin with 100): two candidate windows each.
+      const rows: Tx[] = [];
+      for (let i = 1; i <= 1000; i++) {
+        const account = String(1_000_000 + i);
+        const day = String(1 + (i % 28)).padStart(2, '0');
+        for (let j = 0; j < 3; j++) rows.push({ id: `n${i}-${j}`, account, date: `2021-02-${day} 10:${j}0:00`, amount: '50.00' });
+      }
+      await numbered.objectStore.putText('raw/log.csv', csvOf(rows));
+      await ingest(numbered, { runId: 'r1', sources: ['raw/log.csv'] });
+      await buildFeatures(numbered, { runId: 'r1', config: configWith(40) });
+      await registerFeatures(numbered.sqlEngine);
+      const sampled = await modelSampleBuckets(numbered.sqlEngine, configWith(40));
+      expect(sampled.of).toBe(1000);
+      const read = (sampled.buckets ?? []).map(Number).sort((a, b) => a - b);
+      // 100 of the 1,000 accounts (200 windows), from the whole range of numbers.
+      expect(read).toHaveLength(100);
+      expect(read[0]).toBeLessThan(100);
+      expect(read[read.length - 1]).toBeGreaterThan(900);
+    } finally {
+      await numbered.dispose();
+    }
+  });
 });

@@ -368,7 +368,7 @@ export async function forEachCandidateWindow(
   const segmentDay = segments ?? (await segmentTypicalDays(sqlEngine));
   let from: string | null = null;
   let to: string | null = null;
-  const bucketFilter = buckets ? ` AND substr(account_number, 1, ${BUCKET_CHARS}) IN (${buckets.map(sqlLiteral).join(', ')})` : '';
+  const bucketFilter = buckets ? ` AND ${BUCKET_OF_ACCOUNT} IN (${buckets.map(sqlLiteral).join(', ')})` : '';
   const keysSql = renderSql(ALL_KEYS_SQL, { partitionFilter: bucketFilter });
   await forEachKey(sqlEngine, undefined, undefined, (rows) => {
     if (from === null || rows[0].transaction_date < from) from = rows[0].transaction_date;
@@ -382,8 +382,12 @@ export async function forEachCandidateWindow(
   return { from, to };
 }
 
-/** Accounts are sampled for FitModels in buckets by the first characters of their id (4,096 of them for hex ids). */
-const BUCKET_CHARS = 3;
+/**
+ * Accounts are sampled for FitModels in buckets by the last three characters of their id (4,096 buckets for hex ids,
+ * 1,000 for numeric ones): spread evenly whether ids are hashes or sequence numbers, where leading digits would
+ * follow the accounts' age.
+ */
+const BUCKET_OF_ACCOUNT = 'substr(account_number, greatest(length(account_number) - 2, 1), 3)';
 
 /**
  * FitModels reads the rows of every key when the log has at most this many times `models.sampleSize` candidate
@@ -394,14 +398,14 @@ const BUCKET_CHARS = 3;
 export const MODEL_SAMPLE_SCAN_FACTOR = 5;
 
 /**
- * Candidate windows per account bucket (the first {@link BUCKET_CHARS} characters of the account id), counted on the
+ * Candidate windows per account bucket (the last three characters of the account id), counted on the
  * features table: the rows whose trailing window has 2..maxParts parts and reaches the split rule's minimum sum —
  * the windows FitModels samples (with segment overrides, the loosest of their settings).
  */
-export const CANDIDATE_BUCKETS_SQL = `SELECT substr(account_number, 1, ${BUCKET_CHARS}) AS bucket, COUNT(*) AS windows
+export const CANDIDATE_BUCKETS_SQL = `SELECT ${BUCKET_OF_ACCOUNT} AS bucket, COUNT(*) AS windows
 FROM features
 WHERE n_tx >= {{minParts}} AND n_tx <= {{maxParts}} AND sum_amount >= {{minSum}}
-GROUP BY substr(account_number, 1, ${BUCKET_CHARS})`;
+GROUP BY ${BUCKET_OF_ACCOUNT}`;
 
 /**
  * The account buckets FitModels reads, or undefined for every key: with more than {@link MODEL_SAMPLE_SCAN_FACTOR}
