@@ -71,6 +71,8 @@ describe('withdrawing an ingested file', () => {
         ['raw/2021-03-02.csv', 'withdrawn'],
       ]);
       expect(later.sources[1].reason).toBe('withdrawn by run r2');
+      // Skipped as withdrawn, not counted as unchanged.
+      expect(later.totals.unchanged).toBe(reingest ? 0 : 1);
       expect(await curatedIds(w)).toEqual(day(1, 4).map((t) => t.id));
     }
     // Withdrawing it again does nothing more.

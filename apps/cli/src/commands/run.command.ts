@@ -131,12 +131,14 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
     });
     const totalSeconds = (Date.now() - started) / 1000;
     const t = output.ingest?.totals;
+    const skippedWithdrawn = (output.ingest?.sources ?? []).filter((x) => x.status === 'withdrawn').length;
     log('');
     log('Summary');
     if (t) {
       log(
         `  rows read       ${fmt(t.read)} in ${t.files} file(s)` +
-          (t.unchanged ? `; ${t.unchanged} file(s) unchanged since they were ingested, not read again` : ''),
+          (t.unchanged ? `; ${t.unchanged} file(s) unchanged since they were ingested, not read again` : '') +
+          (skippedWithdrawn ? `; ${skippedWithdrawn} withdrawn file(s) skipped` : ''),
       );
       log(`  accepted        ${fmt(t.accepted)}`);
       log(`  duplicates      ${fmt(t.duplicates)} (retries of the same _id)`);

@@ -167,6 +167,7 @@ export interface IngestResult {
     accepted: number;
     duplicates: number;
     rejected: number;
+    /** Files skipped as curated before from the same content (not those skipped as withdrawn before). */
     unchanged: number;
     /** Sources withdrawn by this run. */
     withdrawn: number;
@@ -1096,7 +1097,7 @@ async function ingestAttempt(
       accepted: 0,
       duplicates: 0,
       rejected: 0,
-      unchanged: skipped.length,
+      unchanged: skipped.filter((r) => r.status === 'unchanged').length,
       withdrawn: withdrawn.filter((w) => w.status === 'withdrawn').length,
     },
   );
