@@ -8,7 +8,7 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   ConfigError,
   QueryFailedError,
@@ -17,6 +17,7 @@ import {
   type SqlEngine,
   type TableDef,
 } from '@splitwatch/core';
+import { athenaResultRecords } from './athena-result-csv';
 import { dropTableStatements, registerTableStatements, s3Location, unloadStatement } from './athena-ddl';
 import { describeAwsError, isThrottlingError, isTransientAwsError, sqlSnippet } from './aws-errors';
 import { pollSettings, pollUntil, type PollSettings } from './polling';
@@ -40,7 +41,10 @@ export interface AthenaSqlEngineOptions {
   /** Tables declared as Glue tables in CloudFormation; registerTable leaves them alone. */
   managedTables?: string[];
   sleep?: (ms: number) => Promise<void>;
-  /** Lists the files UNLOAD wrote; required by unload() only. */
+  /**
+   * Lists the files UNLOAD wrote (required by unload()); with it, stream() reads a SELECT's rows from its result file
+   * in S3 rather than through GetQueryResults, 1,000 rows a request.
+   */
   s3Client?: S3Client;
 }
 
@@ -77,6 +81,12 @@ function toRecord(row: Row, columns: ColumnInfo[]): Record<string, unknown> {
     record[c.Name ?? `_col${i}`] = athenaValue(data[i]?.VarCharValue, c.Type);
   });
   return record;
+}
+
+/** The bucket and key of a finished query's result file (`ResultConfiguration.OutputLocation`), if it is a `.csv`. */
+function resultFileOf(execution: QueryExecution): { bucket: string; key: string } | undefined {
+  const m = /^s3:\/\/([^/]+)\/(.+\.csv)$/.exec(execution.ResultConfiguration?.OutputLocation ?? '');
+  return m ? { bucket: m[1], key: m[2] } : undefined;
 }
 
 /**
@@ -143,11 +153,76 @@ export class AthenaSqlEngine implements SqlEngine {
     return rows;
   }
 
-  /** Yields one batch per GetQueryResults page of up to `batchSize` (≤ 1000) rows. */
+  /**
+   * Yields the rows in batches of `batchSize`. A SELECT's rows are read from its result file in S3 (one streamed
+   * GetObject: at the real log's size a Detect slice is millions of rows, thousands of GetQueryResults requests),
+   * converted by the column types as query() converts them; without an S3 client, or for a statement without a
+   * result file, one batch per GetQueryResults page of up to `batchSize` (≤ 1000) rows.
+   */
   async *stream(sql: string, batchSize = MAX_PAGE_ROWS): AsyncIterable<Record<string, unknown>[]> {
+    const execution = await this.execute(sql);
+    const file = this.options.s3Client && execution.StatementType === 'DML' ? resultFileOf(execution) : undefined;
+    if (file) {
+      yield* this.resultFileRows(execution, file, sql, Math.max(Math.floor(batchSize) || 1, 1));
+      return;
+    }
     const size = Math.min(Math.max(Math.floor(batchSize) || 1, 1), MAX_PAGE_ROWS);
-    for await (const page of this.pages(sql, size)) {
+    for await (const page of this.pagesOf(execution, sql, size)) {
       if (page.length > 0) yield page;
+    }
+  }
+
+  /** The rows of a finished SELECT read from its result file, checked against its columns. */
+  private async *resultFileRows(
+    execution: QueryExecution,
+    file: { bucket: string; key: string },
+    sql: string,
+    batchSize: number,
+  ): AsyncGenerator<Record<string, unknown>[]> {
+    const id = execution.QueryExecutionId as string;
+    // The column types come with the first results page (one row asked for).
+    const meta = await this.call(sql, () =>
+      this.client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })),
+    );
+    const columns = meta.ResultSet?.ResultSetMetadata?.ColumnInfo ?? [];
+    const where = `s3://${file.bucket}/${file.key}`;
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      const object = await (this.options.s3Client as S3Client).send(new GetObjectCommand({ Bucket: file.bucket, Key: file.key }));
+      body = object.Body as unknown as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      const message = `Reading the result file ${where} of Athena query ${id} failed: ${describeAwsError(err)}`;
+      throw isTransientAwsError(err) ? new TransientError(message, { cause: err }) : new SplitwatchError(message, { cause: err });
+    }
+    let header = true;
+    let rows: Record<string, unknown>[] = [];
+    try {
+      for await (const records of athenaResultRecords(body, batchSize)) {
+        let from = 0;
+        if (header) {
+          header = false;
+          from = 1;
+          const names = records[0] ?? [];
+          const expected = columns.map((c) => c.Name ?? '');
+          if (names.length !== expected.length || names.some((n, i) => n !== expected[i])) {
+            throw new Error(`its header ${JSON.stringify(names)} is not the query's columns ${JSON.stringify(expected)}`);
+          }
+        }
+        for (let r = from; r < records.length; r++) {
+          const fields = records[r];
+          if (fields.length !== columns.length) throw new Error(`a row has ${fields.length} values for ${columns.length} columns`);
+          rows.push(toRecord({ Data: fields.map((v) => (v === null ? {} : { VarCharValue: v })) }, columns));
+          if (rows.length === batchSize) {
+            yield rows;
+            rows = [];
+          }
+        }
+      }
+      if (rows.length > 0) yield rows;
+    } catch (err) {
+      if (err instanceof SplitwatchError) throw err;
+      const message = `Reading the result file ${where} of Athena query ${id} failed: ${err instanceof Error ? err.message : String(err)}`;
+      throw isTransientAwsError(err) ? new TransientError(message, { cause: err }) : new SplitwatchError(message, { cause: err });
     }
   }
 
@@ -179,7 +254,10 @@ export class AthenaSqlEngine implements SqlEngine {
   }
 
   private async *pages(sql: string, maxResults: number): AsyncGenerator<Record<string, unknown>[]> {
-    const execution = await this.execute(sql);
+    yield* this.pagesOf(await this.execute(sql), sql, maxResults);
+  }
+
+  private async *pagesOf(execution: QueryExecution, sql: string, maxResults: number): AsyncGenerator<Record<string, unknown>[]> {
     const id = execution.QueryExecutionId as string;
     // Only SELECT-like (DML) results start with a header row; SHOW/DESCRIBE (DDL, UTILITY) do not.
     let skipHeader = execution.StatementType !== 'DDL' && execution.StatementType !== 'UTILITY';

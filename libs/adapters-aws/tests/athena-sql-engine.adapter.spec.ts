@@ -10,8 +10,9 @@ import {
   StopQueryExecutionCommand,
   TooManyRequestsException,
 } from '@aws-sdk/client-athena';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { CURATED_COLUMNS, CURATED_PARTITION, STAGED_COLUMNS, type TableDef } from '@splitwatch/core';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { CURATED_COLUMNS, CURATED_PARTITION, SplitwatchError, STAGED_COLUMNS, TransientError, type TableDef } from '@splitwatch/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { AthenaSqlEngine, type AthenaSqlEngineOptions } from '../src';
@@ -374,6 +375,104 @@ describe('AthenaSqlEngine', () => {
       }
 
       expect(athena).toHaveReceivedCommandWith(GetQueryResultsCommand, { MaxResults: 1000 });
+    });
+  });
+
+  describe("streaming a SELECT from its result file in S3", () => {
+    const FILE_KEY = 'test/q-f.csv';
+    const columns: ColumnInfo[] = [
+      { Name: 'tx_id', Type: 'varchar' },
+      { Name: 'n_tx', Type: 'bigint' },
+      { Name: 'amount', Type: 'decimal', Precision: 24, Scale: 8 },
+      { Name: 'z_sum', Type: 'double' },
+      { Name: 'ts', Type: 'timestamp' },
+    ];
+    const values: (string | undefined)[][] = [
+      ['t1', '2', '10.50000000', '1.5', '2021-03-01 10:15:00.000'],
+      ['t "2", with comma', '3', '7.00000000', undefined, '2021-03-01 10:16:00.000'],
+      ['t3\nnext line', '1', '0.10000000', '-2.0E-4', '2021-03-02 00:00:00.000'],
+      ['', '4', '1.00000000', undefined, '2021-03-02 00:00:01.500'],
+    ];
+    // As Athena writes it: every value quoted, quotes doubled, NULL as an empty unquoted field.
+    const csv = (names: (string | undefined)[], rows: (string | undefined)[][]) =>
+      [names, ...rows].map((r) => r.map((v) => (v === undefined ? '' : `"${v.replace(/"/g, '""')}"`)).join(',') + '\n').join('');
+    const fileQuerySucceeds = (id = 'q-f', location = `s3://splitwatch-athena-results/${FILE_KEY}`) => {
+      athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: id });
+      athena.on(GetQueryExecutionCommand).resolves({
+        QueryExecution: { QueryExecutionId: id, StatementType: 'DML', Status: { State: 'SUCCEEDED' }, ResultConfiguration: { OutputLocation: location } },
+      });
+    };
+    const body = (text: string, chunk = 7) => {
+      const bytes = Buffer.from(text);
+      const parts: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += chunk) parts.push(bytes.subarray(i, i + chunk));
+      return Readable.from(parts);
+    };
+
+    it('reads the rows with one GetObject, converted as the results pages convert them, in batches of the size asked for', async () => {
+      const { sql } = engine();
+      fileQuerySucceeds();
+      athena.on(GetQueryResultsCommand).resolves(resultPage(columns, [columns.map((c) => c.Name)]));
+      s3.on(GetObjectCommand).callsFake(() => ({ Body: body(csv(columns.map((c) => c.Name), values)) }));
+
+      const batches: Record<string, unknown>[][] = [];
+      for await (const batch of sql.stream('SELECT …', 3)) batches.push(batch);
+
+      // The same records as the results pages give for the same values.
+      const paged = engine({ s3Client: undefined }).sql;
+      athena.on(GetQueryResultsCommand).resolves(resultPage(columns, [columns.map((c) => c.Name), ...values]));
+      const viaPages = await paged.query('SELECT …');
+      expect(batches.map((b) => b.length)).toEqual([3, 1]);
+      expect(batches.flat()).toEqual(viaPages);
+      expect(viaPages[1]).toMatchObject({ tx_id: 't "2", with comma', z_sum: null, n_tx: 3 });
+      expect(viaPages[3]).toMatchObject({ tx_id: '', ts: '2021-03-02 00:00:01.500' });
+      expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: 'splitwatch-athena-results', Key: FILE_KEY });
+      // Only the column types come through GetQueryResults.
+      expect(athena.commandCalls(GetQueryResultsCommand)[0].args[0].input).toMatchObject({ QueryExecutionId: 'q-f', MaxResults: 1 });
+    });
+
+    it('refuses a file whose header is not the query\'s columns, naming the file', async () => {
+      const { sql } = engine();
+      fileQuerySucceeds();
+      athena.on(GetQueryResultsCommand).resolves(resultPage(columns, [columns.map((c) => c.Name)]));
+      s3.on(GetObjectCommand).callsFake(() => ({ Body: body(csv(['tx_id', 'other'], [['t1', '2']])) }));
+      await expect(async () => {
+        for await (const _ of sql.stream('SELECT …', 10)) {
+          // nothing
+        }
+      }).rejects.toThrow(
+        `Reading the result file s3://splitwatch-athena-results/${FILE_KEY} of Athena query q-f failed: its header ["tx_id","other"] is not the query's columns ["tx_id","n_tx","amount","z_sum","ts"]`,
+      );
+    });
+
+    it('says which file it could not read, as a transient error when S3 throttles', async () => {
+      const { sql } = engine();
+      fileQuerySucceeds();
+      athena.on(GetQueryResultsCommand).resolves(resultPage(columns, [columns.map((c) => c.Name)]));
+      s3.on(GetObjectCommand).rejects(awsError('AccessDenied', 403));
+      const drain = async () => {
+        for await (const _ of sql.stream('SELECT …', 10)) {
+          // nothing
+        }
+      };
+      const denied = drain();
+      await expect(denied).rejects.toThrow(`Reading the result file s3://splitwatch-athena-results/${FILE_KEY} of Athena query q-f failed: AccessDenied: AccessDenied from AWS`);
+      await expect(denied).rejects.toBeInstanceOf(SplitwatchError);
+      await expect(denied).rejects.not.toBeInstanceOf(TransientError);
+      s3.on(GetObjectCommand).rejects(awsError('SlowDown', 503));
+      await expect(drain()).rejects.toBeInstanceOf(TransientError);
+    });
+
+    it('pages through GetQueryResults without an S3 client, or for a statement with no result file', async () => {
+      fileQuerySucceeds();
+      athena.on(GetQueryResultsCommand).resolves(resultPage([{ Name: 'n', Type: 'integer' }], [['n'], ['1']]));
+      const rows: Record<string, unknown>[] = [];
+      for await (const batch of engine({ s3Client: undefined }).sql.stream('SELECT n FROM t', 10)) rows.push(...batch);
+      expect(rows).toEqual([{ n: 1 }]);
+      fileQuerySucceeds('q-f', 's3://splitwatch-athena-results/test/q-f.txt');
+      for await (const batch of engine().sql.stream('SELECT n FROM t', 10)) rows.push(...batch);
+      expect(rows).toEqual([{ n: 1 }, { n: 1 }]);
+      expect(s3).toHaveReceivedCommandTimes(GetObjectCommand, 0);
     });
   });
 
