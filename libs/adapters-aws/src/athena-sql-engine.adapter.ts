@@ -185,6 +185,7 @@ export class AthenaSqlEngine implements SqlEngine {
       this.client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })),
     );
     const columns = meta.ResultSet?.ResultSetMetadata?.ColumnInfo ?? [];
+    const textColumn = columns.map((c) => /^(varchar|char|string)/i.test(c.Type ?? ''));
     const where = `s3://${file.bucket}/${file.key}`;
     let body: AsyncIterable<Uint8Array>;
     try {
@@ -211,7 +212,9 @@ export class AthenaSqlEngine implements SqlEngine {
         for (let r = from; r < records.length; r++) {
           const fields = records[r];
           if (fields.length !== columns.length) throw new Error(`a row has ${fields.length} values for ${columns.length} columns`);
-          rows.push(toRecord({ Data: fields.map((v) => (v === null ? {} : { VarCharValue: v })) }, columns));
+          // An empty value of a column that is not text can only be a NULL, however the file wrote it.
+          const data = fields.map((v, i) => (v === null || (v === '' && !textColumn[i]) ? {} : { VarCharValue: v }));
+          rows.push(toRecord({ Data: data }, columns));
           if (rows.length === batchSize) {
             yield rows;
             rows = [];

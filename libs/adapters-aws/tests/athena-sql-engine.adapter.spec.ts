@@ -426,6 +426,12 @@ describe('AthenaSqlEngine', () => {
       expect(batches.flat()).toEqual(viaPages);
       expect(viaPages[1]).toMatchObject({ tx_id: 't "2", with comma', z_sum: null, n_tx: 3 });
       expect(viaPages[3]).toMatchObject({ tx_id: '', ts: '2021-03-02 00:00:01.500' });
+
+      // A NULL number written as "" (quoted) is still a NULL, never 0; an empty text stays an empty text.
+      s3.on(GetObjectCommand).callsFake(() => ({ Body: body(csv(columns.map((c) => c.Name), [['', '1', '1.00000000', '', '2021-03-02 00:00:00.000']]).replace(',,', ',"",')) }));
+      const quotedNull: Record<string, unknown>[] = [];
+      for await (const batch of sql.stream('SELECT …', 3)) quotedNull.push(...batch);
+      expect(quotedNull).toEqual([{ tx_id: '', n_tx: 1, amount: '1.00000000', z_sum: null, ts: '2021-03-02 00:00:00' }]);
       expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: 'splitwatch-athena-results', Key: FILE_KEY });
       // Only the column types come through GetQueryResults.
       expect(athena.commandCalls(GetQueryResultsCommand)[0].args[0].input).toMatchObject({ QueryExecutionId: 'q-f', MaxResults: 1 });
