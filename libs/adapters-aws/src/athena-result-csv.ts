@@ -1,7 +1,7 @@
 /**
- * Athena's query result file (`<OutputLocation>`, the `.csv` of a SELECT): a header row, then one line per row, every
- * value in double quotes (a quote inside doubled, line breaks kept inside the quotes) and NULL as an empty field with
- * no quotes. Parsed as a stream, whatever the chunk boundaries (a UTF-8 character, an escaped quote or a line break
+ * Athena's query result file (`<OutputLocation>`, the `.csv` of a SELECT): a header row, then one line per row, values
+ * in double quotes (a quote inside doubled, line breaks kept inside the quotes; an unquoted value is read as written),
+ * NULL as an empty field with no quotes and an empty text as `""` (as PyAthena documents from testing Athena). Parsed as a stream, whatever the chunk boundaries (a UTF-8 character, an escaped quote or a line break
  * may be cut in two): each record is its fields, `null` for NULL, `''` for an empty text.
  */
 export async function* athenaResultRecords(
