@@ -41,7 +41,7 @@ function membersOf(ids: string[], members: ReadonlyMap<string, MemberTransaction
   const rows = (found as MemberTransaction[])
     .map(
       (m) =>
-        `<tr><td class="mono">${esc(m.transaction_date)}</td><td class="num">${esc(shownAmount(m.transaction_amount))}</td>` +
+        `<tr><td class="mono">${esc(m.transaction_date.replace(/\.0+$/, ''))}</td><td class="num">${esc(shownAmount(m.transaction_amount))}</td>` +
         `<td class="mono">${esc(m.merchant_id)}</td><td class="mono">${esc(m.subsidiary)}</td><td>${esc(m.transaction_type)}</td>` +
         `<td class="mono">${esc(m.tx_id)}</td></tr>`,
     )
