@@ -113,6 +113,41 @@ describe('renderReport', () => {
     expect(html).toContain('<details><summary>2 ids (1 not in the lake)</summary><div class="mono">t1<br>gone</div></details>');
   });
 
+  it("shows what the run did with each file: its accounting, rejections by reason, quarantine, or its withdrawal", () => {
+    const html = renderReport({
+      title: 'T',
+      generatedAt: 'now',
+      runId: 'r1',
+      summary: summary(),
+      steps: [],
+      ingest: [
+        { source: 'raw/b<.csv', status: 'withdrawn', rows: 1200 },
+        {
+          source: 'raw/a.csv',
+          status: 'ingested',
+          reason: 'new source',
+          read: 10_000,
+          accepted: 9_990,
+          duplicates: 4,
+          rejected: 6,
+          rejectedByReason: { 'transaction_amount: not a positive decimal': 2, 'transaction_date: unparseable timestamp': 4 },
+          quarantineKey: 'quarantine/run=r1/abc.csv',
+        },
+        { source: 'raw/c.csv', status: 'unchanged', reason: 'unchanged since run r0' },
+      ],
+    });
+    expect(html).toContain('<h2>Files of this run</h2>');
+    expect(html).toContain(
+      '<tr><td class="mono">raw/a.csv</td><td>ingested<br><small>new source</small></td><td class="num">10,000</td><td class="num">9,990</td>' +
+        '<td class="num">4</td><td class="num">6</td><td>transaction_date: unparseable timestamp 4<br>transaction_amount: not a positive decimal 2</td>' +
+        '<td class="mono">quarantine/run=r1/abc.csv</td></tr>',
+    );
+    expect(html).toContain('<tr><td class="mono">raw/b&lt;.csv</td><td>withdrawn: 1,200 curated rows removed</td><td class="num">—</td>');
+    expect(html).toContain('<td>unchanged<br><small>unchanged since run r0</small></td><td class="num">—</td>');
+    // Files in key order.
+    expect(html.indexOf('raw/a.csv')).toBeLessThan(html.indexOf('raw/b&lt;.csv'));
+  });
+
   it('says so when there are no alerts', () => {
     const html = renderReport({ title: 'T', generatedAt: 'now', runId: null, summary: summary(), steps: [] });
     expect(html).toContain('No alerts.');

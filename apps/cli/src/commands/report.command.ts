@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { memberTransactions, renderReport, REPORT_SUMMARY, type RunManifest, type StepRecord } from '@splitwatch/use-cases';
+import { ingestManifests, memberTransactions, renderReport, REPORT_SUMMARY, type RunManifest, type StepRecord } from '@splitwatch/use-cases';
 import { withAdapters, type StoreOptions } from './context';
 
 /** `splitwatch report`: the dashboard from every alert in the results store, with the latest run's steps. */
@@ -24,6 +24,7 @@ export async function reportCommand(opts: StoreOptions & { out: string }, log: (
       summary,
       steps,
       members: await memberTransactions(await a.sqlEngine(), summary.top),
+      ...(runId ? { ingest: await ingestManifests(a.objectStore, runId) } : {}),
     });
     const dir = resolve(opts.out);
     await mkdir(dir, { recursive: true });

@@ -11,6 +11,49 @@ export interface ReportData {
   steps: StepRecord[];
   /** The top alerts' member transactions from the lake, by `_id` (absent: only the ids are shown). */
   members?: ReadonlyMap<string, MemberTransaction>;
+  /** The run's ingest manifests (`runs/<runId>/ingest/*.json`): what became of each file it was given. */
+  ingest?: IngestManifest[];
+}
+
+/** The fields of a run's ingest manifest the dashboard shows (a read, an unchanged or a withdrawn source). */
+export interface IngestManifest {
+  source: string;
+  status: string;
+  reason?: string;
+  read?: number;
+  accepted?: number;
+  duplicates?: number;
+  rejected?: number;
+  rejectedByReason?: Record<string, number>;
+  quarantineKey?: string | null;
+  /** Withdrawn: the curated rows removed (null when unknown). */
+  rows?: number | null;
+}
+
+const count = (n: number | undefined | null) => (n === undefined || n === null ? '—' : n.toLocaleString('en-US'));
+
+/** What the run did with each file: its accounting (read = accepted + duplicates + rejected), reasons, quarantine. */
+function ingestSection(manifests: IngestManifest[] | undefined): string {
+  if (!manifests?.length) return '';
+  const rows = [...manifests]
+    .sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0))
+    .map((m) => {
+      const reasons = Object.entries(m.rejectedByReason ?? {})
+        .sort((a, b) => b[1] - a[1])
+        .map(([r, n]) => `${esc(r)} ${n.toLocaleString('en-US')}`)
+        .join('<br>');
+      const status = m.status === 'withdrawn' ? `withdrawn: ${count(m.rows)} curated rows removed` : m.status;
+      return (
+        `<tr><td class="mono">${esc(m.source)}</td><td>${esc(status)}${m.reason ? `<br><small>${esc(m.reason)}</small>` : ''}</td>` +
+        `<td class="num">${count(m.read)}</td><td class="num">${count(m.accepted)}</td><td class="num">${count(m.duplicates)}</td>` +
+        `<td class="num">${count(m.rejected)}</td><td>${reasons}</td><td class="mono">${esc(m.quarantineKey ?? '')}</td></tr>`
+      );
+    })
+    .join('');
+  return (
+    `<section id="ingest"><h2>Files of this run</h2><table><thead><tr><th>file</th><th>status</th><th>read</th><th>accepted</th>` +
+    `<th>duplicates</th><th>rejected</th><th>rejected by reason</th><th>quarantine</th></tr></thead><tbody>${rows}</tbody></table></section>`
+  );
 }
 
 /** One member transaction of an alert, as the dashboard shows it (texts as the lake holds them). */
@@ -140,6 +183,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eaeef2;
 ${summary.byDirection.map(([d, n]) => `<div class="kpi"><b>${n}</b>${esc(d)}</div>`).join('')}
 ${steps ? `<table><thead><tr><th>step</th><th>time</th><th>counts</th></tr></thead><tbody>${steps}</tbody></table>` : ''}
 </section>
+${ingestSection(data.ingest)}
 <div class="grid">
 ${barChart('Alerts by method', summary.byMethod, 'by-method')}
 ${barChart(`Alerts by merchant (top ${REPORT_SUMMARY.limit})`, summary.byMerchant, 'by-merchant')}

@@ -2,7 +2,7 @@ import { Keys, sqlLiteral, type Alert, type ObjectStore, type ResultsStore, type
 import { startStep, writeManifest, type StepRecord } from '../audit/step-record';
 import { registerTransactions } from '../features/build-features.use-case';
 import { renderSql } from '../sql-text';
-import { renderReport, REPORT_SUMMARY, type MemberTransaction } from './render-report';
+import { renderReport, REPORT_SUMMARY, type IngestManifest, type MemberTransaction } from './render-report';
 
 export interface ReportDeps {
   objectStore: ObjectStore;
@@ -58,6 +58,15 @@ export async function memberTransactions(sqlEngine: SqlEngine, alerts: Alert[]):
   return members;
 }
 
+/** The run's ingest manifests: one per file it was given (read, unchanged or withdrawn). */
+export async function ingestManifests(objectStore: ObjectStore, runId: string): Promise<IngestManifest[]> {
+  const out: IngestManifest[] = [];
+  for (const o of await objectStore.list(`runs/${runId}/ingest/`)) {
+    if (o.key.endsWith('.json')) out.push(JSON.parse(await objectStore.getText(o.key)) as IngestManifest);
+  }
+  return out;
+}
+
 async function stepRecords(objectStore: ObjectStore, runId: string): Promise<StepRecord[]> {
   const records: StepRecord[] = [];
   for (const o of await objectStore.list(`runs/${runId}/steps/`)) {
@@ -83,6 +92,7 @@ export async function report(deps: ReportDeps, input: { runId: string }): Promis
     summary,
     steps: await stepRecords(objectStore, input.runId),
     ...(members ? { members } : {}),
+    ingest: await ingestManifests(objectStore, input.runId),
   });
   const reportKey = Keys.report(input.runId);
   await objectStore.putText(reportKey, html, 'text/html');
