@@ -86,6 +86,7 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     // The top alerts come with their member transactions, read from the lake.
     expect(html.match(/transactions<\/summary><table class="members">/g)?.length).toBeGreaterThan(0);
     expect(html).not.toContain('not in the lake');
+    expect(html).toMatch(/<h2>Latest day \(\d{4}-\d{2}-\d{2}\): \d+ ensemble alerts/);
     // And what became of the input file.
     expect(html).toMatch(/<h2>Files of this run<\/h2>.*<td class="mono">raw\/transactions\.csv<\/td><td>ingested/s);
     const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-1/manifest.json'));

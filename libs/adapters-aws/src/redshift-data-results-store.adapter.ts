@@ -359,7 +359,7 @@ export class RedshiftDataResultsStore implements ResultsStore {
   /** Two statements (the counts, the top alerts): a few hundred rows come back, not every alert. */
   async summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary> {
     const sql = summarizeAlertsSql(options);
-    return alertSummaryOf(await this.select(sql.counts), await this.select(sql.top));
+    return alertSummaryOf(await this.select(sql.counts), await this.select(sql.top), await this.select(sql.latest));
   }
 
   /** Runs a SELECT and reads every page of its result: returned, or handed to `onPage` page by page (then none kept). */

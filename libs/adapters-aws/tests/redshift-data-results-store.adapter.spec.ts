@@ -607,12 +607,13 @@ describe('RedshiftDataResultsStore', () => {
       });
     });
 
-    it('summarises the alerts with two statements, the counts and the top alerts', async () => {
+    it('summarises the alerts with three statements: the counts, the top alerts and the latest day\'s', async () => {
       const { results } = store();
       const options = { limit: 15, topN: 50, preferMethod: 'ensemble' };
       const sql = summarizeAlertsSql(options);
       redshift.on(ExecuteStatementCommand, { Sql: sql.counts }).resolves({ Id: 'st-counts' });
       redshift.on(ExecuteStatementCommand, { Sql: sql.top }).resolves({ Id: 'st-top' });
+      redshift.on(ExecuteStatementCommand, { Sql: sql.latest }).resolves({ Id: 'st-latest' });
       redshift
         .on(DescribeStatementCommand)
         .callsFake((input: { Id: string }) => ({ Id: input.Id, Status: 'FINISHED', HasResultSet: true }));
@@ -635,6 +636,10 @@ describe('RedshiftDataResultsStore', () => {
       redshift
         .on(GetStatementResultCommand, { Id: 'st-top' })
         .resolves({ ColumnMetadata: columns, Records: [record(top)] });
+      const latest = alert(2, { method: 'ensemble' });
+      redshift
+        .on(GetStatementResultCommand, { Id: 'st-latest' })
+        .resolves({ ColumnMetadata: columns, Records: [record(latest)] });
 
       const summary = await results.summarizeAlerts(options);
 
@@ -649,10 +654,12 @@ describe('RedshiftDataResultsStore', () => {
         byMerchant: [],
         byUser: [['u1', 8]],
         top: [top],
+        latest: [latest],
       });
       expect(redshift.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input.Sql)).toEqual([
         sql.counts,
         sql.top,
+        sql.latest,
       ]);
     });
 

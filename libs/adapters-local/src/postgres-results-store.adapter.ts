@@ -210,7 +210,7 @@ export class PostgresResultsStore implements ResultsStore {
   async summarizeAlerts(options: AlertSummaryOptions): Promise<AlertSummary> {
     const sql = summarizeAlertsSql(options);
     return this.client.transaction(async (tx) =>
-      alertSummaryOf(await this.run(tx, sql.counts), await this.run(tx, sql.top)),
+      alertSummaryOf(await this.run(tx, sql.counts), await this.run(tx, sql.top), await this.run(tx, sql.latest)),
     );
   }
 

@@ -150,6 +150,9 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     expect(summary.byHour).toHaveLength(24);
     // No ensemble in the store: the best alerts of every method, as the listing orders them.
     expect(summary.top).toEqual(listed.slice(0, 10));
+    // The latest day's: those whose window ends on the last day any does (2021-03-28), best first.
+    expect(summary.latest).toEqual(listed.filter((a) => a.window_end.startsWith('2021-03-28')).slice(0, 10));
+    expect(summary.latest.length).toBeGreaterThan(0);
 
     // The largest merchants and users only, cut at `limit`; with an ensemble, its alerts only.
     await store.upsertAlerts([
@@ -164,6 +167,13 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     expect(cut.byMethod).toHaveLength(8);
     expect(cut.total).toBe(602);
     expect(cut.top.map((a) => a.alert_id)).toEqual(['e2', 'e1']);
+    // The ensemble's alerts of its latest day: e1 and e2 end on 2021-03-05 (the other methods' run to 2021-03-28)...
+    expect(cut.latest.map((a) => a.alert_id)).toEqual(['e2', 'e1']);
+    // ...until one ends a day later, after midnight: then it alone, though it scores lowest.
+    await store.upsertAlerts([makeAlert({ alert_id: 'e3', method: 'ensemble', score: 0.1, window_start: '2021-03-05 23:00:00', window_end: '2021-03-06 00:30:00' })]);
+    const later = await store.summarizeAlerts({ limit: 2, topN: 10, preferMethod: 'ensemble' });
+    expect(later.latest.map((a) => a.alert_id)).toEqual(['e3']);
+    expect(later.top.map((a) => a.alert_id)).toEqual(['e2', 'e1', 'e3']);
   });
 
   it('hands every alert over in the listing’s order a page at a time, and stops on a failing page', async () => {
@@ -208,6 +218,7 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
       byMerchant: [],
       byUser: [],
       top: [],
+      latest: [],
     });
   });
 

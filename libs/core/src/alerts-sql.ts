@@ -150,6 +150,11 @@ export interface AlertSummary {
   byUser: [string, number][];
   /** The `topN` highest-scoring alerts of `preferMethod`, or of every method when it has none. */
   top: Alert[];
+  /**
+   * The same, of the latest day only: those alerts whose window ends on the day of the latest `window_end` among them
+   * (after a daily run, the new day's alerts — what analysts triage that morning).
+   */
+  latest: Alert[];
 }
 
 export interface AlertSummaryOptions {
@@ -169,11 +174,11 @@ type SummaryDimension = keyof typeof SUMMARY_DIMENSIONS;
 const LIMITED: readonly SummaryDimension[] = ['merchant', 'user'];
 
 /**
- * The two statements behind ResultsStore.summarizeAlerts: alert counts per dimension (rows dim, k, n; merchants and
- * users cut to the `limit` largest), and the top alerts (rowToAlert rows). Plain enough for PostgreSQL, PGlite and
+ * The three statements behind ResultsStore.summarizeAlerts: alert counts per dimension (rows dim, k, n; merchants and
+ * users cut to the `limit` largest), the top alerts and the latest day's top alerts (rowToAlert rows). Plain enough for PostgreSQL, PGlite and
  * Redshift, and only the few rows a dashboard shows cross the wire, not every alert.
  */
-export function summarizeAlertsSql(options: AlertSummaryOptions): { counts: string; top: string } {
+export function summarizeAlertsSql(options: AlertSummaryOptions): { counts: string; top: string; latest: string } {
   const limit = Math.max(0, Math.floor(options.limit));
   const counted = Object.entries(SUMMARY_DIMENSIONS)
     .map(([dim, expr]) => `SELECT '${dim}' AS dim, ${expr} AS k, COUNT(*) AS n FROM ${ALERTS_TABLE} GROUP BY ${expr}`)
@@ -187,11 +192,20 @@ export function summarizeAlertsSql(options: AlertSummaryOptions): { counts: stri
     `SELECT ${ALERT_SELECT_LIST} FROM ${ALERTS_TABLE} ` +
     `WHERE method = ${prefer} OR NOT EXISTS (SELECT 1 FROM ${ALERTS_TABLE} WHERE method = ${prefer}) ` +
     `ORDER BY score DESC, alert_id${limitClause(options.topN)}`;
-  return { counts, top };
+  const shown = `SELECT * FROM ${ALERTS_TABLE} WHERE method = ${prefer} OR NOT EXISTS (SELECT 1 FROM ${ALERTS_TABLE} WHERE method = ${prefer})`;
+  const latest =
+    `WITH shown AS (${shown}) SELECT ${ALERT_SELECT_LIST} FROM shown ` +
+    `WHERE window_end >= (SELECT DATE_TRUNC('day', MAX(window_end)) FROM shown) ` +
+    `ORDER BY score DESC, alert_id${limitClause(options.topN)}`;
+  return { counts, top, latest };
 }
 
 /** An AlertSummary from the rows of summarizeAlertsSql's two statements (values may arrive as strings). */
-export function alertSummaryOf(countRows: Record<string, unknown>[], topRows: Record<string, unknown>[]): AlertSummary {
+export function alertSummaryOf(
+  countRows: Record<string, unknown>[],
+  topRows: Record<string, unknown>[],
+  latestRows: Record<string, unknown>[],
+): AlertSummary {
   const by = (dim: SummaryDimension): [string, number][] =>
     countRows
       .filter((r) => r.dim === dim)
@@ -206,6 +220,7 @@ export function alertSummaryOf(countRows: Record<string, unknown>[], topRows: Re
     byMerchant: by('merchant'),
     byUser: by('user'),
     top: topRows.map(rowToAlert),
+    latest: latestRows.map(rowToAlert),
   };
 }
 

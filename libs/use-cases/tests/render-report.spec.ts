@@ -29,8 +29,13 @@ const summary = (over: Partial<AlertSummary> = {}): AlertSummary => ({
   byMerchant: [],
   byUser: [],
   top: [],
+  latest: [],
   ...over,
 });
+
+/** The dashboard of a summary (empty unless given), run r1. */
+const render = (data: Partial<Parameters<typeof renderReport>[0]>) =>
+  renderReport({ title: 'T', generatedAt: 'now', runId: 'r1', summary: summary(), steps: [], ...data });
 
 describe('renderReport', () => {
   it('shows counts by method, merchant, client and hour, and the top alerts, escaping text', () => {
@@ -95,12 +100,8 @@ describe('renderReport', () => {
       ['t2', { ...member('t2', '999.00000000'), transaction_date: '2021-01-01 09:05:00.000' }],
       ['t3', member('t3', '5.94445501')],
     ]);
-    const html = renderReport({
-      title: 'T',
-      generatedAt: 'now',
-      runId: 'r1',
+    const html = render({
       summary: summary({ total: 2, top: [alert(1), alert(2, { transaction_ids: ['t1', 'gone'] })] }),
-      steps: [],
       members,
     });
     expect(html).toContain(
@@ -114,12 +115,8 @@ describe('renderReport', () => {
   });
 
   it("shows what the run did with each file: its accounting, rejections by reason, quarantine, or its withdrawal", () => {
-    const html = renderReport({
-      title: 'T',
-      generatedAt: 'now',
-      runId: 'r1',
+    const html = render({
       summary: summary(),
-      steps: [],
       ingest: [
         { source: 'raw/b<.csv', status: 'withdrawn', rows: 1200 },
         {
@@ -146,6 +143,25 @@ describe('renderReport', () => {
     expect(html).toContain('<td>unchanged<br><small>unchanged since run r0</small></td><td class="num">—</td>');
     // Files in key order.
     expect(html.indexOf('raw/a.csv')).toBeLessThan(html.indexOf('raw/b&lt;.csv'));
+  });
+
+  it("puts the latest day's alerts first (what a daily run brings), then the best of every day", () => {
+    const html = render({
+      summary: summary({
+        total: 3,
+        byMethod: [['ensemble', 3]],
+        top: [alert(1, { method: 'ensemble', score: 9 }), alert(2, { method: 'ensemble', score: 8 })],
+        latest: [alert(3, { method: 'ensemble', score: 1, window_end: '2021-01-09 08:00:00' })],
+      }),
+    });
+    const latest = html.indexOf('<h2>Latest day (2021-01-09): 1 ensemble alerts (ranked across methods)</h2>');
+    const top = html.indexOf('<h2>Top 2 ensemble alerts (ranked across methods), every day</h2>');
+    expect(latest).toBeGreaterThan(0);
+    expect(top).toBeGreaterThan(latest);
+    expect(html.slice(latest, top)).toContain('acc3');
+    expect(html.slice(latest, top)).not.toContain('acc1');
+    // No latest day without alerts.
+    expect(renderReport({ title: 'T', generatedAt: 'now', runId: null, summary: summary(), steps: [] })).not.toContain('Latest day');
   });
 
   it('says so when there are no alerts', () => {

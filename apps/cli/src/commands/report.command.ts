@@ -23,7 +23,7 @@ export async function reportCommand(opts: StoreOptions & { out: string }, log: (
       runId,
       summary,
       steps,
-      members: await memberTransactions(await a.sqlEngine(), summary.top),
+      members: await memberTransactions(await a.sqlEngine(), [...summary.latest, ...summary.top]),
       ...(runId ? { ingest: await ingestManifests(a.objectStore, runId) } : {}),
     });
     const dir = resolve(opts.out);

@@ -153,15 +153,21 @@ export function renderReport(data: ReportData): string {
     )
     .join('');
   const ensembleRanked = summary.byMethod.some(([method]) => method === REPORT_SUMMARY.preferMethod);
-  const top = summary.top
-    .map(
-      (a, i) =>
-        `<tr><td>${i + 1}</td><td>${esc(a.method)}</td><td class="mono" title="${esc(a.user_id)}">${esc(a.account_number ?? a.user_id).slice(0, 12)}…</td>` +
-        `<td>${esc(a.direction)}</td><td>${esc(a.window_start)}<br>${esc(a.window_end)}</td><td class="num">${a.n_tx}</td>` +
-        `<td class="num">${esc(a.total_amount)}</td><td class="num">${a.score.toFixed(2)}</td><td>${esc(a.reasons)}</td>` +
-        `<td>${membersOf(a.transaction_ids, data.members)}</td></tr>`,
-    )
-    .join('');
+  const alertRows = (alerts: typeof summary.top) =>
+    alerts
+      .map(
+        (a, i) =>
+          `<tr><td>${i + 1}</td><td>${esc(a.method)}</td><td class="mono" title="${esc(a.user_id)}">${esc(a.account_number ?? a.user_id).slice(0, 12)}…</td>` +
+          `<td>${esc(a.direction)}</td><td>${esc(a.window_start)}<br>${esc(a.window_end)}</td><td class="num">${a.n_tx}</td>` +
+          `<td class="num">${esc(a.total_amount)}</td><td class="num">${a.score.toFixed(2)}</td><td>${esc(a.reasons)}</td>` +
+          `<td>${membersOf(a.transaction_ids, data.members)}</td></tr>`,
+      )
+      .join('');
+  const kind = ensembleRanked ? 'ensemble alerts (ranked across methods)' : 'alerts';
+  const head =
+    '<table><thead><tr><th>#</th><th>method</th><th>account</th><th>direction</th><th>window</th><th>n</th><th>total</th><th>score</th><th>reasons</th><th>transactions</th></tr></thead>';
+  const empty = '<tr><td colspan="10" class="empty">No alerts.</td></tr>';
+  const latestDay = summary.latest[0]?.window_end.slice(0, 10);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(data.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -190,9 +196,10 @@ ${barChart(`Alerts by merchant (top ${REPORT_SUMMARY.limit})`, summary.byMerchan
 ${barChart(`Alerts by client (top ${REPORT_SUMMARY.limit})`, summary.byUser, 'by-client')}
 ${barChart('Alerts by hour of day (window end)', byHour, 'by-hour')}
 </div>
-<section id="top-alerts"><h2>Top ${summary.top.length} ${ensembleRanked ? 'ensemble alerts (ranked across methods)' : 'alerts'}</h2>
-<table><thead><tr><th>#</th><th>method</th><th>account</th><th>direction</th><th>window</th><th>n</th><th>total</th><th>score</th><th>reasons</th><th>transactions</th></tr></thead>
-<tbody>${top || '<tr><td colspan="10" class="empty">No alerts.</td></tr>'}</tbody></table></section>
+${latestDay ? `<section id="latest-day"><h2>Latest day (${esc(latestDay)}): ${summary.latest.length} ${kind}</h2>\n${head}\n<tbody>${alertRows(summary.latest)}</tbody></table></section>` : ''}
+<section id="top-alerts"><h2>Top ${summary.top.length} ${kind}, every day</h2>
+${head}
+<tbody>${alertRows(summary.top) || empty}</tbody></table></section>
 </body></html>
 `;
 }

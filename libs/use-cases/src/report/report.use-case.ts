@@ -84,7 +84,7 @@ export async function report(deps: ReportDeps, input: { runId: string }): Promis
   const { objectStore, resultsStore } = deps;
   const step = startStep(objectStore, input.runId, 'report');
   const summary = await resultsStore.summarizeAlerts(REPORT_SUMMARY);
-  const members = deps.sqlEngine ? await memberTransactions(deps.sqlEngine, summary.top) : undefined;
+  const members = deps.sqlEngine ? await memberTransactions(deps.sqlEngine, [...summary.latest, ...summary.top]) : undefined;
   const html = renderReport({
     title: 'splitwatch — transaction splitting alerts',
     generatedAt: new Date().toISOString(),
