@@ -3,6 +3,7 @@ import { demoCommand } from './commands/demo.command';
 import { evalCommand } from './commands/eval.command';
 import { exportAlertsCommand } from './commands/export.command';
 import { queryCommand, sourcesCommand } from './commands/query.command';
+import { showAlertsCommand } from './commands/show.command';
 import { reportCommand } from './commands/report.command';
 import { runCommand } from './commands/run.command';
 import { synthCommand } from './commands/synth.command';
@@ -67,6 +68,16 @@ export function buildCli(): Command {
       .option('--run-id <id>', 'only alerts last written by this run'),
   ).action(async (o) => {
     await exportAlertsCommand(o);
+  });
+
+  storeOptions(
+    alerts
+      .command('show')
+      .description('print alerts by id: who, when, how much, every reason on a line, and their member transactions')
+      .argument('<alertId...>', 'alert ids (the alert_id column)')
+      .option('--format <format>', 'text or json', 'text'),
+  ).action(async (ids, o) => {
+    await showAlertsCommand(ids, o);
   });
 
   storeOptions(

@@ -16,6 +16,7 @@ import {
   ALERTS_DDL,
   ALERTS_TABLE,
   type Alert,
+  type AlertFilter,
   type AlertSummary,
   type AlertSummaryOptions,
   ConfigError,
@@ -338,7 +339,7 @@ export class RedshiftDataResultsStore implements ResultsStore {
     return Math.max(0, done.ResultRows ?? 0);
   }
 
-  async listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]> {
+  async listAlerts(filter?: AlertFilter): Promise<Alert[]> {
     return (await this.select(selectAlertsSql(filter))).map(rowToAlert);
   }
 

@@ -12,6 +12,7 @@ import {
   selectAlertsSql,
   summarizeAlertsSql,
   type Alert,
+  type AlertFilter,
   type AlertSummary,
   type AlertSummaryOptions,
   type ResultsStore,
@@ -180,7 +181,7 @@ export class PostgresResultsStore implements ResultsStore {
     return { total: Number(row?.total ?? 0), ofRun: Number(row?.of_run ?? 0) };
   }
 
-  async listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]> {
+  async listAlerts(filter?: AlertFilter): Promise<Alert[]> {
     const rows = await this.run(this.client, selectAlertsSql(filter));
     return rows.map(rowToAlert);
   }

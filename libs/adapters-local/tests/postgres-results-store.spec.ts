@@ -65,6 +65,17 @@ describe.each(targets)('PostgresResultsStore on $name', (target) => {
     expect((await store.listAlerts()).map((a) => a.alert_id)).toEqual(['a2', 'a1']);
   });
 
+  it('lists the alerts of given ids (an id with a quote included), of one run or not', async () => {
+    await store.upsertAlerts([
+      makeAlert({ alert_id: 'a1', run_id: 'run-1' }),
+      makeAlert({ alert_id: "a'2", run_id: 'run-2', score: 0.9 }),
+      makeAlert({ alert_id: 'a3', run_id: 'run-1', score: 0.8 }),
+    ]);
+    expect((await store.listAlerts({ alertIds: ['a1', "a'2", 'missing'] })).map((a) => a.alert_id)).toEqual(["a'2", 'a1']);
+    expect((await store.listAlerts({ alertIds: ['a1', "a'2"], runId: 'run-1' })).map((a) => a.alert_id)).toEqual(['a1']);
+    expect(await store.listAlerts({ alertIds: [] })).toEqual([]);
+  });
+
   it('retires the alerts a later run did not write, and only those', async () => {
     await store.upsertAlerts([
       makeAlert({ alert_id: 'a1', run_id: 'run-1' }),

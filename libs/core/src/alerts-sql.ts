@@ -131,9 +131,20 @@ const ALERT_SELECT_LIST =
 
 const limitClause = (limit: number | undefined) => (limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(limit))}` : '');
 
+/** Which alerts a listing returns: those last written by `runId`, those of `alertIds`, at most `limit`. */
+export interface AlertFilter {
+  runId?: string;
+  alertIds?: string[];
+  limit?: number;
+}
+
 /** SELECT returning ALERT_COLUMNS with timestamps and decimals as text, so every store maps rows alike. */
-export function selectAlertsSql(filter?: { runId?: string; limit?: number }): string {
-  const where = filter?.runId ? ` WHERE run_id = ${sqlLiteral(filter.runId)}` : '';
+export function selectAlertsSql(filter?: AlertFilter): string {
+  const conditions = [
+    ...(filter?.runId ? [`run_id = ${sqlLiteral(filter.runId)}`] : []),
+    ...(filter?.alertIds ? [filter.alertIds.length ? `alert_id IN (${filter.alertIds.map(sqlLiteral).join(', ')})` : '1 = 0'] : []),
+  ];
+  const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
   return `SELECT ${ALERT_SELECT_LIST} FROM ${ALERTS_TABLE}${where} ORDER BY score DESC, alert_id${limitClause(filter?.limit)}`;
 }
 

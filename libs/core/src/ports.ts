@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Alert } from './alert';
-import type { AlertSummary, AlertSummaryOptions } from './alerts-sql';
+import type { AlertFilter, AlertSummary, AlertSummaryOptions } from './alerts-sql';
 
 /**
  * Object store port: S3 in AWS, a local directory with the same key layout on a laptop.
@@ -112,8 +112,8 @@ export interface ResultsStore {
   restampAlerts(from: string, to: string, exceptMethod: string): Promise<number>;
   /** How many alerts the store holds, and how many of them run `runId` wrote. */
   alertCounts(runId: string): Promise<{ total: number; ofRun: number }>;
-  /** Lists alerts ordered by score descending, then alert_id. */
-  listAlerts(filter?: { runId?: string; limit?: number }): Promise<Alert[]>;
+  /** Lists alerts (of a run, or of given ids) ordered by score descending, then alert_id. */
+  listAlerts(filter?: AlertFilter): Promise<Alert[]>;
   /**
    * Hands every alert (of `runId` when given) to `onPage` in listAlerts' order, about `pageSize` at a time, without
    * holding them all (an export of every alert); returns how many.
