@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALERT_COLUMNS, Keys, type Alert } from '@splitwatch/core';
-import { readSplitCandidates, registerFeatures, SPLIT_CANDIDATE_METHOD, type DetectResult } from '@splitwatch/use-cases';
+import { readSplitCandidates, registerFeatures, RUN_LOCK_KEY, SPLIT_CANDIDATE_METHOD, type DetectResult } from '@splitwatch/use-cases';
 import { openLocalAdapters, type Adapters } from '@splitwatch/handlers';
 import { synthesize, SYNTH_PRESETS } from '@splitwatch/synth';
 import { alertsToCsv } from '../src/commands/export.command';
@@ -289,5 +289,23 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(failure.error).toBe('InputFormatError');
     const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-bad/manifest.json'));
     expect(manifest.status).toBe('FAILED');
+    // The failed run gave the data set back.
+    expect(await adapters.objectStore.exists(RUN_LOCK_KEY)).toBe(false);
+  });
+
+  it('refuses to start while another run holds the data set, changing nothing, and says which run holds it', async () => {
+    expect(await adapters.objectStore.exists(RUN_LOCK_KEY)).toBe(false);
+    await adapters.objectStore.putText(RUN_LOCK_KEY, JSON.stringify({ runId: 'someone-else', since: new Date().toISOString() }));
+    const curated = await adapters.objectStore.list('curated/');
+    const alerts = await (await adapters.resultsStore()).listAlerts();
+    const err = await run('run-refused', transactionsCsv, undefined, true).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineFailedError);
+    expect((err as PipelineFailedError).failedState).toBe('Ingest');
+    expect((err as Error).message).toMatch(/RunInProgressError.*Run someone-else has been working on this data since/);
+    expect(await adapters.objectStore.list('curated/')).toEqual(curated);
+    expect(await (await adapters.resultsStore()).listAlerts()).toEqual(alerts);
+    // The holder keeps it.
+    expect(JSON.parse(await adapters.objectStore.getText(RUN_LOCK_KEY)).runId).toBe('someone-else');
+    await adapters.objectStore.delete([RUN_LOCK_KEY]);
   });
 });

@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import type { ObjectStore, SqlEngine, TableDef } from '@splitwatch/core';
 import { openLocalAdapters, TASK_HANDLERS, type Adapters, type PipelineState } from '@splitwatch/handlers';
 import { synthesize, SYNTH_PRESETS } from '@splitwatch/synth';
+import { acquireRunLock, RUN_LOCK_KEY } from '@splitwatch/use-cases';
 import { grants, listedPrefixes, roleStatements, slsPackage, type IamStatement } from './helpers/sls-package';
 
 /*
@@ -54,6 +55,7 @@ function recordingStore(inner: ObjectStore, log: (action: string, target: string
     getBytes: (k) => (get(k), inner.getBytes(k)),
     getStream: (k) => (get(k), inner.getStream(k)),
     putText: (k, b, t) => (put(k), inner.putText(k, b, t)),
+    putTextIfAbsent: (k, b, t) => (put(k), inner.putTextIfAbsent(k, b, t)),
     putBytes: (k, b, t) => (put(k), inner.putBytes(k, b, t)),
     putFile: (k, p, t) => (put(k), inner.putFile(k, p, t)),
     exists: (k) => (get(k), inner.exists(k)), // a HEAD needs s3:GetObject
@@ -201,9 +203,13 @@ describe('every function of a local run is granted what it touches by its servic
       expect(second.features?.mode).toBe('incremental');
       expect([second.detect ?? []].flat().map((d) => d.mode)).toEqual(Array(8).fill('incremental'));
       expect(second.sink?.carried).toBeGreaterThan(0);
+      // A run that ended without giving the lock back (a stale lock): the next one takes it over.
+      await local.objectStore.putText(RUN_LOCK_KEY, JSON.stringify({ runId: 'iam-2', since: new Date().toISOString() }));
       // A file withdrawn (the scheduled input given too): its curated rows, conflicts list and state change.
       const third = await run('iam-3', [], ['raw/b.csv']);
       expect(third.ingest?.withdrawn).toMatchObject([{ source: 'raw/b.csv', status: 'withdrawn' }]);
+      // A failed run gives its lock back.
+      await acquireRunLock(local.objectStore, 'iam-4');
       await handler('RecordFailure')({ runId: 'iam-4', error: { Error: 'TestError', Cause: 'a step failed' } });
     } finally {
       await local.close();

@@ -27,6 +27,8 @@ describe('apps/ingest packaged (stage dev)', () => {
         'curated/sources/*',
         'curated/transactions/*',
         'raw/*',
+        'runs/*/manifest.json',
+        'runs/lock.json',
         'staging/*',
       ],
       's3:PutObject': [
@@ -38,8 +40,8 @@ describe('apps/ingest packaged (stage dev)', () => {
         'runs/*',
         'staging/*',
       ],
-      // Never raw/: ingest does not remove its input.
-      's3:DeleteObject': ['curated/sources/*', 'curated/transactions/*', 'staging/*'],
+      // Never raw/: ingest does not remove its input. The run lock: taken over from a run that ended holding it.
+      's3:DeleteObject': ['curated/sources/*', 'curated/transactions/*', 'runs/lock.json', 'staging/*'],
     });
   });
 
@@ -51,6 +53,8 @@ describe('apps/ingest packaged (stage dev)', () => {
       'curated/sources/*',
       'extras/*',
       'athena-results/*',
+      'runs/lock.json',
+      'runs/*/manifest.json',
     ]);
   });
 });

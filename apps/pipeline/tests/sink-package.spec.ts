@@ -152,9 +152,11 @@ describe('apps/sink packaged (stage dev)', () => {
       's3:PutObject': ['runs/', 'staging/sink/'],
       's3:DeleteObject': ['staging/sink/'],
     });
+    // A failed run's recordFailure gives the run lock back.
     expect(s3ObjectGrants(recordFailureRole)).toEqual({
       's3:GetObject': ['runs/'],
       's3:PutObject': ['runs/'],
+      's3:DeleteObject': ['runs/lock.json'],
     });
   });
 

@@ -120,6 +120,20 @@ export class S3ObjectStore implements ObjectStore {
     await this.put(key, body, contentType ?? contentTypeFor(key, 'text/plain; charset=utf-8'));
   }
 
+  /** PutObject with `If-None-Match: *`: S3 answers 412 when the key exists (and 409 to a concurrent conditional write). */
+  async putTextIfAbsent(key: string, body: string, contentType?: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        this.putCommand(key, body, contentType ?? contentTypeFor(key, 'text/plain; charset=utf-8'), undefined, { IfNoneMatch: '*' }),
+      );
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw this.mapError(err, 'PutObject', key);
+    }
+  }
+
   async putBytes(key: string, body: Uint8Array, contentType?: string): Promise<void> {
     await this.put(key, body, contentType ?? contentTypeFor(key, 'application/octet-stream'));
   }
@@ -209,18 +223,28 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** A PutObject with the store's encryption (and `extra`, e.g. a condition). */
+  private putCommand(
+    key: string,
+    body: PutObjectCommandInput['Body'],
+    contentType: string,
+    length?: number,
+    extra: Partial<PutObjectCommandInput> = {},
+  ): PutObjectCommand {
+    return new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentType: contentType,
+      ...(length !== undefined ? { ContentLength: length } : {}),
+      ...extra,
+      ...this.encryption,
+    });
+  }
+
   private async put(key: string, body: PutObjectCommandInput['Body'], contentType: string, length?: number) {
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body,
-          ContentType: contentType,
-          ...(length !== undefined ? { ContentLength: length } : {}),
-          ...this.encryption,
-        }),
-      );
+      await this.client.send(this.putCommand(key, body, contentType, length));
     } catch (err) {
       throw this.mapError(err, 'PutObject', key);
     }

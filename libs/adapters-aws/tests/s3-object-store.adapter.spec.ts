@@ -130,6 +130,24 @@ describe('S3ObjectStore', () => {
       expect(s3.commandCalls(PutObjectCommand)[0].args[0].input.SSEKMSKeyId).toBeUndefined();
     });
 
+    it('writes only where nothing is (If-None-Match: *), and says false when S3 finds the key taken', async () => {
+      s3.on(PutObjectCommand).resolvesOnce({}).rejectsOnce(awsError('PreconditionFailed', 412)).rejectsOnce(awsError('ConditionalRequestConflict', 409)).rejects(awsError('AccessDenied', 403));
+
+      expect(await store.putTextIfAbsent('runs/lock.json', '{"runId":"r1"}')).toBe(true);
+      expect(await store.putTextIfAbsent('runs/lock.json', '{"runId":"r2"}')).toBe(false);
+      expect(await store.putTextIfAbsent('runs/lock.json', '{"runId":"r3"}')).toBe(false);
+      await expect(store.putTextIfAbsent('runs/lock.json', '{"runId":"r4"}')).rejects.toThrow(SplitwatchError);
+
+      expect(s3).toHaveReceivedNthCommandWith(1, PutObjectCommand, {
+        Bucket: BUCKET,
+        Key: 'runs/lock.json',
+        Body: '{"runId":"r1"}',
+        ContentType: 'application/json',
+        IfNoneMatch: '*',
+        ServerSideEncryption: 'AES256',
+      });
+    });
+
     it('encrypts with the KMS key when one is configured', async () => {
       const kms = new S3ObjectStore({
         client,

@@ -67,6 +67,22 @@ export class LocalObjectStore implements ObjectStore {
     await this.putBytes(key, Buffer.from(body, 'utf8'), contentType);
   }
 
+  /** Written beside the file, then hard-linked into place: link(2) fails when the name exists, so one writer wins. */
+  async putTextIfAbsent(key: string, body: string, _contentType?: string): Promise<boolean> {
+    const file = this.localPathOf(key);
+    let created = false;
+    await this.writeAtomically(key, file, async (tmp) => {
+      await fsp.writeFile(tmp, body, { flag: 'wx' });
+      try {
+        await fsp.link(tmp, file);
+        created = true;
+      } catch (error) {
+        if (errnoCode(error) !== 'EEXIST') throw error;
+      }
+    }, false);
+    return created;
+  }
+
   async putBytes(key: string, body: Uint8Array, _contentType?: string): Promise<void> {
     const file = this.localPathOf(key);
     await this.writeAtomically(key, file, (tmp) => fsp.writeFile(tmp, body, { flag: 'wx' }));
@@ -167,6 +183,8 @@ export class LocalObjectStore implements ObjectStore {
     key: string,
     file: string,
     write: (tmp: string) => Promise<void>,
+    /** false: `write` puts the file in place itself (the temporary one is removed afterwards). */
+    renameIntoPlace = true,
   ): Promise<void> {
     try {
       await fsp.mkdir(path.dirname(file), { recursive: true });
@@ -188,7 +206,8 @@ export class LocalObjectStore implements ObjectStore {
         await fsp.mkdir(path.dirname(file), { recursive: true });
         await write(tmp);
       }
-      await fsp.rename(tmp, file);
+      if (renameIntoPlace) await fsp.rename(tmp, file);
+      else await fsp.rm(tmp, { force: true });
     } catch (error) {
       await fsp.rm(tmp, { force: true });
       throw error;

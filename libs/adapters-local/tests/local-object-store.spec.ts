@@ -40,6 +40,17 @@ describe('LocalObjectStore', () => {
       expect(store.location).toBe(root);
     });
 
+    it('writes only where nothing is: one of many writers at once wins, whole, and the others are told', async () => {
+      expect(await store.putTextIfAbsent('runs/lock.json', 'first')).toBe(true);
+      expect(await store.putTextIfAbsent('runs/lock.json', 'second')).toBe(false);
+      expect(await store.getText('runs/lock.json')).toBe('first');
+      const wins = await Promise.all(Array.from({ length: 16 }, (_, i) => store.putTextIfAbsent('runs/other.json', `writer ${i}`)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect(await store.getText('runs/other.json')).toBe(`writer ${wins.indexOf(true)}`);
+      // Nothing left beside them.
+      expect((await store.list('runs/')).map((o) => o.key)).toEqual(['runs/lock.json', 'runs/other.json']);
+    });
+
     it('reads bytes, streams and files exactly', async () => {
       const bytes = Uint8Array.from([0, 1, 2, 254, 255]);
       const local = path.join(base, 'upload.csv');

@@ -20,6 +20,11 @@ export interface ObjectStore {
    * disk may take it instead of copying it (it may then be gone; the caller still removes it, forcefully).
    */
   putFile(key: string, localPath: string, contentType?: string, options?: { move?: boolean }): Promise<void>;
+  /**
+   * Writes `body` under `key` only when nothing is there (S3's conditional write, `If-None-Match: *`; locally an
+   * exclusive create): true when written, false when the key was taken. The object appears whole or not at all.
+   */
+  putTextIfAbsent(key: string, body: string, contentType?: string): Promise<boolean>;
   exists(key: string): Promise<boolean>;
   /** Lists every key under a prefix (all pages), sorted, with sizes. */
   list(prefix: string): Promise<ObjectInfo[]>;

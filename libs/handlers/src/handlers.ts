@@ -1,7 +1,17 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { resolveConfig } from '@splitwatch/core';
-import { buildFeatures, detect, fitModels, ingest, recordFailure, report, sink } from '@splitwatch/use-cases';
+import {
+  acquireRunLock,
+  buildFeatures,
+  detect,
+  fitModels,
+  ingest,
+  recordFailure,
+  releaseRunLock,
+  report,
+  sink,
+} from '@splitwatch/use-cases';
 import type { AdapterProvider } from './adapters';
 import { decodeIngestInput, InvalidEventError, runIdOf, type PipelineState } from './pipeline-state';
 
@@ -54,6 +64,8 @@ export function createIngestHandler(opts: HandlerOptions) {
   return make('ingest', opts, async (state) => {
     const input = decodeIngestInput(state);
     const a = await opts.adapters();
+    // The first Task takes the data set for the run; Report (or RecordFailure) gives it back.
+    await acquireRunLock(a.objectStore, input.runId, { onProgress: opts.onProgress });
     return ingest(
       {
         objectStore: a.objectStore,
@@ -122,7 +134,9 @@ export function createReportHandler(opts: HandlerOptions) {
   return make('report', opts, async (state) => {
     const runId = runIdOf(state);
     const a = await opts.adapters();
-    return report({ objectStore: a.objectStore, resultsStore: await a.resultsStore(), sqlEngine: await a.sqlEngine() }, { runId });
+    const out = await report({ objectStore: a.objectStore, resultsStore: await a.resultsStore(), sqlEngine: await a.sqlEngine() }, { runId });
+    await releaseRunLock(a.objectStore, runId);
+    return out;
   });
 }
 
@@ -131,7 +145,9 @@ export function createRecordFailureHandler(opts: HandlerOptions) {
   return make('record-failure', opts, async (state) => {
     const runId = state.ingest?.runId ?? state.runId ?? 'unknown-run';
     const a = await opts.adapters();
-    return recordFailure({ objectStore: a.objectStore }, { runId, error: state.error ?? {} });
+    const out = await recordFailure({ objectStore: a.objectStore }, { runId, error: state.error ?? {} });
+    await releaseRunLock(a.objectStore, runId);
+    return out;
   });
 }
 

@@ -1,4 +1,5 @@
 export * from './audit/step-record';
+export * from './audit/run-lock';
 export * from './detect/detect.use-case';
 export * from './detect/ensemble';
 export * from './detect/episodes';
