@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { Keys } from '@splitwatch/core';
 import { acquireRunLock, releaseRunLock, RUN_LOCK_KEY, RUN_LOCK_TTL_MS, RunInProgressError } from '@splitwatch/use-cases';
 import { localWorld } from './helpers';
@@ -17,7 +19,7 @@ describe('one run at a time on a data set', () => {
   it('refuses a second run while the first holds the data, names it, and lets it in once given back', async () => {
     const now = new Date('2026-12-02T10:00:00Z');
     await acquireRunLock(w.objectStore, 'r1', { now });
-    expect(await holder()).toEqual({ runId: 'r1', since: '2026-12-02T10:00:00.000Z' });
+    expect(await holder()).toEqual({ runId: 'r1', since: '2026-12-02T10:00:00.000Z', host: hostname(), pid: process.pid });
     // The same run again (a retried first Task) keeps it.
     await acquireRunLock(w.objectStore, 'r1', { now });
     const refused = acquireRunLock(w.objectStore, 'r2', { now });
@@ -47,10 +49,24 @@ describe('one run at a time on a data set', () => {
 
     const later = new Date(now.getTime() + RUN_LOCK_TTL_MS + 1000);
     await acquireRunLock(w.objectStore, 'r3', { now: later, onProgress });
-    expect(await holder()).toEqual({ runId: 'r3', since: later.toISOString() });
+    expect(await holder()).toMatchObject({ runId: 'r3', since: later.toISOString() });
     expect(progress[1]).toBe('taking over the lock of run r2: taken 2026-12-02T10:00:00.000Z, over 12 h ago');
     // Just under the limit, with no ended manifest: refused.
     await expect(acquireRunLock(w.objectStore, 'r4', { now: new Date(later.getTime() + RUN_LOCK_TTL_MS - 1000) })).rejects.toThrow(RunInProgressError);
+  });
+
+  it('takes over the lock of a process gone from this machine (a run stopped with Ctrl-C), not of one still running', async () => {
+    const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid as number;
+    const since = new Date().toISOString();
+    await w.objectStore.putText(RUN_LOCK_KEY, JSON.stringify({ runId: 'killed', since, host: hostname(), pid: gone }));
+    const progress: string[] = [];
+    await acquireRunLock(w.objectStore, 'r2', { onProgress: (m) => progress.push(m) });
+    expect(progress).toEqual([`taking over the lock of run killed: its process ${gone} on this machine is gone`]);
+    // A live process of this machine (this test's parent), or one of another machine: refused.
+    await w.objectStore.putText(RUN_LOCK_KEY, JSON.stringify({ runId: 'alive', since, host: hostname(), pid: process.ppid }));
+    await expect(acquireRunLock(w.objectStore, 'r3')).rejects.toThrow(RunInProgressError);
+    await w.objectStore.putText(RUN_LOCK_KEY, JSON.stringify({ runId: 'elsewhere', since, host: 'another-machine', pid: gone }));
+    await expect(acquireRunLock(w.objectStore, 'r3')).rejects.toThrow(RunInProgressError);
   });
 
   it('lets exactly one of many runs starting together in', async () => {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Keys, SplitwatchError, type ObjectStore } from '@splitwatch/core';
 import { getTextIfPresent } from '../optional-object';
 
@@ -12,7 +13,10 @@ import { getTextIfPresent } from '../optional-object';
 
 export const RUN_LOCK_KEY = 'runs/lock.json';
 
-/** A lock older than this is taken over: its run died without giving it back (the longest run takes under an hour). */
+/**
+ * A lock older than this is taken over: its run died without giving it back (a year of the real log takes under an
+ * hour from scratch).
+ */
 export const RUN_LOCK_TTL_MS = 12 * 3_600_000;
 
 /** Another run holds the data set. */
@@ -21,6 +25,19 @@ export class RunInProgressError extends SplitwatchError {}
 interface RunLock {
   runId: string;
   since: string;
+  /** The machine and process that took it: a lock of a process gone from this machine is taken over. */
+  host?: string;
+  pid?: number;
+}
+
+/** Whether a process of this machine is still running (signal 0 only checks). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function readLock(store: ObjectStore): Promise<RunLock | undefined> {
@@ -38,6 +55,10 @@ async function readLock(store: ObjectStore): Promise<RunLock | undefined> {
 async function staleBecause(store: ObjectStore, lock: RunLock, now: Date): Promise<string | undefined> {
   const age = now.getTime() - Date.parse(lock.since);
   if (!(age < RUN_LOCK_TTL_MS)) return `taken ${lock.since}, over ${RUN_LOCK_TTL_MS / 3_600_000} h ago`;
+  // A laptop run stopped with Ctrl-C writes no manifest: its process is gone.
+  if (lock.host === hostname() && typeof lock.pid === 'number' && lock.pid !== process.pid && !processAlive(lock.pid)) {
+    return `its process ${lock.pid} on this machine is gone`;
+  }
   const manifest = await getTextIfPresent(store, Keys.manifest(lock.runId));
   if (manifest === undefined) return undefined;
   try {
@@ -60,7 +81,8 @@ export async function acquireRunLock(
 ): Promise<void> {
   const now = options.now ?? new Date();
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (await store.putTextIfAbsent(RUN_LOCK_KEY, JSON.stringify({ runId, since: now.toISOString() }), 'application/json')) return;
+    const lock: RunLock = { runId, since: now.toISOString(), host: hostname(), pid: process.pid };
+    if (await store.putTextIfAbsent(RUN_LOCK_KEY, JSON.stringify(lock), 'application/json')) return;
     const held = await readLock(store);
     if (!held) continue; // given back in between: try again
     if (held.runId === runId) return;
