@@ -297,11 +297,16 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     expect(await adapters.objectStore.exists(RUN_LOCK_KEY)).toBe(false);
     await adapters.objectStore.putText(RUN_LOCK_KEY, JSON.stringify({ runId: 'someone-else', since: new Date().toISOString() }));
     const curated = await adapters.objectStore.list('curated/');
+    await (await adapters.resultsStore()).ensureSchema();
     const alerts = await (await adapters.resultsStore()).listAlerts();
-    const err = await run('run-refused', transactionsCsv, undefined, true).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PipelineFailedError);
-    expect((err as PipelineFailedError).failedState).toBe('Ingest');
-    expect((err as Error).message).toMatch(/RunInProgressError.*Run someone-else has been working on this data since/);
+    // The execution ends without failing (no failed-executions alarm for a schedule meeting a long run)...
+    const out = await run('run-refused', transactionsCsv, undefined, true);
+    expect(out.error?.Error).toBe('RunInProgressError');
+    expect(out.error?.Cause).toMatch(/Run someone-else has been working on this data since/);
+    expect(out.ingest).toBeUndefined();
+    // ...and its audit trail says why it did nothing.
+    const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-refused/manifest.json'));
+    expect(manifest).toMatchObject({ status: 'FAILED', failure: { error: 'RunInProgressError' } });
     expect(await adapters.objectStore.list('curated/')).toEqual(curated);
     expect(await (await adapters.resultsStore()).listAlerts()).toEqual(alerts);
     // The holder keeps it.

@@ -83,11 +83,20 @@ describe('the pipeline state machine definition (statemachines/pipeline.asl.yaml
     }
   });
 
-  it('ends a failed run in a Fail state after RecordFailure, without catching its own errors', () => {
+  it('ends a failed run in a Fail state after RecordFailure, without catching its own errors; a run refused the data set succeeds', () => {
     const recordFailure = definition.States.RecordFailure;
 
     expect(recordFailure.Catch).toBeUndefined();
-    expect(definition.States[recordFailure.Next!].Type).toBe('Fail');
+    const choice = definition.States[recordFailure.Next!] as unknown as {
+      Type: string;
+      Choices: { Variable: string; StringEquals: string; Next: string }[];
+      Default: string;
+    };
+    expect(choice.Type).toBe('Choice');
+    expect(definition.States[choice.Default].Type).toBe('Fail');
+    // Only a run refused because another holds the data set ends without failing (no failed-executions alarm).
+    expect(choice.Choices).toEqual([{ Variable: '$.error.Error', StringEquals: 'RunInProgressError', Next: 'SkippedBusy' }]);
+    expect(definition.States.SkippedBusy.Type).toBe('Succeed');
   });
 
   it('fans Detect out over the account slices, each slice one DetectPartition Task with its own Retry', () => {
