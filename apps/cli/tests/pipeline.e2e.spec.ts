@@ -299,14 +299,15 @@ describe('the pipeline ASL run locally with the embedded adapters', () => {
     const curated = await adapters.objectStore.list('curated/');
     await (await adapters.resultsStore()).ensureSchema();
     const alerts = await (await adapters.resultsStore()).listAlerts();
-    // The execution ends without failing (no failed-executions alarm for a schedule meeting a long run)...
+    // The execution ends without an error (no alarm for a schedule meeting a long run), straight after Ingest...
     const out = await run('run-refused', transactionsCsv, undefined, true);
-    expect(out.error?.Error).toBe('RunInProgressError');
-    expect(out.error?.Cause).toMatch(/Run someone-else has been working on this data since/);
-    expect(out.ingest).toBeUndefined();
+    expect(out.error).toBeUndefined();
+    expect(out.ingest?.skipped).toMatch(/^Run someone-else has been working on this data since/);
+    expect(out.ingest?.totals.read).toBe(0);
+    expect(out.features).toBeUndefined();
     // ...and its audit trail says why it did nothing.
     const manifest = JSON.parse(await adapters.objectStore.getText('runs/run-refused/manifest.json'));
-    expect(manifest).toMatchObject({ status: 'FAILED', failure: { error: 'RunInProgressError' } });
+    expect(manifest).toMatchObject({ status: 'SKIPPED', failure: { step: 'ingest', error: 'RunInProgressError' } });
     expect(await adapters.objectStore.list('curated/')).toEqual(curated);
     expect(await (await adapters.resultsStore()).listAlerts()).toEqual(alerts);
     // The holder keeps it.

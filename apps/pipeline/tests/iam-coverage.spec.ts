@@ -208,6 +208,11 @@ describe('every function of a local run is granted what it touches by its servic
       // A file withdrawn (the scheduled input given too): its curated rows, conflicts list and state change.
       const third = await run('iam-3', [], ['raw/b.csv']);
       expect(third.ingest?.withdrawn).toMatchObject([{ source: 'raw/b.csv', status: 'withdrawn' }]);
+      // A run refused the data set (another holds it) records why and does nothing else.
+      await acquireRunLock(local.objectStore, 'iam-holder');
+      const refused = (await handler('Ingest')({ runId: 'iam-refused', sources: ['raw/'] })) as PipelineState['ingest'];
+      expect(refused?.skipped).toMatch(/^Run iam-holder has been working on this data/);
+      await local.objectStore.delete([RUN_LOCK_KEY]);
       // A failed run gives its lock back.
       await acquireRunLock(local.objectStore, 'iam-4');
       await handler('RecordFailure')({ runId: 'iam-4', error: { Error: 'TestError', Cause: 'a step failed' } });

@@ -83,19 +83,22 @@ describe('the pipeline state machine definition (statemachines/pipeline.asl.yaml
     }
   });
 
-  it('ends a failed run in a Fail state after RecordFailure, without catching its own errors; a run refused the data set succeeds', () => {
+  it('ends a failed run in a Fail state after RecordFailure, without catching its own errors', () => {
     const recordFailure = definition.States.RecordFailure;
 
     expect(recordFailure.Catch).toBeUndefined();
-    const choice = definition.States[recordFailure.Next!] as unknown as {
+    expect(definition.States[recordFailure.Next!].Type).toBe('Fail');
+  });
+
+  it('ends a run that Ingest found refused the data set in a Succeed state, before any other step', () => {
+    const choice = definition.States[definition.States.Ingest.Next!] as unknown as {
       Type: string;
-      Choices: { Variable: string; StringEquals: string; Next: string }[];
+      Choices: { Variable: string; IsPresent: boolean; Next: string }[];
       Default: string;
     };
     expect(choice.Type).toBe('Choice');
-    expect(definition.States[choice.Default].Type).toBe('Fail');
-    // Only a run refused because another holds the data set ends without failing (no failed-executions alarm).
-    expect(choice.Choices).toEqual([{ Variable: '$.error.Error', StringEquals: 'RunInProgressError', Next: 'SkippedBusy' }]);
+    expect(choice.Choices).toEqual([{ Variable: '$.ingest.skipped', IsPresent: true, Next: 'SkippedBusy' }]);
+    expect(choice.Default).toBe('BuildFeatures');
     expect(definition.States.SkippedBusy.Type).toBe('Succeed');
   });
 

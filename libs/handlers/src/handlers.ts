@@ -10,7 +10,10 @@ import {
   recordFailure,
   releaseRunLock,
   report,
+  RunInProgressError,
   sink,
+  skippedIngest,
+  writeSkippedManifest,
 } from '@splitwatch/use-cases';
 import type { AdapterProvider } from './adapters';
 import { decodeIngestInput, InvalidEventError, runIdOf, type PipelineState } from './pipeline-state';
@@ -64,8 +67,15 @@ export function createIngestHandler(opts: HandlerOptions) {
   return make('ingest', opts, async (state) => {
     const input = decodeIngestInput(state);
     const a = await opts.adapters();
-    // The first Task takes the data set for the run; Report (or RecordFailure) gives it back.
-    await acquireRunLock(a.objectStore, input.runId, { onProgress: opts.onProgress });
+    // The first Task takes the data set for the run; Report (or RecordFailure) gives it back. A run refused it
+    // records why and ends (the ASL's SkippedBusy): an error here would raise the function's errors alarm.
+    try {
+      await acquireRunLock(a.objectStore, input.runId, { onProgress: opts.onProgress });
+    } catch (error) {
+      if (!(error instanceof RunInProgressError)) throw error;
+      await writeSkippedManifest(a.objectStore, input.runId, { step: 'ingest', error: error.name, cause: error.message });
+      return skippedIngest(input.runId, error.message);
+    }
     return ingest(
       {
         objectStore: a.objectStore,

@@ -129,8 +129,8 @@ export async function runCommand(opts: RunOptions, log: (s: string) => void = co
         else log(`  ✗ ${e.state} failed`);
       },
     });
-    // A run refused because another holds the data set ends the execution without failing it (see the ASL).
-    if (output.error) throw new Error(`Run ${runId} changed nothing: ${output.error.Cause ?? output.error.Error ?? 'it was refused'}`);
+    // A run refused because another holds the data set ends the execution without an error (see the ASL).
+    if (output.ingest?.skipped) throw new Error(`Run ${runId} changed nothing: ${output.ingest.skipped}`);
     const totalSeconds = (Date.now() - started) / 1000;
     const t = output.ingest?.totals;
     const skippedWithdrawn = (output.ingest?.sources ?? []).filter((x) => x.status === 'withdrawn').length;

@@ -46,13 +46,21 @@ export function startStep(objectStore: ObjectStore, runId: string, step: string,
 /** The run manifest: every step record of the run, in pipeline order, and the run's status. */
 export interface RunManifest {
   runId: string;
-  status: 'SUCCEEDED' | 'FAILED';
+  /** `SKIPPED`: the run did nothing, another run holding the data set (`failure` says which). */
+  status: 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
   writtenAt: string;
   steps: StepRecord[];
   failure?: { step?: string; error: string; cause: string };
 }
 
 const STEP_ORDER = ['ingest', 'build-features', 'fit-models', 'detect', 'sink', 'report'];
+
+/** The manifest of a run that did nothing (it recorded no step): written without listing the run's steps. */
+export async function writeSkippedManifest(objectStore: ObjectStore, runId: string, failure: RunManifest['failure']): Promise<RunManifest> {
+  const manifest: RunManifest = { runId, status: 'SKIPPED', writtenAt: new Date().toISOString(), steps: [], failure };
+  await objectStore.putText(Keys.manifest(runId), JSON.stringify(manifest, null, 2), 'application/json');
+  return manifest;
+}
 
 /** Collects the step records of a run into `runs/<runId>/manifest.json`. */
 export async function writeManifest(

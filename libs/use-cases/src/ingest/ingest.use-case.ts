@@ -175,6 +175,20 @@ export interface IngestResult {
   dateRange: { min: string; max: string } | null;
   /** What this run withdrew (see IngestInput.withdraw). */
   withdrawn: WithdrawalReport[];
+  /** Set when the run did nothing because another run holds the data set (see audit/run-lock.ts): why. */
+  skipped?: string;
+}
+
+/** The result of a run that ingested nothing because it was refused the data set (`reason`: the lock's message). */
+export function skippedIngest(runId: string, reason: string): IngestResult {
+  return {
+    runId,
+    sources: [],
+    totals: { files: 0, read: 0, accepted: 0, duplicates: 0, rejected: 0, unchanged: 0, withdrawn: 0 },
+    dateRange: null,
+    withdrawn: [],
+    skipped: reason,
+  };
 }
 
 /** 2: validated in SQL for Parquet, extras kept aside, column map, `extrasKey` in the manifest. */
