@@ -140,7 +140,10 @@ describe('renderReport', () => {
         '<td class="mono">quarantine/run=r1/abc.csv</td></tr>',
     );
     expect(html).toContain('<tr><td class="mono">raw/b&lt;.csv</td><td>withdrawn: 1,200 curated rows removed</td><td class="num">—</td>');
-    expect(html).toContain('<td>unchanged<br><small>unchanged since run r0</small></td><td class="num">—</td>');
+    // Unchanged files (a scheduled run given the whole folder) are folded into one line.
+    expect(html).toContain(
+      '<tr><td colspan="8"><details><summary>1 file(s) unchanged since they were ingested, not read again</summary><div class="mono">raw/c.csv</div></details></td></tr>',
+    );
     // Files in key order.
     expect(html.indexOf('raw/a.csv')).toBeLessThan(html.indexOf('raw/b&lt;.csv'));
   });

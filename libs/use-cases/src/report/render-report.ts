@@ -35,7 +35,14 @@ const count = (n: number | undefined | null) => (n === undefined || n === null ?
 /** What the run did with each file: its accounting (read = accepted + duplicates + rejected), reasons, quarantine. */
 function ingestSection(manifests: IngestManifest[] | undefined): string {
   if (!manifests?.length) return '';
-  const rows = [...manifests]
+  // A scheduled run given the whole input folder skips most files: they are listed together, folded.
+  const unchanged = manifests.filter((m) => m.status === 'unchanged').map((m) => m.source).sort();
+  const folded = unchanged.length
+    ? `<tr><td colspan="8"><details><summary>${unchanged.length.toLocaleString('en-US')} file(s) unchanged since they were ingested, not read again</summary>` +
+      `<div class="mono">${unchanged.map(esc).join('<br>')}</div></details></td></tr>`
+    : '';
+  const rows = manifests
+    .filter((m) => m.status !== 'unchanged')
     .sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0))
     .map((m) => {
       const reasons = Object.entries(m.rejectedByReason ?? {})
@@ -52,7 +59,7 @@ function ingestSection(manifests: IngestManifest[] | undefined): string {
     .join('');
   return (
     `<section id="ingest"><h2>Files of this run</h2><table><thead><tr><th>file</th><th>status</th><th>read</th><th>accepted</th>` +
-    `<th>duplicates</th><th>rejected</th><th>rejected by reason</th><th>quarantine</th></tr></thead><tbody>${rows}</tbody></table></section>`
+    `<th>duplicates</th><th>rejected</th><th>rejected by reason</th><th>quarantine</th></tr></thead><tbody>${rows}${folded}</tbody></table></section>`
   );
 }
 
