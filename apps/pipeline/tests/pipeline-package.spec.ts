@@ -1,4 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { openLocalAdapters, TASK_HANDLERS } from '@splitwatch/handlers';
+import { acquireRunLock, RUN_LOCK_KEY } from '@splitwatch/use-cases';
 import { join } from 'node:path';
 import validateAsl from 'asl-validator';
 import {
@@ -51,9 +55,19 @@ function stateMachine(template: CfnTemplate): StateMachineProps {
 }
 
 function scheduleRule(template: CfnTemplate): RuleProps {
-  const rules = Object.keys(resourcesOfType(template, 'AWS::Events::Rule'));
+  const rules = Object.keys(resourcesOfType(template, 'AWS::Events::Rule')).filter(
+    (r) => 'ScheduleExpression' in props(template, r),
+  );
   expect(rules).toHaveLength(1);
   return props(template, rules[0]) as unknown as RuleProps;
+}
+
+/** What EventBridge makes of an InputTemplate: a placeholder as a JSON value is the value in JSON, inside quotes its text. */
+function transformed(template: string, values: Record<string, string>): unknown {
+  const text = template.replace(/("[^"]*")|<(\w+)>/g, (whole, quoted: string | undefined, bare: string | undefined) =>
+    quoted !== undefined ? quoted.replace(/<(\w+)>/g, (_, k: string) => values[k]) : JSON.stringify(values[bare as string]),
+  );
+  return JSON.parse(text);
 }
 
 describe('apps/pipeline packaged with serverless-step-functions (stage dev)', () => {
@@ -124,6 +138,50 @@ describe('apps/pipeline packaged with serverless-step-functions (stage dev)', ()
     expect(rule.ScheduleExpression).toMatch(/^(cron|rate)\(/);
     expect(rule.Targets[0].Arn).toEqual({ Ref: 'PipelineStateMachine' });
     expect(JSON.parse(rule.Targets[0].Input)).toEqual({ sources: ['raw/'], config: stageConfig('dev') });
+  });
+
+  it('records a stopped or timed-out execution with RecordFailure, which gives the run lock back', async () => {
+    const rule = props(template, 'StoppedRunsRule') as unknown as {
+      EventPattern: { source: string[]; 'detail-type': string[]; detail: { status: string[]; stateMachineArn: unknown[] } };
+      Targets: { Arn: unknown; InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string } }[];
+    };
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['ABORTED', 'TIMED_OUT'], stateMachineArn: [{ Ref: 'PipelineStateMachine' }] },
+    });
+    const [target] = rule.Targets;
+    expect(target.Arn).toEqual({ 'Fn::ImportValue': 'splitwatch-dev-RecordFailureFunctionArn' });
+    expect(target.InputTransformer.InputPathsMap).toEqual({ name: '$.detail.name', status: '$.detail.status' });
+    expect(props(template, 'StoppedRunsPermission')).toMatchObject({
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::ImportValue': 'splitwatch-dev-RecordFailureFunctionArn' },
+      SourceArn: { 'Fn::GetAtt': ['StoppedRunsRule', 'Arn'] },
+    });
+    // The event it sends, handed to the RecordFailure handler: the stopped run's manifest, and its lock given back.
+    const event = transformed(target.InputTransformer.InputTemplate, { name: 'run-stopped', status: 'ABORTED' });
+    expect(event).toEqual({
+      runId: 'run-stopped',
+      error: { Error: 'ExecutionABORTED', Cause: 'the execution ended ABORTED before its last step' },
+    });
+    const dataDir = await mkdtemp(join(tmpdir(), 'splitwatch-stopped-'));
+    const adapters = await openLocalAdapters({ dataDir, results: { kind: 'pglite' } });
+    try {
+      await acquireRunLock(adapters.objectStore, 'run-stopped');
+      const handler = TASK_HANDLERS.RecordFailure({ adapters: async () => adapters, logger: () => undefined }) as unknown as (
+        e: unknown,
+        c: unknown,
+      ) => Promise<unknown>;
+      await handler(event, { getRemainingTimeInMillis: () => 60_000, functionName: 'recordFailure', awsRequestId: 'r' });
+      expect(JSON.parse(await adapters.objectStore.getText('runs/run-stopped/manifest.json'))).toMatchObject({
+        status: 'FAILED',
+        failure: { error: 'ExecutionABORTED' },
+      });
+      expect(await adapters.objectStore.exists(RUN_LOCK_KEY)).toBe(false);
+    } finally {
+      await adapters.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('alarms on failed and timed-out executions to the stage alarm topic', () => {
