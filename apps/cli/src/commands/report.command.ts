@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ingestManifests, memberTransactions, renderReport, REPORT_SUMMARY, type RunManifest, type StepRecord } from '@splitwatch/use-cases';
+import { renderDashboard, type RunManifest, type StepRecord } from '@splitwatch/use-cases';
 import { withAdapters, type StoreOptions } from './context';
 
 /** `splitwatch report`: the dashboard from every alert in the results store, with the latest run's steps. */
@@ -8,7 +8,6 @@ export async function reportCommand(opts: StoreOptions & { out: string }, log: (
   return withAdapters(opts, async (a) => {
     const store = await a.resultsStore();
     await store.ensureSchema();
-    const summary = await store.summarizeAlerts(REPORT_SUMMARY);
     const manifests = (await a.objectStore.list('runs/')).filter((o) => o.key.endsWith('/manifest.json'));
     let steps: StepRecord[] = [];
     let runId: string | null = null;
@@ -17,15 +16,11 @@ export async function reportCommand(opts: StoreOptions & { out: string }, log: (
       steps = latest.steps;
       runId = latest.runId;
     }
-    const html = renderReport({
-      title: 'splitwatch — transaction splitting alerts',
-      generatedAt: new Date().toISOString(),
+    const { html, summary } = await renderDashboard(
+      { objectStore: a.objectStore, resultsStore: store, sqlEngine: await a.sqlEngine() },
       runId,
-      summary,
       steps,
-      members: await memberTransactions(await a.sqlEngine(), [...summary.latest, ...summary.top]),
-      ...(runId ? { ingest: await ingestManifests(a.objectStore, runId) } : {}),
-    });
+    );
     const dir = resolve(opts.out);
     await mkdir(dir, { recursive: true });
     const file = join(dir, 'index.html');

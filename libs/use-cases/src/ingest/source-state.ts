@@ -155,10 +155,10 @@ export interface SourceListing {
 /** Every readable source state under `curated/sources/` (live or withdrawn). */
 export async function readSourceStates(store: ObjectStore): Promise<SourceState[]> {
   const states: SourceState[] = [];
-  const listed = (await store.list(Keys.curatedSources)).map((o) => o.key);
+  const listed = new Set((await store.list(Keys.curatedSources)).map((o) => o.key));
   for (const key of listed) {
     if (key.startsWith(Keys.knownConflicts) || !key.endsWith('.json')) continue;
-    const state = await readSourceState(store, key.slice(Keys.curatedSources.length, -'.json'.length), new Set(listed));
+    const state = await readSourceState(store, key.slice(Keys.curatedSources.length, -'.json'.length), listed);
     if (state) states.push(state);
   }
   return states;
@@ -216,6 +216,20 @@ async function sameContent(store: ObjectStore, object: ObjectInfo, state: Source
   if (object.size !== state.bytes) return false;
   const { sha256 } = await checksum(await store.getStream(object.key)).done;
   return sha256 === state.sha256;
+}
+
+/**
+ * The first of `ranges` (days of rows being replaced or withdrawn) that rows this source dropped as duplicates, or
+ * quarantined as conflicts, may point at — compared one day either side of its own days —, or undefined.
+ */
+export function retriesOrConflictsNear<R extends { min: string; max: string }>(state: SourceState, ranges: R[]): R | undefined {
+  if (!state.dateRange) return undefined;
+  const r = state.report;
+  const conflicts = Object.keys(r.rejectedByReason ?? {}).some((k) => k.includes('conflicting duplicate'));
+  if (r.duplicates === 0 && !conflicts) return undefined;
+  const lo = shiftDay(state.dateRange.min, -1);
+  const hi = shiftDay(state.dateRange.max, 1);
+  return ranges.find((d) => d.min <= hi && d.max >= lo);
 }
 
 /** `YYYY-MM-DD` moved by `delta` days. */
@@ -305,18 +319,10 @@ export async function planSources(
     else plans.push(plan('skip', `unchanged since run ${state.runId}`));
   }
   // An unchanged source whose duplicates or conflicts may point at rows of a source being replaced is classified
-  // again with it (see the module comment). Duplicates are compared one day either side.
+  // again with it (see the module comment).
   for (const p of plans) {
-    if (p.action !== 'skip' || !p.state?.dateRange) continue;
-    const r = p.state.report;
-    if (
-      r.duplicates === 0 &&
-      !Object.keys(r.rejectedByReason ?? {}).some((k) => k.includes('conflicting duplicate'))
-    )
-      continue;
-    const lo = shiftDay(p.state.dateRange.min, -1);
-    const hi = shiftDay(p.state.dateRange.max, 1);
-    if (replaced.some((d) => d.min <= hi && d.max >= lo)) {
+    if (p.action !== 'skip' || !p.state) continue;
+    if (retriesOrConflictsNear(p.state, replaced)) {
       p.action = 'ingest';
       p.reason = 'unchanged, but it had duplicates or conflicts near the days of a source ingested again';
     }

@@ -5,7 +5,7 @@ import {
   newSourceReport,
   readSourceState,
   readSourceStates,
-  shiftDay,
+  retriesOrConflictsNear,
   SOURCE_STATE_FORMAT,
   type SourceState,
 } from './source-state';
@@ -102,13 +102,8 @@ export async function sourcesToClassifyAgain(
   if (ranges.length === 0) return again;
   const withdrawn = new Set(withdrawals.map((w) => w.key));
   for (const state of await readSourceStates(store)) {
-    if (state.withdrawn || !state.dateRange || withdrawn.has(state.source)) continue;
-    const r = state.report;
-    const conflicts = Object.keys(r.rejectedByReason ?? {}).some((k) => k.includes('conflicting duplicate'));
-    if (r.duplicates === 0 && !conflicts) continue;
-    const lo = shiftDay(state.dateRange.min, -1);
-    const hi = shiftDay(state.dateRange.max, 1);
-    const near = ranges.find((d) => d.min <= hi && d.max >= lo);
+    if (state.withdrawn || withdrawn.has(state.source)) continue;
+    const near = retriesOrConflictsNear(state, ranges);
     if (!near) continue;
     const reason = `it had duplicates or conflicts near the days of ${near.key}, withdrawn by this run: classified again without its rows`;
     if ((await store.list(state.source)).some((x) => x.key === state.source)) again.set(state.source, reason);
@@ -143,13 +138,14 @@ export async function withdrawSources(
       dateRange: earlier?.dateRange ?? w.days,
     };
     if (report.status === 'withdrawn') {
+      const version = before ? before.version : w.content?.version;
       const tombstone: SourceState = {
         format: SOURCE_STATE_FORMAT,
         source: w.key,
         sourceId: w.sourceId,
         sha256: before?.sha256 ?? w.content?.sha256 ?? '',
         bytes: before?.bytes ?? w.content?.bytes ?? -1,
-        ...((before ? before.version : w.content?.version) !== undefined ? { version: before ? before.version : w.content?.version } : {}),
+        ...(version !== undefined ? { version } : {}),
         schemaVersion: before?.schemaVersion ?? 0,
         columnMap: before?.columnMap ?? {},
         runId: before?.runId ?? runId,

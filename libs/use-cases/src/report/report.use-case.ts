@@ -1,4 +1,4 @@
-import { Keys, sqlLiteral, type Alert, type ObjectStore, type ResultsStore, type SqlEngine } from '@splitwatch/core';
+import { Keys, sqlLiteral, type Alert, type AlertSummary, type ObjectStore, type ResultsStore, type SqlEngine } from '@splitwatch/core';
 import { startStep, writeManifest, type StepRecord } from '../audit/step-record';
 import { registerTransactions } from '../features/build-features.use-case';
 import { renderSql } from '../sql-text';
@@ -76,6 +76,29 @@ async function stepRecords(objectStore: ObjectStore, runId: string): Promise<Ste
 }
 
 /**
+ * The dashboard of the store's alerts with the given run's steps and files: the store's summary, the shown alerts'
+ * members from the lake (with a SQL engine), the run's ingest manifests. The Report step and `splitwatch report`.
+ */
+export async function renderDashboard(
+  deps: ReportDeps,
+  runId: string | null,
+  steps: StepRecord[],
+): Promise<{ html: string; summary: AlertSummary; members?: Map<string, MemberTransaction> }> {
+  const summary = await deps.resultsStore.summarizeAlerts(REPORT_SUMMARY);
+  const members = deps.sqlEngine ? await memberTransactions(deps.sqlEngine, [...summary.latest, ...summary.top]) : undefined;
+  const html = renderReport({
+    title: 'splitwatch — transaction splitting alerts',
+    generatedAt: new Date().toISOString(),
+    runId,
+    summary,
+    steps,
+    ...(members ? { members } : {}),
+    ...(runId ? { ingest: await ingestManifests(deps.objectStore, runId) } : {}),
+  });
+  return { html, summary, ...(members ? { members } : {}) };
+}
+
+/**
  * Renders the dashboard from every alert in the results store (summarised by the store: counts and the top alerts,
  * not a listing of every alert), writes it for the run and as `reports/latest/index.html`, and closes the run's
  * manifest.
@@ -83,17 +106,7 @@ async function stepRecords(objectStore: ObjectStore, runId: string): Promise<Ste
 export async function report(deps: ReportDeps, input: { runId: string }): Promise<{ runId: string; reportKey: string; alerts: number; manifestKey: string }> {
   const { objectStore, resultsStore } = deps;
   const step = startStep(objectStore, input.runId, 'report');
-  const summary = await resultsStore.summarizeAlerts(REPORT_SUMMARY);
-  const members = deps.sqlEngine ? await memberTransactions(deps.sqlEngine, [...summary.latest, ...summary.top]) : undefined;
-  const html = renderReport({
-    title: 'splitwatch — transaction splitting alerts',
-    generatedAt: new Date().toISOString(),
-    runId: input.runId,
-    summary,
-    steps: await stepRecords(objectStore, input.runId),
-    ...(members ? { members } : {}),
-    ingest: await ingestManifests(objectStore, input.runId),
-  });
+  const { html, summary, members } = await renderDashboard(deps, input.runId, await stepRecords(objectStore, input.runId));
   const reportKey = Keys.report(input.runId);
   await objectStore.putText(reportKey, html, 'text/html');
   await objectStore.putText(Keys.reportLatest, html, 'text/html');
